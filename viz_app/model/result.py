@@ -1,0 +1,146 @@
+"""The plain result of a cost model: memory per pipeline stage, in MiB, by named block.
+
+Every cost model (Galvatron profile, analytic) returns an `Estimate`; plots, the app and the
+CLI read only this object. A stage's totals are sums of its blocks, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ACTIVATION = "activation"
+MODEL_STATES = "model_states"
+OVERHEAD = "overhead"
+CATEGORIES = (ACTIVATION, MODEL_STATES, OVERHEAD)
+
+# Keys of the model-state blocks every cost model fills; JSON keys derive from them.
+PARAMETER = "model_states.parameter"
+GRADIENT = "model_states.gradient"
+OPTIMIZER = "model_states.optimizer"
+GRAD_ACCUMULATE = "model_states.grad_accumulate"
+STATE_KEYS = (PARAMETER, GRADIENT, OPTIMIZER, GRAD_ACCUMULATE)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One named piece of a stage's memory.
+
+    `count` is how many identical units (layers, in-flight micro-batches) the block is made of,
+    so a detailed treemap can split it; `formula` shows the computation with numbers plugged
+    in and `source` where the formula comes from.
+    """
+
+    key: str
+    category: str
+    mib: float
+    count: int = 1
+    formula: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know about an estimate (a warning, an extrapolation).
+
+    `code` is stable (the UI translates by it), `message` is the English text, `values` the
+    numbers the message mentions.
+    """
+
+    code: str
+    message: str
+    values: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StageEstimate:
+    """Per-GPU memory of one pipeline stage."""
+
+    stage: int
+    layers: int
+    blocks: tuple[Block, ...]
+
+    def mib(self, key: str) -> float:
+        """Sum of the blocks whose key is `key` or starts with `key.`."""
+        return sum(b.mib for b in self.blocks if b.key == key or b.key.startswith(key + "."))
+
+    def category_mib(self, category: str) -> float:
+        return sum(b.mib for b in self.blocks if b.category == category)
+
+    @property
+    def activation_mib(self) -> float:
+        return self.category_mib(ACTIVATION)
+
+    @property
+    def model_states_mib(self) -> float:
+        return self.category_mib(MODEL_STATES)
+
+    @property
+    def overhead_mib(self) -> float:
+        return self.category_mib(OVERHEAD)
+
+    @property
+    def total_mib(self) -> float:
+        return sum(b.mib for b in self.blocks)
+
+    @property
+    def parameter_mib(self) -> float:
+        return self.mib(PARAMETER)
+
+    @property
+    def gradient_mib(self) -> float:
+        return self.mib(GRADIENT)
+
+    @property
+    def optimizer_mib(self) -> float:
+        return self.mib(OPTIMIZER)
+
+    @property
+    def grad_accumulate_mib(self) -> float:
+        return self.mib(GRAD_ACCUMULATE)
+
+    def to_json(self) -> dict:
+        """The CLI's per-stage JSON object (keys are a public interface: only add, never rename)."""
+        return {
+            "stage": self.stage,
+            "layers": self.layers,
+            "total_mib": self.total_mib,
+            "activation_mib": self.activation_mib,
+            "model_states_mib": self.model_states_mib,
+            "overhead_mib": self.overhead_mib,
+            "parameter_mib": self.parameter_mib,
+            "gradient_mib": self.gradient_mib,
+            "optimizer_mib": self.optimizer_mib,
+            "grad_accumulate_mib": self.grad_accumulate_mib,
+            "blocks": [
+                {"key": b.key, "category": b.category, "mib": b.mib, "count": b.count}
+                for b in self.blocks
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Per-GPU memory of every pipeline stage, plus notices about the estimate."""
+
+    mode: str
+    stages: tuple[StageEstimate, ...]
+    notices: tuple[Notice, ...] = ()
+
+    @property
+    def peak_stage(self) -> StageEstimate:
+        """The most loaded stage (the one that decides whether the run fits)."""
+        return max(self.stages, key=lambda s: s.total_mib)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [n.message for n in self.notices]
+
+    def to_json(self) -> dict:
+        return {
+            "mode": self.mode,
+            "stages": [s.to_json() for s in self.stages],
+            "peak_stage": self.peak_stage.stage,
+            "peak_total_mib": self.peak_stage.total_mib,
+            "warnings": self.warnings,
+            "notices": [{"code": n.code, "message": n.message, "values": n.values} for n in self.notices],
+        }
