@@ -1,0 +1,47 @@
+"""The memviz Panel app: configuration on the side, results in the main area.
+
+The same module runs under `panel serve` and, compiled by `panel convert`, in the browser under
+Pyodide, so it uses no threads, no network and no files outside the package.
+"""
+
+from __future__ import annotations
+
+import holoviews as hv
+import panel as pn
+
+from .session import Session
+from .ui.results import Results, View
+from .ui.sidebar import Sidebar
+from .ui.theme import CSS, text
+from .ui.widgets import label
+
+LANGUAGE_OPTIONS = {"EN": "en", "中文": "zh"}
+
+
+def _status_html(live: bool) -> str:
+    # Tests and the static site's loader wait for data-live="1": Python is running and bound.
+    return f'<span class="memviz-status" data-live="{int(live)}"></span>'
+
+
+def create_app(session: Session | None = None, view: View | None = None) -> pn.template.VanillaTemplate:
+    """Build the whole page for one browser session."""
+    hv.extension("bokeh", logo=False)
+    session = session or Session()
+    view = view or View()
+    lang = view.param.lang
+    language = pn.widgets.RadioButtonGroup.from_param(
+        view.param.lang, name="", options=LANGUAGE_OPTIONS, button_type="light", button_style="outline",
+        css_classes=["memviz-lang"], width=110, margin=(12, 10),
+    )
+    tagline = text(label("app.tagline", lang), "memviz-tagline", margin=(22, 10, 0, 0))
+    status = pn.pane.HTML(_status_html(False), width=0, height=0, margin=0)
+    pn.state.onload(lambda: setattr(status, "object", _status_html(True)))
+    results = Results(session, view)
+    footer = text(label("app.footer", lang), "memviz-footer")
+    template = pn.template.VanillaTemplate(
+        title="memviz", header=[tagline, pn.layout.HSpacer(), language],
+        sidebar=[Sidebar(session, lang)], main=[results, footer, status],
+        sidebar_width=360, header_background="#1e4f9a", raw_css=[CSS],
+        meta_description="Per-GPU memory of distributed LLM training (Galvatron-compatible)",
+    )
+    return template

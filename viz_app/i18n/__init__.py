@@ -1,0 +1,42 @@
+"""Every visible string of the app, in English and Chinese: `t(key, lang, **fmt)`.
+
+One catalog per language (`en.py`, `zh.py`, plain dicts keyed by dotted names). Missing keys
+fall back to English, then to the key itself, so a gap never breaks the page; the tests make
+sure there are none.
+"""
+
+from __future__ import annotations
+
+from . import en, zh
+
+LANGUAGES = ("en", "zh")
+DEFAULT_LANGUAGE = "en"
+CATALOGS: dict[str, dict[str, str]] = {"en": en.CATALOG, "zh": zh.CATALOG}
+
+
+def t(key: str, lang: str = DEFAULT_LANGUAGE, **fmt) -> str:
+    """The text for `key` in `lang`, with `{name}` fields filled from `fmt`."""
+    catalog = CATALOGS.get(lang, CATALOGS[DEFAULT_LANGUAGE])
+    text = catalog.get(key) or CATALOGS[DEFAULT_LANGUAGE].get(key) or key
+    return text.format(**fmt) if fmt else text
+
+
+def has(key: str) -> bool:
+    return key in CATALOGS[DEFAULT_LANGUAGE]
+
+
+def block_label(key: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """Name of a memory block ("model_states.optimizer"); readable even for keys not in the catalog.
+
+    Cost models may add block keys the catalog does not know yet (the analytic mode does); the
+    fallback turns "overhead.comm_buffers" into "Comm buffers" rather than showing a raw key.
+    """
+    catalog_key = f"block.{key}"
+    if has(catalog_key):
+        return t(catalog_key, lang)
+    return key.rsplit(".", 1)[-1].replace("_", " ").capitalize()
+
+
+def category_label(category: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    catalog_key = f"category.{category}"
+    return t(catalog_key, lang) if has(catalog_key) else category.replace("_", " ").capitalize()

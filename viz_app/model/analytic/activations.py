@@ -1,0 +1,178 @@
+"""Bytes one decoder layer saves for backward, tensor by tensor (Korthikanti et al. 2022, section 4).
+
+With s tokens, b sequences, hidden h, a heads, tp t and 2-byte activations, a Megatron layer with
+MHA, ffn 4h, GELU, dropout and unfused attention saves sbh(34 + 5as/h) bytes; with tensor
+parallelism sbh(10 + 24/t + 5as/(ht)); with sequence parallelism also sbh/t(34 + 5as/h)
+("Reducing Activation Recomputation in Large Transformer Models", Table 2). Every tensor of that
+sum is listed below with its general shape, so the same code covers GQA (k, v are g*d wide),
+gated MLPs, FlashAttention (no s^2 scores), no dropout and context parallelism (s/cp tokens).
+
+`kernels="fused"` follows the paper and Megatron/Transformer Engine kernels and, like the paper,
+ignores per-token statistics (norm mean/rstd, FlashAttention's logsumexp: under 0.1% of a layer).
+`kernels="eager"` counts what plain PyTorch / Hugging Face modules save in addition; the torch
+validation harness (tests/test_torch_validation.py) measures those modules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..architecture import Architecture
+
+MASK_BYTES = 1  # torch stores dropout masks as bool
+FP32 = 4
+# Hugging Face activations written in Python save f-wide intermediates a fused kernel does not:
+# gelu_new keeps 0.5*x, tanh(...) and 1 + tanh(...); quick_gelu keeps sigmoid(1.702 x).
+PYTHON_GELU_EXTRA = {"gelu_new": 3, "quick_gelu": 1}
+NO_FP32_SOFTMAX = ("gpt2",)  # HF families whose eager attention keeps softmax in the input dtype
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    """The numbers a layer's tensors are made of, on one GPU."""
+
+    s: float   # tokens per GPU: sequence / cp
+    s_kv: int  # keys each query attends to (the whole sequence)
+    b: int
+    h: int
+    a: int
+    g: int
+    d: int
+    f: int
+    t: int
+    sp: int   # divisor of the non-tensor-parallel tensors: t with sequence parallel, else 1
+    e: int    # bytes per activation element (2 mixed precision, 4 fp32)
+
+
+@dataclass(frozen=True)
+class SavedTensor:
+    """One tensor a layer keeps for its backward pass."""
+
+    name: str
+    nbytes: float
+    formula: str
+
+
+def layer_shape(arch: Architecture, seq_length: int, micro_batch_size: int, tp: int = 1,
+                sequence_parallel: bool = False, dtype_bytes: int = 2, context_parallel: int = 1) -> LayerShape:
+    return LayerShape(
+        s=seq_length / context_parallel, s_kv=seq_length, b=micro_batch_size, h=arch.hidden_size,
+        a=arch.num_attention_heads, g=arch.kv_heads, d=arch.head_width, f=arch.ffn_hidden_size, t=tp,
+        sp=tp if sequence_parallel else 1, e=dtype_bytes,
+    )
+
+
+def norm_tensors(arch: Architecture, x: LayerShape, which: str, kernels: str) -> list[SavedTensor]:
+    """A norm's input; eager RMSNorm saves its fp32 upcast and the normalized tensor, plus statistics."""
+    sbh = x.s * x.b * x.h / x.sp
+    if kernels == "fused":
+        return [SavedTensor(f"{which} input", x.e * sbh, f"{x.e}sbh/{x.sp}")]
+    stats = 1 if arch.norm_type == "rmsnorm" else 2
+    tensors = [SavedTensor(f"{which} statistics (fp32 mean/rstd)", stats * FP32 * x.s * x.b / x.sp,
+                           f"{stats}x4sb/{x.sp}")]
+    if arch.norm_type == "rmsnorm":  # HF: x.to(float32); x * rsqrt(...); weight * x.to(dtype)
+        tensors += [SavedTensor(f"{which} input (fp32 upcast)", FP32 * sbh, f"4sbh/{x.sp}"),
+                    SavedTensor(f"{which} normalized", x.e * sbh, f"{x.e}sbh/{x.sp}")]
+    else:
+        tensors.append(SavedTensor(f"{which} input", x.e * sbh, f"{x.e}sbh/{x.sp}"))
+    return tensors
+
+
+def attention_core_tensors(arch: Architecture, x: LayerShape, *, flash: bool, dropout: bool,
+                           kernels: str) -> list[SavedTensor]:
+    """Q, K, V and what softmax(QK^T)V keeps: the s^2 scores unless FlashAttention recomputes them."""
+    kv_heads = x.a if kernels == "eager" and not flash else x.g  # HF eager repeats K, V to a heads
+    sb = x.s * x.b
+    tensors = [
+        SavedTensor("Q", x.e * sb * x.a * x.d / x.t, f"{x.e}sb*a*d/t"),
+        SavedTensor("K", x.e * sb * kv_heads * x.d / x.t, f"{x.e}sb*{'a' if kv_heads == x.a else 'g'}*d/t"),
+        SavedTensor("V", x.e * sb * kv_heads * x.d / x.t, f"{x.e}sb*{'a' if kv_heads == x.a else 'g'}*d/t"),
+    ]
+    scores = x.a * x.s * x.s_kv * x.b / x.t
+    if flash:
+        if kernels == "eager":
+            tensors.append(SavedTensor("attention logsumexp (fp32)", FP32 * x.a * sb / x.t, "4sba/t"))
+        return tensors
+    softmax_bytes = x.e
+    if kernels == "eager" and arch.family not in NO_FP32_SOFTMAX:
+        softmax_bytes = FP32 + (x.e if x.e < FP32 else 0)  # HF: softmax(dtype=float32).to(dtype)
+    tensors.append(SavedTensor("softmax output", softmax_bytes * scores, f"{softmax_bytes}as^2b/t"))
+    if dropout:
+        tensors += [SavedTensor("attention dropout mask", MASK_BYTES * scores, "as^2b/t"),
+                    SavedTensor("attention dropout output", x.e * scores, f"{x.e}as^2b/t")]
+    return tensors
+
+
+def mlp_tensors(arch: Architecture, x: LayerShape, kernels: str) -> list[SavedTensor]:
+    """fc1 input, what the activation needs, fc2 input."""
+    sbf = x.s * x.b * x.f / x.t
+    tensors = [SavedTensor("fc1 input", x.e * x.s * x.b * x.h / x.sp, f"{x.e}sbh/{x.sp}")]
+    if arch.gated_mlp:
+        # Megatron's fused SwiGLU saves [gate, up] and recomputes act(gate); eager also saves act(gate).
+        tensors.append(SavedTensor("gate and up outputs", 2 * x.e * sbf, f"2x{x.e}sbf/t"))
+        if kernels == "eager":
+            tensors.append(SavedTensor("act(gate)", x.e * sbf, f"{x.e}sbf/t"))
+    else:
+        tensors.append(SavedTensor("activation input", x.e * sbf, f"{x.e}sbf/t"))
+        extra = PYTHON_GELU_EXTRA.get(arch.hidden_act, 0) if kernels == "eager" else 0
+        if extra:
+            tensors.append(SavedTensor(f"{arch.hidden_act} intermediates", extra * x.e * sbf, f"{extra}x{x.e}sbf/t"))
+    tensors.append(SavedTensor("fc2 input", x.e * sbf, f"{x.e}sbf/t"))
+    return tensors
+
+
+def layer_saved_tensors(arch: Architecture, seq_length: int, micro_batch_size: int, *, tp: int = 1,
+                        sequence_parallel: bool = False, recompute: str = "none", flash_attention: bool = True,
+                        kernels: str = "fused", dropout: bool | None = None, dtype_bytes: int = 2,
+                        context_parallel: int = 1) -> list[SavedTensor]:
+    """Every tensor one layer saves for backward, per GPU, for one micro-batch."""
+    x = layer_shape(arch, seq_length, micro_batch_size, tp, sequence_parallel, dtype_bytes, context_parallel)
+    sbh = x.s * x.b * x.h / x.sp
+    if recompute == "full":  # only the layer's input survives the forward pass
+        return [SavedTensor("layer input (full recompute)", x.e * sbh, f"{x.e}sbh/{x.sp}")]
+    attention_dropout = arch.attention_dropout > 0 if dropout is None else dropout
+    hidden_dropout = arch.hidden_dropout > 0 if dropout is None else dropout
+    tensors = norm_tensors(arch, x, "norm 1", kernels)
+    tensors.append(SavedTensor("qkv input", x.e * sbh, f"{x.e}sbh/{x.sp}"))
+    core = attention_core_tensors(arch, x, flash=flash_attention, dropout=attention_dropout, kernels=kernels)
+    if recompute == "selective":  # Korthikanti et al. 2022 section 4.2: recompute the core, keep Q, K, V
+        core = core[:3]
+    tensors += core
+    tensors.append(SavedTensor("attention output (out-proj input)", x.e * x.s * x.b * x.a * x.d / x.t,
+                               f"{x.e}sb*a*d/t"))
+    if hidden_dropout:
+        tensors.append(SavedTensor("attention-out dropout mask", MASK_BYTES * sbh, f"sbh/{x.sp}"))
+    if not arch.parallel_residual:  # parallel residual (GPT-NeoX): both norms read the same saved input
+        tensors += norm_tensors(arch, x, "norm 2", kernels)
+    elif kernels == "eager":
+        tensors += [t for t in norm_tensors(arch, x, "norm 2", kernels) if "input" not in t.name]
+    tensors += mlp_tensors(arch, x, kernels)
+    if hidden_dropout:
+        tensors.append(SavedTensor("MLP-out dropout mask", MASK_BYTES * sbh, f"sbh/{x.sp}"))
+    return tensors
+
+
+def layer_activation_bytes(arch: Architecture, seq_length: int, micro_batch_size: int, **kwargs) -> float:
+    """Bytes one layer saves for backward per GPU and micro-batch (see `layer_saved_tensors`)."""
+    return sum(t.nbytes for t in layer_saved_tensors(arch, seq_length, micro_batch_size, **kwargs))
+
+
+def embedding_saved_tensors(arch: Architecture, x: LayerShape, *, dropout: bool, kernels: str) -> list[SavedTensor]:
+    """First stage: the token ids the embedding's backward scatters into, the embedding dropout mask."""
+    tensors = []
+    if kernels == "eager":
+        tensors.append(SavedTensor("token ids (int64)", 8 * x.s * x.b, "8sb"))
+    if dropout:
+        tensors.append(SavedTensor("embedding dropout mask", MASK_BYTES * x.s * x.b * x.h / x.sp, f"sbh/{x.sp}"))
+    return tensors
+
+
+def logits_saved_tensors(arch: Architecture, x: LayerShape, *, padded_vocab: int, fp32_copies: int,
+                         kernels: str) -> list[SavedTensor]:
+    """Last stage: final norm, head input, fp32 logits of the vocab-parallel cross entropy
+    (Korthikanti et al. 2022 section 4.3: 4sbh/t (1 + v/h) with sequence parallelism)."""
+    tensors = norm_tensors(arch, x, "final norm", kernels)
+    tensors.append(SavedTensor("output-head input", x.e * x.s * x.b * x.h / x.sp, f"{x.e}sbh/{x.sp}"))
+    tensors.append(SavedTensor(f"logits, fp32 x {fp32_copies}", fp32_copies * FP32 * x.s * x.b * padded_vocab / x.t,
+                               f"{fp32_copies}x4sbV/t"))
+    return tensors

@@ -1,0 +1,68 @@
+"""The analytic mode's knobs beyond `TrainingConfig`: optimizer, kernels, schedule, overheads."""
+
+from __future__ import annotations
+
+import param
+
+OPTIMIZERS = ("adam", "adamw", "sgd_momentum", "adam_8bit", "none")
+GRAD_DTYPES = ("fp32", "bf16", "bf16+fp32_accumulation")
+SCHEDULES = ("1f1b", "interleaved", "gpipe")
+RECOMPUTE = ("none", "selective", "full")
+KERNELS = ("fused", "eager")
+
+
+class AnalyticOptions(param.Parameterized):
+    """Assumptions of the analytic estimate that the training configuration does not carry."""
+
+    optimizer = param.Selector(default="adamw", objects=list(OPTIMIZERS), doc="Optimizer whose states are kept.")
+    grad_dtype = param.Selector(
+        default="fp32", objects=list(GRAD_DTYPES),
+        doc="fp32: Megatron main_grad buffer (accumulates across micro-batches); bf16: half gradients; "
+            "bf16+fp32_accumulation: half gradients plus an fp32 accumulation buffer when chunks > 1 "
+            "(Galvatron/DeepSpeed style).",
+    )
+    recompute = param.Selector(
+        default="none", objects=list(RECOMPUTE),
+        doc="Activation recomputation: none, selective (attention core, Korthikanti et al. 2022) or full "
+            "(keep only each layer's input). TrainingConfig.checkpoint forces full.",
+    )
+    flash_attention = param.Boolean(True, doc="Fused attention (FlashAttention/SDPA): no s^2 scores are stored.")
+    kernels = param.Selector(
+        default="fused", objects=list(KERNELS),
+        doc="fused: Megatron/Transformer Engine kernels (Korthikanti accounting); eager: plain PyTorch / "
+            "Hugging Face modules, which save extra intermediates (see docs/analytic.md).",
+    )
+    schedule = param.Selector(default="1f1b", objects=list(SCHEDULES), doc="Pipeline schedule.")
+    virtual_stages = param.Integer(
+        1, bounds=(1, None), softbounds=(1, 8), doc="Model chunks per pipeline stage (interleaved schedule).",
+    )
+    context_parallel = param.Integer(
+        1, bounds=(1, None), softbounds=(1, 16), doc="Context-parallel degree cp (sequence split over GPUs).",
+    )
+    zero_shards_over_cp = param.Boolean(
+        True, doc="ZeRO/FSDP shards over dp x cp (Megatron distributed optimizer, torchtitan FSDP do).",
+    )
+    pp_division = param.List(
+        default=None, item_type=int, allow_None=True,
+        doc="Layers per pipeline stage, like Galvatron's pp_division; None splits as evenly as possible.",
+    )
+    vocab_pad_multiple = param.Integer(
+        1, bounds=(1, None), doc="Pad the vocabulary to a multiple of this x tp (Megatron default 128; HF 1).",
+    )
+    cross_entropy_fp32_copies = param.Integer(
+        1, bounds=(0, 4),
+        doc="fp32 copies of the logits alive at the loss: 1 for Megatron's fused vocab-parallel cross "
+            "entropy, 2 for PyTorch's logits.float() + log_softmax.",
+    )
+    zero3_prefetch_layers = param.Integer(
+        2, bounds=(0, None), doc="Layers whose parameters ZeRO-3/FSDP holds gathered at once (current + prefetch).",
+    )
+    cuda_context_mib = param.Number(
+        500.0, bounds=(0, None), doc="CUDA context and kernels, outside PyTorch's allocator (nvidia-smi only).",
+    )
+    allocator_fragmentation = param.Number(
+        0.05, bounds=(0, 1), doc="Caching-allocator reserve above allocated memory, as a fraction of it.",
+    )
+    nccl_buffer_mib_per_group = param.Number(
+        128.0, bounds=(0, None), doc="NCCL buffers per communicator of size > 1 (nvidia-smi only).",
+    )

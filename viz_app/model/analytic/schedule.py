@@ -1,0 +1,49 @@
+"""Micro-batches whose activations a pipeline stage holds at its peak, per schedule.
+
+1F1B (Narayanan et al. 2021, PipeDream-Flush): stage s runs pp - s forward passes before its first
+backward, so it holds min(pp - s, chunks) micro-batches. Interleaved 1F1B with v model chunks per
+stage (Megatron-LM schedules.py): rank r warms up with (pp - r - 1) * 2 + (v - 1) * pp forward
+chunk-passes plus the one in flight, each of L/(pp v) layers; on the first stage this is
+pp (1 + (pp - 1)/(pp v)) micro-batches of L/pp layers (Korthikanti et al. 2022 section 4.2.3).
+GPipe (Huang et al. 2019): every micro-batch's forward runs before any backward.
+"""
+
+from __future__ import annotations
+
+from ..errors import StrategyError
+
+
+def inflight_chunk_passes(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int = 1) -> int:
+    """(micro-batch, model chunk) pairs whose activations stage `stage` holds at its peak.
+
+    Each pair holds 1/virtual_stages of the stage's layers; with one model chunk per stage it is
+    the number of in-flight micro-batches.
+    """
+    if schedule == "gpipe":
+        return chunks * virtual_stages
+    if schedule == "1f1b":
+        return min(pp - stage, chunks) * virtual_stages
+    if schedule == "interleaved":
+        warmup = (pp - stage - 1) * 2 + (virtual_stages - 1) * pp
+        return min(warmup + 1, chunks * virtual_stages)
+    raise StrategyError(f"unknown pipeline schedule '{schedule}'")
+
+
+def check_schedule(schedule: str, virtual_stages: int, layers_per_stage: list[int]) -> None:
+    if schedule != "interleaved" and virtual_stages != 1:
+        raise StrategyError(f"virtual stages {virtual_stages} need the interleaved schedule, not {schedule}")
+    uneven = [n for n in layers_per_stage if n % virtual_stages]
+    if uneven:
+        raise StrategyError(
+            f"{virtual_stages} virtual stages do not divide a stage's {uneven[0]} layers into equal model chunks"
+        )
+
+
+def schedule_formula(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int) -> str:
+    if schedule == "gpipe":
+        return f"GPipe: all chunks {chunks} micro-batches"
+    if schedule == "1f1b":
+        return f"1F1B: min(pp {pp} - stage {stage}, chunks {chunks})"
+    v = virtual_stages
+    return (f"interleaved: min((pp {pp} - stage {stage} - 1) x 2 + (v {v} - 1) x pp {pp} + 1, chunks {chunks} x v {v})"
+            f" chunk-passes of 1/{v} of the stage's layers")

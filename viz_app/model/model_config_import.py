@@ -1,0 +1,204 @@
+"""Build an `Architecture` from a Hugging Face config.json or a Galvatron model meta config.
+
+Hugging Face: the llama, mistral, qwen2, gpt2 and gpt_neox `model_type`s. Galvatron: the meta
+configs of its `gpt_hf` (n_layer/n_embd/n_head) and `llama_hf` (dim/n_heads/n_layers) models,
+also when nested under `model_config` in a Galvatron profile. T5 meta configs are recognised
+and refused with a clear message: the analytic model covers decoder-only transformers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from .architecture import ACTIVATIONS, Architecture
+from .errors import MemvizError
+
+MAX_CONFIG_BYTES = 1 << 20  # a model config is a few KiB; refuse anything absurd
+HF_FAMILIES = ("llama", "mistral", "qwen2", "gpt2", "gpt_neox")
+
+
+class ModelConfigError(MemvizError):
+    """A model config file that cannot be turned into an architecture."""
+
+
+def read_model_config(path: str | Path, name: str | None = None) -> Architecture:
+    """Parse a config file (Hugging Face or Galvatron meta) into an `Architecture`."""
+    path = Path(path)
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise ModelConfigError(f"{path.name}: {path.stat().st_size} bytes is too large for a model config")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelConfigError(f"{path.name}: not valid JSON ({exc})") from exc
+    return import_model_config(data, name or path.stem)
+
+
+def import_model_config(data: dict, name: str = "imported") -> Architecture:
+    """Dispatch on the keys: HF configs carry `model_type`, Galvatron meta configs do not."""
+    if not isinstance(data, dict):
+        raise ModelConfigError(f"{name}: a model config must be a JSON object, got {type(data).__name__}")
+    if isinstance(data.get("model_config"), dict):  # a Galvatron profile file
+        data = data["model_config"]
+    if "model_type" in data:
+        return architecture_from_hf_config(data, name)
+    return architecture_from_galvatron_meta(data, name)
+
+
+def _need(data: dict, key: str, where: str):
+    if key not in data or data[key] is None:
+        raise ModelConfigError(f"{where}: required key '{key}' is missing")
+    return data[key]
+
+
+def _activation(value, where: str) -> str:
+    if value not in ACTIVATIONS:
+        raise ModelConfigError(f"{where}: activation '{value}' is not one of {', '.join(ACTIVATIONS)}")
+    return value
+
+
+def _llama_like(data: dict, name: str, family: str) -> dict:
+    where = f"{name} ({family})"
+    attention_bias = bool(data.get("attention_bias", False))
+    if bool(data.get("mlp_bias", attention_bias)) != attention_bias:
+        raise ModelConfigError(f"{where}: attention_bias != mlp_bias is not modelled")
+    return dict(
+        hidden_size=_need(data, "hidden_size", where),
+        num_layers=_need(data, "num_hidden_layers", where),
+        num_attention_heads=_need(data, "num_attention_heads", where),
+        num_kv_heads=data.get("num_key_value_heads"),
+        head_dim=data.get("head_dim"),
+        ffn_hidden_size=_need(data, "intermediate_size", where),
+        gated_mlp=True,
+        hidden_act=_activation(data.get("hidden_act", "silu"), where),
+        vocab_size=_need(data, "vocab_size", where),
+        tie_embeddings=bool(data.get("tie_word_embeddings", False)),
+        norm_type="rmsnorm",
+        linear_bias=attention_bias,
+        qkv_bias=family == "qwen2",  # Qwen2 always has q/k/v biases and no others
+        position_embedding="rope",
+        max_position_embeddings=data.get("max_position_embeddings", 4096),
+        attention_dropout=float(data.get("attention_dropout", 0.0)),
+        hidden_dropout=0.0,
+    )
+
+
+def _gpt2(data: dict, name: str) -> dict:
+    where = f"{name} (gpt2)"
+    hidden = _need(data, "n_embd", where)
+    return dict(
+        hidden_size=hidden,
+        num_layers=_need(data, "n_layer", where),
+        num_attention_heads=_need(data, "n_head", where),
+        ffn_hidden_size=data.get("n_inner") or 4 * hidden,
+        gated_mlp=False,
+        hidden_act=_activation(data.get("activation_function", "gelu_new"), where),
+        vocab_size=_need(data, "vocab_size", where),
+        tie_embeddings=bool(data.get("tie_word_embeddings", True)),
+        norm_type="layernorm",
+        linear_bias=True,
+        position_embedding="learned",
+        max_position_embeddings=data.get("n_positions", 1024),
+        attention_dropout=float(data.get("attn_pdrop", 0.1)),
+        hidden_dropout=float(data.get("resid_pdrop", 0.1)),
+    )
+
+
+def _gpt_neox(data: dict, name: str) -> dict:
+    where = f"{name} (gpt_neox)"
+    return dict(
+        hidden_size=_need(data, "hidden_size", where),
+        num_layers=_need(data, "num_hidden_layers", where),
+        num_attention_heads=_need(data, "num_attention_heads", where),
+        ffn_hidden_size=_need(data, "intermediate_size", where),
+        gated_mlp=False,
+        hidden_act=_activation(data.get("hidden_act", "gelu"), where),
+        vocab_size=_need(data, "vocab_size", where),
+        tie_embeddings=bool(data.get("tie_word_embeddings", False)),
+        norm_type="layernorm",
+        linear_bias=bool(data.get("attention_bias", True)),
+        position_embedding="rope",
+        max_position_embeddings=data.get("max_position_embeddings", 2048),
+        attention_dropout=float(data.get("attention_dropout", 0.0)),
+        hidden_dropout=float(data.get("hidden_dropout", 0.0)),
+    )
+
+
+def architecture_from_hf_config(data: dict, name: str = "imported") -> Architecture:
+    """A Hugging Face `config.json` of a supported decoder-only family."""
+    family = data.get("model_type")
+    if family in ("llama", "mistral", "qwen2"):
+        values = _llama_like(data, name, family)
+    elif family == "gpt2":
+        values = _gpt2(data, name)
+    elif family == "gpt_neox":
+        values = _gpt_neox(data, name)
+    else:
+        raise ModelConfigError(
+            f"{name}: model_type '{family}' is not supported; supported: {', '.join(HF_FAMILIES)}"
+        )
+    return _build(values, name, family)
+
+
+def llama_ffn_size(dim: int, multiple_of: int) -> int:
+    """Meta's Llama rule: 2/3 of 4*dim, rounded up to a multiple of `multiple_of`."""
+    return multiple_of * math.ceil(int(2 * 4 * dim / 3) / multiple_of)
+
+
+def architecture_from_galvatron_meta(data: dict, name: str = "imported") -> Architecture:
+    """A Galvatron model meta config (`gpt_hf`, `llama_hf`; T5 is refused with a reason)."""
+    if {"n_layer", "n_embd", "n_head"} <= data.keys():
+        values = _gpt2(data, name)
+        values.update(attention_dropout=0.0, hidden_dropout=0.0)  # Galvatron profiles without dropout
+        return _build(values, name, "gpt2")
+    if {"dim", "n_heads", "n_layers"} <= data.keys():
+        return _build(_galvatron_llama(data, name), name, "llama")
+    if {"d_model", "d_ff", "num_heads"} <= data.keys():
+        raise ModelConfigError(
+            f"{name}: T5 meta config recognised (d_model {data['d_model']}, {data.get('num_layers')} encoder + "
+            f"{data.get('num_decoder_layers', data.get('num_layers'))} decoder layers), but the analytic mode "
+            "models decoder-only transformers; estimate T5 with a Galvatron profile instead"
+        )
+    raise ModelConfigError(
+        f"{name}: unrecognised model config: expected a Hugging Face config.json with model_type "
+        f"({', '.join(HF_FAMILIES)}) or a Galvatron meta config (n_layer/n_embd/n_head or dim/n_heads/n_layers)"
+    )
+
+
+def _galvatron_llama(data: dict, name: str) -> dict:
+    where = f"{name} (galvatron llama_hf)"
+    dim = _need(data, "dim", where)
+    ffn = data.get("ffn_dim") or llama_ffn_size(dim, int(data.get("multiple_of", 256)))
+    return dict(
+        hidden_size=dim,
+        num_layers=_need(data, "n_layers", where),
+        num_attention_heads=_need(data, "n_heads", where),
+        num_kv_heads=data.get("n_kv_heads"),
+        ffn_hidden_size=ffn,
+        gated_mlp=True,
+        hidden_act="silu",
+        vocab_size=_need(data, "vocab_size", where),
+        tie_embeddings=False,
+        norm_type="rmsnorm",
+        position_embedding="rope",
+        max_position_embeddings=data.get("n_positions", 4096),
+    )
+
+
+def _build(values: dict, name: str, family: str) -> Architecture:
+    for key in ("hidden_size", "num_layers", "num_attention_heads", "ffn_hidden_size", "vocab_size"):
+        if not isinstance(values[key], int) or values[key] < 1:
+            raise ModelConfigError(f"{name}: '{key}' must be a positive integer, got {values[key]!r}")
+    if values.get("head_dim") is None and values["hidden_size"] % values["num_attention_heads"]:
+        raise ModelConfigError(
+            f"{name}: hidden size {values['hidden_size']} is not divisible by "
+            f"{values['num_attention_heads']} heads and no head_dim is given"
+        )
+    kv = values.get("num_kv_heads")
+    if kv is not None and values["num_attention_heads"] % kv:
+        raise ModelConfigError(f"{name}: {values['num_attention_heads']} heads not divisible by {kv} KV heads")
+    try:
+        return Architecture(model_name=name, family=family, **values)
+    except ValueError as exc:  # param's bound checks
+        raise ModelConfigError(f"{name}: {exc}") from exc

@@ -1,0 +1,27 @@
+"""Horizontal bar chart of a stage's blocks by size (leaf blocks only: nothing counted twice)."""
+
+from __future__ import annotations
+
+import holoviews as hv
+
+from ..i18n import t
+from ..model.result import Estimate
+from .geometry import pick_stage
+from .parts import block_parts, tooltip
+from .style import BASE_OPTS, hover
+from .units import to_unit
+
+
+def bar_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: int | None = None,
+              height: int = 300) -> hv.Bars:
+    """One bar per block with memory, biggest on top, coloured by block (family = category)."""
+    chosen = pick_stage(estimate, stage)
+    parts = sorted(block_parts(chosen, lang), key=lambda p: p.mib)  # Bokeh draws the first factor at the bottom
+    rows = [(p.label, to_unit(p.mib, unit), tooltip(p, chosen, unit, lang), p.color) for p in parts]
+    block_dim = hv.Dimension("block", label=t("axis.block", lang))
+    value_dim = hv.Dimension("value", label=t("axis.memory", lang, unit=unit))
+    return hv.Bars(rows, kdims=[block_dim], vdims=[value_dim, "tip", "color"]).opts(
+        **BASE_OPTS, invert_axes=True, color="color", line_color=None, tools=[hover()], height=height,
+        bar_width=0.7, xlabel=t("axis.memory", lang, unit=unit), ylabel="", framewise=True,
+        gridstyle={"x_grid_line_color": "#eceff3"}, show_grid=True, labelled=["x"],
+    )

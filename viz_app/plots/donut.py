@@ -1,0 +1,84 @@
+"""Donut of a stage: activation vs model states (and overhead), or the model-states breakdown."""
+
+from __future__ import annotations
+
+import math
+
+import holoviews as hv
+import numpy as np
+
+from ..i18n import category_label, t
+from ..model.result import MODEL_STATES, Estimate
+from .geometry import pick_stage
+from .parts import Part, block_parts, category_parts, tooltip
+from .style import BASE_OPTS, TEXT_COLOR, hover
+from .units import format_memory
+
+INNER, OUTER, LABEL_RADIUS = 0.58, 1.0, 1.22
+POINTS_PER_TURN = 180
+
+
+def _parts(estimate: Estimate, stage: int | None, lang: str, drill: bool) -> list[Part]:
+    chosen = pick_stage(estimate, stage)
+    return block_parts(chosen, lang, MODEL_STATES) if drill else category_parts(chosen, lang)
+
+
+def _angles(parts: list[Part]) -> list[tuple[float, float]]:
+    """(start, end) angles, clockwise from 12 o'clock, like a clock face."""
+    total = sum(p.mib for p in parts)
+    out, start = [], 0.0
+    for p in parts:
+        end = start + 2 * math.pi * p.mib / total
+        out.append((start, end))
+        start = end
+    return out
+
+
+def _ring(start: float, end: float) -> np.ndarray:
+    steps = max(2, int(POINTS_PER_TURN * (end - start) / (2 * math.pi)))
+    theta = np.linspace(start, end, steps)
+    outer = np.column_stack([OUTER * np.sin(theta), OUTER * np.cos(theta)])
+    inner = np.column_stack([INNER * np.sin(theta[::-1]), INNER * np.cos(theta[::-1])])
+    return np.vstack([outer, inner])
+
+
+def donut(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: int | None = None,
+          drill: bool = False, height: int = 340) -> hv.Overlay:
+    """The donut; `drill` shows the model-states breakdown instead of the main categories."""
+    chosen = pick_stage(estimate, stage)
+    parts = _parts(estimate, stage, lang, drill)
+    whole = sum(p.mib for p in parts)
+    polys, labels = [], []
+    for p, (a0, a1) in zip(parts, _angles(parts), strict=True):
+        ring = _ring(a0, a1)
+        polys.append({"x": ring[:, 0], "y": ring[:, 1], "tip": tooltip(p, chosen, unit, lang), "color": p.color})
+        mid = (a0 + a1) / 2
+        if a1 - a0 > 0.12:
+            align = "left" if math.sin(mid) > 0.2 else "right" if math.sin(mid) < -0.2 else "center"
+            labels.append((LABEL_RADIUS * math.sin(mid), LABEL_RADIUS * math.cos(mid),
+                           f"{p.label}\n{100 * p.mib / whole:.1f}%", align))
+    center_title = category_label(MODEL_STATES, lang) if drill else t("donut.center_total", lang)
+    center = [(0, 0.1, center_title, "center"), (0, -0.12, format_memory(whole, unit), "center")]
+    ring = hv.Polygons(polys, vdims=["tip", "color"]).opts(
+        color="color", line_color="white", line_width=2, tools=[hover()], hover_fill_alpha=0.8,
+    )
+    texts = hv.Labels(labels + center, kdims=["x", "y"], vdims=["text", "align"]).opts(
+        text_color=TEXT_COLOR, text_font_size="12px", text_align="align", text_baseline="middle",
+    )
+    return (ring * texts).opts(
+        hv.opts.Overlay(**BASE_OPTS, height=height, xaxis=None, yaxis=None, xlim=(-2.1, 2.1), ylim=(-1.45, 1.45),
+                        data_aspect=1, padding=0),
+    )
+
+
+def donut_sector_at(estimate: Estimate, x: float, y: float, *, lang: str = "en", stage: int | None = None,
+                    drill: bool = False) -> str | None:
+    """Key of the part under a click at (x, y) (data units), or None when the click misses the ring."""
+    if not INNER <= math.hypot(x, y) <= OUTER:
+        return None
+    angle = math.atan2(x, y) % (2 * math.pi)
+    parts = _parts(estimate, stage, lang, drill)
+    for p, (a0, a1) in zip(parts, _angles(parts), strict=True):
+        if a0 <= angle <= a1:
+            return p.key
+    return None

@@ -1,0 +1,104 @@
+"""Squarified treemap of one stage: activation vs model states (and overhead), or every block."""
+
+from __future__ import annotations
+
+import holoviews as hv
+import squarify
+
+from ..model.result import Estimate
+from .geometry import ink_for, pick_stage, text_width_px
+from .parts import Part, category_parts, detailed_parts, tooltip
+from .style import BASE_OPTS, hover
+from .units import format_memory, format_share
+
+# Drawing area in data units, close to the plot's pixel size at 1280 px so label-fit tests hold.
+WIDTH, HEIGHT = 880.0, 440.0
+CATEGORY_GAP = 3.0  # inset of blocks inside their category frame (details mode)
+BIG_FONT_PX, SMALL_FONT_PX = 13, 10
+COLUMNS = ["x0", "y0", "x1", "y1"]
+
+
+def _squarify(parts: list[Part], x: float, y: float, dx: float, dy: float) -> list[dict]:
+    """Rectangles for `parts` (sorted biggest first, as squarify expects) inside a box."""
+    parts = sorted(parts, key=lambda p: -p.mib)
+    sizes = squarify.normalize_sizes([p.mib for p in parts], dx, dy)
+    return [dict(rect, part=p) for rect, p in zip(squarify.squarify(sizes, x, y, dx, dy), parts, strict=True)]
+
+
+def _layout(estimate: Estimate, stage: int | None, lang: str, details: bool) -> tuple[list[dict], list[dict]]:
+    """(leaf rectangles, category frames) in data units, y growing downwards from the top."""
+    chosen = pick_stage(estimate, stage)
+    categories = category_parts(chosen, lang)
+    if not categories:
+        return [], []
+    frames = _squarify(categories, 0, 0, WIDTH, HEIGHT)
+    if not details:
+        return frames, []
+    leaves = []
+    for frame in frames:
+        g = CATEGORY_GAP
+        leaves += _squarify(detailed_parts(chosen, lang, frame["part"].key),
+                            frame["x"] + g, frame["y"] + g, frame["dx"] - 2 * g, frame["dy"] - 2 * g)
+    return leaves, frames
+
+
+def _box(rect: dict) -> tuple[float, float, float, float]:
+    # Flip y so the layout reads top to bottom, like the page.
+    return rect["x"], HEIGHT - rect["y"] - rect["dy"], rect["x"] + rect["dx"], HEIGHT - rect["y"]
+
+
+def _label(rect: dict, total_mib: float, unit: str) -> tuple[str, int] | None:
+    """Text and font size that fit in the rectangle, or None when nothing fits."""
+    part: Part = rect["part"]
+    figures = f"{format_memory(part.mib, unit)} · {format_share(part.mib, total_mib)}"
+    name = _wrap(part.label)
+    candidates = (
+        (f"{part.label}\n{figures}", BIG_FONT_PX), (f"{name}\n{figures}", BIG_FONT_PX), (name, BIG_FONT_PX),
+        (f"{name}\n{figures}", SMALL_FONT_PX), (name, SMALL_FONT_PX),
+        (part.short_label or part.label.split(" ")[0], SMALL_FONT_PX),
+    )
+    for text, font in candidates:
+        lines = text.count("\n") + 1
+        if text and rect["dx"] > text_width_px(text, font) + 8 and rect["dy"] > lines * font * 1.35 + 4:
+            return text, font
+    return None
+
+
+def _wrap(label: str) -> str:
+    """The label on two lines, split at the space nearest its middle (CJK labels stay whole)."""
+    spaces = [i for i, ch in enumerate(label) if ch == " "]
+    if not spaces:
+        return label
+    cut = min(spaces, key=lambda i: abs(i - len(label) / 2))
+    return f"{label[:cut]}\n{label[cut + 1:]}"
+
+
+def treemap(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: int | None = None,
+            details: bool = False, height: int = 440) -> hv.Overlay:
+    """The treemap of `stage` (default: the peak stage). Hover shows name, memory and share."""
+    chosen = pick_stage(estimate, stage)
+    leaves, frames = _layout(estimate, stage, lang, details)
+    total = chosen.total_mib
+    rects = [(*_box(r), tooltip(r["part"], chosen, unit, lang), r["part"].color) for r in leaves]
+    labels = {BIG_FONT_PX: [], SMALL_FONT_PX: []}
+    for r in leaves:
+        fitted = _label(r, total, unit)
+        if fitted:
+            x0, y0, x1, y1 = _box(r)
+            labels[fitted[1]].append(((x0 + x1) / 2, (y0 + y1) / 2, fitted[0], ink_for(r["part"].color)))
+    fill = hv.Rectangles(rects, kdims=COLUMNS, vdims=["tip", "color"]).opts(
+        color="color", line_color="white", line_width=1, tools=[hover()], hover_fill_alpha=0.85,
+    )
+    outline = hv.Rectangles([_box(f) for f in frames], kdims=COLUMNS).opts(
+        fill_alpha=0, line_color="white", line_width=CATEGORY_GAP * 2,
+    )
+    big, small = (
+        hv.Labels(labels[size], kdims=["x", "y"], vdims=["text", "ink"]).opts(
+            text_color="ink", text_font_size=f"{size}px", text_font_style="bold" if size == BIG_FONT_PX else "normal",
+        )
+        for size in (BIG_FONT_PX, SMALL_FONT_PX)
+    )
+    return (fill * outline * big * small).opts(
+        hv.opts.Overlay(**BASE_OPTS, height=height, xaxis=None, yaxis=None, xlim=(0, WIDTH), ylim=(0, HEIGHT),
+                        padding=0, border=0, min_height=260),
+    )

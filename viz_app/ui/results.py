@@ -1,0 +1,195 @@
+"""The results side: peak total and GPU verdict, treemap, analysis tabs, all-stages view.
+
+Plots are DynamicMaps over bound plot functions, so a change updates the existing figures'
+data instead of rebuilding the page.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+import holoviews as hv
+import panel as pn
+import param
+
+from .. import plots
+from ..i18n import t
+from ..model.gpus import CUSTOM, GPUS, gpu_capacity_mib, verdict
+from ..model.result import MODEL_STATES, Estimate
+from ..plots.units import format_memory
+from ..session import Session
+from .theme import card, html, text
+from .widgets import from_param, label
+
+
+class View(param.Parameterized):
+    """How the results are shown (not what is computed)."""
+
+    lang = param.Selector(default="en", objects=["en", "zh"])
+    unit = param.Selector(default="MiB", objects=list(plots.UNITS))
+    details = param.Boolean(True, doc="Split the treemap into layers, in-flight blocks and model-state parts.")
+    gpu = param.Selector(default="80", objects=[g.key for g in GPUS] + [CUSTOM])
+    custom_gib = param.Number(64.0, bounds=(1, 4096), doc="Capacity of a custom GPU, GiB.")
+    drill = param.Boolean(False, doc="Donut shows the model-states breakdown.")
+    tab = param.Selector(default="bars", objects=["bars", "proportion", "donut"], doc="Analysis view shown.")
+
+
+def _gpu_name(key: str, lang: str, custom_gib: float) -> str:
+    if key == CUSTOM:
+        return f"{t('gpu.custom', lang).rstrip('…')} {custom_gib:g} GiB"
+    gpu = next(g for g in GPUS if g.key == key)
+    return f"{gpu.name} {t('gpu.option', lang, gb=gpu.marketing_gb)}"
+
+
+def _summary_html(estimate: Estimate, unit: str, lang: str, gpu: str, custom_gib: float) -> str:
+    peak = estimate.peak_stage
+    v = verdict(estimate, gpu_capacity_mib(gpu, custom_gib))
+    gpu_name = _gpu_name(gpu, lang, custom_gib)
+    if v.fits:
+        badge = t("verdict.fits", lang)
+        detail = t("verdict.headroom", lang, headroom=format_memory(v.headroom_mib, unit),
+                   percent=f"{100 * v.headroom_mib / v.capacity_mib:.0f}", gpu=gpu_name)
+    else:
+        badge = t("verdict.oom", lang)
+        detail = t("verdict.over", lang, over=format_memory(-v.headroom_mib, unit), gpu=gpu_name)
+    where = t("total.where", lang, stage=peak.stage, pp=len(estimate.stages))
+    exact = "" if unit == "MiB" else \
+        f'<div class="memviz-sub">{t("total.mib_equivalent", lang, mib=f"{peak.total_mib:.1f}")}</div>'
+    kind = "fits" if v.fits else "oom"
+    return (
+        f'<div class="memviz-summary">'
+        f'<div><div class="memviz-sub">{escape(t("total.label", lang))}</div>'
+        f'<div class="memviz-total" data-mib="{peak.total_mib:.6f}" data-stage="{peak.stage}">'
+        f'{format_memory(peak.total_mib, unit)}</div>{exact}'
+        f'<div class="memviz-sub">{escape(where)}</div></div>'
+        f'<div class="memviz-verdict memviz-{kind}" data-fits="{int(v.fits)}">'
+        f'<div class="memviz-badge">{escape(badge)}</div>'
+        f'<div class="memviz-sub">{escape(detail)}</div></div></div>'
+    )
+
+
+class Results(pn.viewable.Viewer):
+    """Every chart of a session, drawn in the view's language and unit."""
+
+    def __init__(self, session: Session, view: View, **params):
+        super().__init__(**params)
+        self.session, self.view = session, view
+
+    def _heading(self, key: str, **refs) -> pn.pane.HTML:
+        return html(pn.bind(lambda lang, **v: f'<div class="memviz-card-title">{escape(t(key, lang, **v))}</div>',
+                            self.view.param.lang, **refs), margin=(4, 10))
+
+    def _plot(self, function, height: int, **refs) -> pn.pane.HoloViews:
+        """A DynamicMap of `function(estimate, lang, unit, **refs)`: data updates in place."""
+        s, v = self.session, self.view
+        bound = pn.bind(function, s.param.estimate, v.param.lang, v.param.unit, **refs)
+        return pn.pane.HoloViews(hv.DynamicMap(bound), height=height, sizing_mode="stretch_width",
+                                 linked_axes=False)
+
+    def summary(self) -> pn.Row:
+        s, v = self.session, self.view
+        total = html(pn.bind(_summary_html, s.param.estimate, v.param.unit, v.param.lang, v.param.gpu,
+                             v.param.custom_gib))
+        gpu = from_param(
+            pn.widgets.Select, v.param.gpu, name=label("gpu.label", v.param.lang), width=210,
+            css_classes=["memviz-gpu"],
+            options=pn.bind(lambda lang, custom: {_gpu_name(g.key, lang, custom): g.key for g in GPUS}
+                            | {t("gpu.custom", lang): CUSTOM}, v.param.lang, v.param.custom_gib),
+        )
+        custom = from_param(
+            pn.widgets.FloatInput, v.param.custom_gib, name=label("gpu.custom_gb", v.param.lang), width=120,
+            visible=pn.bind(lambda g: g == CUSTOM, v.param.gpu), css_classes=["memviz-custom-gpu"],
+        )
+        unit = from_param(
+            pn.widgets.RadioButtonGroup, v.param.unit, name="", width=120, margin=(28, 10, 10, 10),
+                                                      button_type="primary", button_style="outline",
+                                                      css_classes=["memviz-unit"])
+        problem = html(pn.bind(
+            lambda p, lang: f'<div class="memviz-error">✕ {escape(t("msg.strategy_error", lang, error=p))}</div>'
+            if p else "", s.param.problem, v.param.lang))
+        return card(pn.Row(total, gpu, custom, unit, sizing_mode="stretch_width"), problem)
+
+    def treemap_card(self) -> pn.Column:
+        v, c = self.view, self.session.config
+        details = from_param(
+            pn.widgets.Switch, v.param.details, name="", width=40, css_classes=["memviz-details"],
+                                               margin=(14, 4, 0, 10))
+        details_label = text(label("treemap.details", v.param.lang), margin=(14, 10, 0, 0), sizing_mode="fixed",
+                             width=110)
+        stage = from_param(
+            pn.widgets.Select, c.param.stage, name=label("param.stage", v.param.lang), width=200,
+            css_classes=["memviz-stage"],
+            options=pn.bind(lambda pp: list(range(pp)), c.param.pp), visible=pn.bind(lambda pp: pp > 1, c.param.pp),
+        )
+        header = pn.Row(self._heading("treemap.title", stage=c.param.stage), pn.layout.HSpacer(), stage,
+                        details, details_label, sizing_mode="stretch_width")
+        chart = self._plot(plots.treemap, 440, stage=c.param.stage, details=v.param.details)
+        hint = text(label("treemap.hint", v.param.lang), "memviz-hint")
+        return card(header, chart, hint, css_classes=("memviz-treemap",))
+
+    def analysis_card(self) -> pn.Column:
+        s, v, c = self.session, self.view, self.session.config
+        # Wrapped in a Column: toggling `visible` on a HoloViews pane itself fails in Panel 1.9.
+        bars = pn.Column(self._plot(plots.bar_chart, 320, stage=c.param.stage), sizing_mode="stretch_width")
+        proportion = pn.Column(
+            self._plot(plots.proportion_chart, 240, stage=c.param.stage),
+            html(pn.bind(_legend_html, s.param.estimate, c.param.stage, v.param.lang)),
+            sizing_mode="stretch_width",
+        )
+        donut_map = hv.DynamicMap(pn.bind(plots.donut, s.param.estimate, v.param.lang, v.param.unit,
+                                          stage=c.param.stage, drill=v.param.drill))
+        tap = hv.streams.Tap(source=donut_map)
+        tap.add_subscriber(lambda x, y: self._on_donut_tap(x, y))
+        drill_button = pn.widgets.Button(
+            name=pn.bind(lambda drill, lang: t("donut.back" if drill else "donut.drill", lang), v.param.drill,
+                         v.param.lang),
+            button_type="primary", button_style="outline", css_classes=["memviz-drill"], width=240,
+        )
+        drill_button.on_click(lambda _e: setattr(v, "drill", not v.drill))
+        donut = pn.Column(
+            pn.Row(text(label("donut.hint", v.param.lang), "memviz-hint"), pn.layout.HSpacer(),
+                   drill_button, sizing_mode="stretch_width"),
+            pn.pane.HoloViews(donut_map, height=360, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
+        contents = {"bars": bars, "proportion": proportion, "donut": donut}
+        for key, content in contents.items():
+            content.visible = pn.bind(lambda tab, key=key: tab == key, v.param.tab)
+        # A segmented control, not pn.Tabs: its labels can follow the language.
+        switcher = from_param(
+            pn.widgets.RadioButtonGroup, v.param.tab, name="", button_type="primary", button_style="outline",
+            css_classes=["memviz-tabs"],
+            options=pn.bind(lambda lang: {t(f"tab.{key}", lang): key for key in contents}, v.param.lang),
+        )
+        return card(self._heading("analysis.title", stage=c.param.stage), switcher, *contents.values())
+
+    def _on_donut_tap(self, x: float | None, y: float | None) -> None:
+        if x is None or y is None or self.view.drill:
+            return
+        key = plots.donut_sector_at(self.session.estimate, x, y, stage=self.session.config.stage)
+        if key == MODEL_STATES:
+            self.view.drill = True
+
+    def stages_card(self) -> pn.Column:
+        v = self.view
+        chart = self._plot(_stage_chart, 320, gpu=v.param.gpu, custom_gib=v.param.custom_gib)
+        hint = text(label("stages.hint", v.param.lang), "memviz-hint")
+        return card(self._heading("stages.title"), chart, hint, css_classes=("memviz-stages",))
+
+    def __panel__(self) -> pn.Column:
+        return pn.Column(self.summary(), self.treemap_card(), self.analysis_card(), self.stages_card(),
+                         sizing_mode="stretch_width")
+
+
+def _stage_chart(estimate: Estimate, lang: str, unit: str, gpu: str, custom_gib: float) -> hv.Overlay:
+    return plots.stage_chart(estimate, lang, unit, capacity_mib=gpu_capacity_mib(gpu, custom_gib),
+                             capacity_name=_gpu_name(gpu, lang, custom_gib))
+
+
+def _legend_html(estimate: Estimate, stage: int, lang: str) -> str:
+    chosen = estimate.stages[stage] if 0 <= stage < len(estimate.stages) else estimate.peak_stage
+    items = "".join(
+        f'<span class="memviz-legend-item"><i style="background:{color}"></i>{escape(text)}</span>'
+        for text, color in plots.legend_items(chosen, lang, "blocks")
+    )
+    return f'<div class="memviz-legend"><b>{escape(t("proportion.legend", lang))}</b>{items}</div>'

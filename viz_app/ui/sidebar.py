@@ -1,0 +1,139 @@
+"""The configuration side: preset and upload, model facts, strategy, batch and training switches."""
+
+from __future__ import annotations
+
+from html import escape
+
+import panel as pn
+import param
+
+from ..i18n import t
+from ..model.config import TrainingConfig
+from ..model.profile import GalvatronProfile
+from ..model.result import Estimate
+from ..session import UPLOADED, Message, Session
+from .theme import card, html, text
+from .widgets import from_param, label, number_slider, switch
+
+ZERO_OPTIONS = (0, 1, 2, 3)
+PP_CHOICES_MAX = 64
+
+
+def _message_html(message: Message | None, lang: str) -> str:
+    if message is None:
+        return '<div class="memviz-message" data-kind="none"></div>'
+    text = escape(t(message.key, lang, **message.values))
+    icon = "✓" if message.kind == "success" else "⚠"
+    return f'<div class="memviz-message memviz-{message.kind}" data-kind="{message.kind}">{icon} {text}</div>'
+
+
+def _facts_html(profile: GalvatronProfile, lang: str, mixed_precision: bool) -> str:
+    model = profile.model
+    facts = [
+        ("facts.heads", model.num_heads), ("facts.kv_heads", model.num_kv_heads), ("facts.hidden", model.hidden_size),
+        ("facts.ffn", model.ffn_size), ("facts.vocab", model.vocab_size),
+        ("facts.profiled_seq", profile.default_seq_length),
+    ]
+    chips = [f'<span class="memviz-chip">{escape(t(k, lang, value=v))}</span>' for k, v in facts if v]
+    precision = "facts.precision_mixed" if mixed_precision else "facts.precision_fp32"
+    chips.append(f'<span class="memviz-chip memviz-chip-green">{t(precision, lang)}</span>')
+    return f'<div class="memviz-chips">{"".join(chips)}</div>'
+
+
+def _notices_html(config: TrainingConfig, estimate: Estimate | None, problem: str, lang: str) -> str:
+    """Constraint warnings of the current config, the estimate's own notices, and a strategy error."""
+    notices = config.constraint_notices()
+    if estimate is not None and not problem:
+        notices += [n for n in estimate.notices if n.code not in {"gpus_mismatch", "gbs_mismatch"}]
+    rows = [f'<div class="memviz-warning">⚠ {escape(t("notice." + n.code, lang, **n.values))}</div>'
+            for n in notices]
+    if problem:
+        rows.append(f'<div class="memviz-error">✕ {escape(t("msg.strategy_error", lang, error=problem))}</div>')
+    return "".join(rows)
+
+
+def _tp_options(profile: GalvatronProfile, sequence_parallel: bool) -> dict[str, int]:
+    """Profiled degrees, and (marked *) those Galvatron's halving rule extrapolates."""
+    return {f"{tp}{' *' if extra else ''}": tp for tp, extra in profile.tp_choices(sequence_parallel)}
+
+
+def _preset_options(uploaded_name: str, lang: str, presets: list[str]) -> dict[str, str]:
+    options = {name: name for name in presets if name != UPLOADED}
+    if uploaded_name:
+        options[t("preset.uploaded", lang, name=uploaded_name)] = UPLOADED
+    return options
+
+
+class Sidebar(pn.viewable.Viewer):
+    """All inputs of a session, bound to its parameters."""
+
+    def __init__(self, session: Session, lang: param.Parameter, **params):
+        super().__init__(**params)
+        self.session, self._lang = session, lang
+        self.upload = pn.widgets.FileInput(accept=".json", multiple=False, css_classes=["memviz-upload"],
+                                           sizing_mode="stretch_width")
+        self.upload.param.watch(self._on_upload, "value")
+
+    def _on_upload(self, event: param.parameterized.Event) -> None:
+        if event.new is None:
+            return
+        self.session.load_upload(event.new, self.upload.filename or "upload.json")
+
+    def _model_card(self) -> pn.Column:
+        s, lang = self.session, self._lang
+        preset = from_param(
+            pn.widgets.Select, s.param.preset, name=label("preset.label", lang), sizing_mode="stretch_width",
+            options=pn.bind(_preset_options, s.param.uploaded_name, lang, s.param.preset.objects),
+            css_classes=["memviz-preset"],
+        )
+        upload_label = text(label("upload.label", lang), "memviz-label", margin=(8, 10, 0, 10))
+        message = html(pn.bind(_message_html, s.param.message, lang))
+        facts = html(pn.bind(_facts_html, s.param.profile, lang, s.config.param.mixed_precision))
+        return self._card("section.model", preset, upload_label, self.upload, message, facts)
+
+    def _strategy_card(self) -> pn.Column:
+        s, c, lang = self.session, self.session.config, self._lang
+        tp = from_param(
+            pn.widgets.Select, c.param.tp, name=label("param.tp", lang),
+            css_classes=["memviz-tp"], sizing_mode="stretch_width",
+            options=pn.bind(_tp_options, s.param.profile, c.param.sequence_parallel),
+            description=label("param.tp_hint", lang),
+        )
+        pp = from_param(
+            pn.widgets.EditableIntSlider, c.param.pp, name=label("param.pp", lang), start=1,
+            end=pn.bind(lambda layers: max(2, min(layers, 16)), c.param.num_layers),
+            fixed_end=pn.bind(lambda layers: min(layers, PP_CHOICES_MAX), c.param.num_layers),
+            css_classes=["memviz-pp"], sizing_mode="stretch_width",
+        )
+        dp = html(pn.bind(lambda d, lang_: f'<span class="memviz-chip memviz-chip-blue memviz-dp" '
+                          f'data-dp="{d}">{escape(t("param.dp_derived", lang_, dp=d))}</span>', c.param.dp, lang))
+        zero = from_param(
+            pn.widgets.RadioButtonGroup, c.param.zero_stage, name="",
+            options=pn.bind(lambda lang_: {t("param.zero_off", lang_): 0, "1": 1, "2": 2, "3": 3}, lang),
+            button_type="primary", button_style="outline", css_classes=["memviz-zero"], sizing_mode="stretch_width",
+        )
+        zero_label = text(label("param.zero_stage", lang), "memviz-label", margin=(8, 10, 0, 10))
+        # Bound to every coupled value so the warnings follow edits even while the estimate fails.
+        coupled = [c.param[p] for p in ("tp", "pp", "dp", "total_gpus", "micro_batch_size", "global_batch_size",
+                                        "chunks")]
+        notices = html(pn.bind(lambda estimate, problem, lang_, *_: _notices_html(c, estimate, problem, lang_),
+                               s.param.estimate, s.param.problem, lang, *coupled), css_classes=["memviz-notices"])
+        return self._card("section.strategy", number_slider(c.param.total_gpus, lang), tp, pp, dp, zero_label, zero,
+                          notices)
+
+    def _batch_card(self) -> pn.Column:
+        c, lang = self.session.config, self._lang
+        return self._card("section.batch", *(number_slider(c.param[p], lang) for p in (
+            "micro_batch_size", "global_batch_size", "chunks", "seq_length", "num_layers")))
+
+    def _training_card(self) -> pn.Column:
+        c, lang = self.session.config, self._lang
+        return self._card("section.training", *(switch(c.param[p], lang) for p in (
+            "sequence_parallel", "checkpoint", "mixed_precision")))
+
+    def _card(self, title_key: str, *objects) -> pn.Column:
+        return card(text(label(title_key, self._lang), "memviz-card-title"), *objects)
+
+    def __panel__(self) -> pn.Column:
+        return pn.Column(self._model_card(), self._strategy_card(), self._batch_card(), self._training_card(),
+                         sizing_mode="stretch_width")

@@ -1,0 +1,35 @@
+"""The app's look: one stylesheet for every HTML pane, card styling, small text helpers.
+
+Panel renders each component in its own shadow root, so page-level CSS does not reach inside
+panes: the stylesheet is handed to each pane that draws memviz markup.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import panel as pn
+
+CSS = (Path(__file__).resolve().parent.parent / "assets" / "memviz.css").read_text(encoding="utf-8")
+CARD_STYLES = {
+    "background": "#ffffff", "border-radius": "10px", "box-shadow": "0 1px 3px rgba(15,23,42,.14)",
+    "padding": "6px 6px 10px 6px", "margin-bottom": "14px",
+}
+
+
+def html(obj, **kwargs) -> pn.pane.HTML:
+    """An HTML pane styled by the app's stylesheet."""
+    kwargs.setdefault("sizing_mode", "stretch_width")
+    return pn.pane.HTML(obj, stylesheets=[CSS], **kwargs)
+
+
+def text(obj, css_class: str = "memviz-text", **kwargs) -> pn.pane.HTML:
+    """A line of (translated) text; `obj` may be a reference."""
+    kwargs.setdefault("margin", (4, 10))
+    return html(pn.bind(lambda value: f'<div class="{css_class}">{value}</div>', obj), **kwargs)
+
+
+def card(*objects, css_classes: tuple[str, ...] = (), **kwargs) -> pn.Column:
+    """A white card holding one section of the page."""
+    return pn.Column(*objects, styles=CARD_STYLES, css_classes=["memviz-card", *css_classes],
+                     sizing_mode="stretch_width", **kwargs)
