@@ -9,7 +9,7 @@ import numpy as np
 
 from ..i18n import category_label, t
 from ..model.result import MODEL_STATES, Estimate
-from .geometry import pick_stage
+from .geometry import pick_stage, wrap_label
 from .parts import Part, block_parts, category_parts, tooltip
 from .style import BASE_OPTS, TEXT_COLOR, hover
 from .units import format_memory
@@ -56,7 +56,7 @@ def donut(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: int
         if a1 - a0 > 0.12:
             align = "left" if math.sin(mid) > 0.2 else "right" if math.sin(mid) < -0.2 else "center"
             labels.append((LABEL_RADIUS * math.sin(mid), LABEL_RADIUS * math.cos(mid),
-                           f"{p.label}\n{100 * p.mib / whole:.1f}%", align))
+                           f"{wrap_label(p.label)}\n{100 * p.mib / whole:.1f}%", align))
     center_title = category_label(MODEL_STATES, lang) if drill else t("donut.center_total", lang)
     center = [(0, 0.1, center_title, "center"), (0, -0.12, format_memory(whole, unit), "center")]
     ring = hv.Polygons(polys, vdims=["tip", "color"]).opts(
@@ -66,7 +66,7 @@ def donut(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: int
         text_color=TEXT_COLOR, text_font_size="12px", text_align="align", text_baseline="middle",
     )
     return (ring * texts).opts(
-        hv.opts.Overlay(**BASE_OPTS, height=height, xaxis=None, yaxis=None, xlim=(-2.1, 2.1), ylim=(-1.45, 1.45),
+        hv.opts.Overlay(**BASE_OPTS, height=height, xaxis=None, yaxis=None, xlim=(-2.4, 2.4), ylim=(-1.45, 1.45),
                         data_aspect=1, padding=0),
     )
 

@@ -26,3 +26,12 @@ def ink_for(fill_hex: str) -> str:
     lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
     luminance = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
     return "#111827" if luminance > 0.36 else "#ffffff"
+
+
+def wrap_label(label: str) -> str:
+    """The label on two lines, split at the space nearest its middle (CJK labels stay whole)."""
+    spaces = [i for i, ch in enumerate(label) if ch == " "]
+    if not spaces:
+        return label
+    cut = min(spaces, key=lambda i: abs(i - len(label) / 2))
+    return f"{label[:cut]}\n{label[cut + 1:]}"

@@ -41,19 +41,19 @@ def stage_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, capa
         caption = f"{t('stages.capacity', lang, gpu=capacity_name)} {format_memory(capacity_mib, unit)}"
         marks = [(last + 0.5, level, caption)]
     top = max([peak] + [m[1] for m in marks]) * 1.12
-    stage_dim = hv.Dimension("x0", label=t("axis.stage", lang))
-    memory_dim = hv.Dimension("y0", label=t("axis.memory", lang, unit=unit))
+    # Ranges live on the dimensions (not xlim/ylim) so a DynamicMap re-ranges when pp changes.
+    stage_dim = hv.Dimension("x0", label=t("axis.stage", lang), range=(-0.6, last + 0.6))
+    memory_dim = hv.Dimension("y0", label=t("axis.memory", lang, unit=unit), range=(0, top))
     bars = hv.Rectangles(rects, kdims=[stage_dim, memory_dim, "x1", "y1"], vdims=["tip", "color"]).opts(
-        color="color", line_color="white", line_width=1, tools=[hover()],
+        color="color", line_color="white", line_width=1, tools=[hover()], framewise=True,
     )
-    capacity = hv.Segments(line, kdims=["x0", "y0", "x1", "y1"]).opts(
-        color=CAPACITY_COLOR, line_dash="dashed", line_width=2,
+    capacity = hv.Segments(line, kdims=[stage_dim, memory_dim, "x1", "y1"]).opts(
+        color=CAPACITY_COLOR, line_dash="dashed", line_width=2, framewise=True,
     )
-    caption = hv.Labels(marks, kdims=["x", "y"], vdims=["text"]).opts(
-        text_color=CAPACITY_COLOR, text_font_size="11px", text_align="right", text_baseline="bottom",
+    caption = hv.Labels(marks, kdims=[stage_dim, memory_dim], vdims=["text"]).opts(
+        text_color=CAPACITY_COLOR, text_font_size="11px", text_align="right", text_baseline="bottom", framewise=True,
     )
     return (bars * capacity * caption).opts(
-        hv.opts.Overlay(**BASE_OPTS, height=height, xlim=(-0.6, last + 0.6), ylim=(0, top), padding=0,
-                        xlabel=t("axis.stage", lang), ylabel=t("axis.memory", lang, unit=unit),
-                        show_grid=True, hooks=[_integer_ticks]),
+        hv.opts.Overlay(**BASE_OPTS, height=height, padding=0, xlabel=t("axis.stage", lang),
+                        ylabel=t("axis.memory", lang, unit=unit), show_grid=True, hooks=[_integer_ticks]),
     )

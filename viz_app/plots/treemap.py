@@ -6,7 +6,7 @@ import holoviews as hv
 import squarify
 
 from ..model.result import Estimate
-from .geometry import ink_for, pick_stage, text_width_px
+from .geometry import ink_for, pick_stage, text_width_px, wrap_label
 from .parts import Part, category_parts, detailed_parts, tooltip
 from .style import BASE_OPTS, hover
 from .units import format_memory, format_share
@@ -51,7 +51,7 @@ def _label(rect: dict, total_mib: float, unit: str) -> tuple[str, int] | None:
     """Text and font size that fit in the rectangle, or None when nothing fits."""
     part: Part = rect["part"]
     figures = f"{format_memory(part.mib, unit)} · {format_share(part.mib, total_mib)}"
-    name = _wrap(part.label)
+    name = wrap_label(part.label)
     candidates = (
         (f"{part.label}\n{figures}", BIG_FONT_PX), (f"{name}\n{figures}", BIG_FONT_PX), (name, BIG_FONT_PX),
         (f"{name}\n{figures}", SMALL_FONT_PX), (name, SMALL_FONT_PX),
@@ -62,15 +62,6 @@ def _label(rect: dict, total_mib: float, unit: str) -> tuple[str, int] | None:
         if text and rect["dx"] > text_width_px(text, font) + 8 and rect["dy"] > lines * font * 1.35 + 4:
             return text, font
     return None
-
-
-def _wrap(label: str) -> str:
-    """The label on two lines, split at the space nearest its middle (CJK labels stay whole)."""
-    spaces = [i for i, ch in enumerate(label) if ch == " "]
-    if not spaces:
-        return label
-    cut = min(spaces, key=lambda i: abs(i - len(label) / 2))
-    return f"{label[:cut]}\n{label[cut + 1:]}"
 
 
 def treemap(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: int | None = None,

@@ -77,7 +77,7 @@ class Results(pn.viewable.Viewer):
 
     def _heading(self, key: str, **refs) -> pn.pane.HTML:
         return html(pn.bind(lambda lang, **v: f'<div class="memviz-card-title">{escape(t(key, lang, **v))}</div>',
-                            self.view.param.lang, **refs), margin=(4, 10))
+                            self.view.param.lang, **refs), margin=(4, 10), max_width=420)
 
     def _plot(self, function, height: int, **refs) -> pn.pane.HoloViews:
         """A DynamicMap of `function(estimate, lang, unit, **refs)`: data updates in place."""
@@ -89,9 +89,9 @@ class Results(pn.viewable.Viewer):
     def summary(self) -> pn.Row:
         s, v = self.session, self.view
         total = html(pn.bind(_summary_html, s.param.estimate, v.param.unit, v.param.lang, v.param.gpu,
-                             v.param.custom_gib))
+                             v.param.custom_gib), min_width=330, max_width=450)
         gpu = from_param(
-            pn.widgets.Select, v.param.gpu, name=label("gpu.label", v.param.lang), width=210,
+            pn.widgets.Select, v.param.gpu, name=label("gpu.label", v.param.lang), width=190,
             css_classes=["memviz-gpu"],
             options=pn.bind(lambda lang, custom: {_gpu_name(g.key, lang, custom): g.key for g in GPUS}
                             | {t("gpu.custom", lang): CUSTOM}, v.param.lang, v.param.custom_gib),
@@ -107,7 +107,9 @@ class Results(pn.viewable.Viewer):
         problem = html(pn.bind(
             lambda p, lang: f'<div class="memviz-error">✕ {escape(t("msg.strategy_error", lang, error=p))}</div>'
             if p else "", s.param.problem, v.param.lang))
-        return card(pn.Row(total, gpu, custom, unit, sizing_mode="stretch_width"), problem)
+        controls = pn.Row(gpu, custom, unit)
+        return card(pn.FlexBox(total, controls, flex_wrap="wrap", justify_content="space-between",
+                               sizing_mode="stretch_width"), problem)
 
     def treemap_card(self) -> pn.Column:
         v, c = self.view, self.session.config
@@ -117,12 +119,12 @@ class Results(pn.viewable.Viewer):
         details_label = text(label("treemap.details", v.param.lang), margin=(14, 10, 0, 0), sizing_mode="fixed",
                              width=110)
         stage = from_param(
-            pn.widgets.Select, c.param.stage, name=label("param.stage", v.param.lang), width=200,
-            css_classes=["memviz-stage"],
-            options=pn.bind(lambda pp: list(range(pp)), c.param.pp), visible=pn.bind(lambda pp: pp > 1, c.param.pp),
+            pn.widgets.IntSlider, c.param.stage, name=label("param.stage", v.param.lang), width=220, start=0,
+            end=pn.bind(lambda pp: max(pp - 1, 1), c.param.pp), visible=pn.bind(lambda pp: pp > 1, c.param.pp),
+            css_classes=["memviz-stage"], margin=(4, 16),
         )
-        header = pn.Row(self._heading("treemap.title", stage=c.param.stage), pn.layout.HSpacer(), stage,
-                        details, details_label, sizing_mode="stretch_width")
+        header = pn.FlexBox(self._heading("treemap.title", stage=c.param.stage), pn.Row(stage, details, details_label),
+                            flex_wrap="wrap", justify_content="space-between", sizing_mode="stretch_width")
         chart = self._plot(plots.treemap, 440, stage=c.param.stage, details=v.param.details)
         hint = text(label("treemap.hint", v.param.lang), "memviz-hint")
         return card(header, chart, hint, css_classes=("memviz-treemap",))
@@ -147,8 +149,8 @@ class Results(pn.viewable.Viewer):
         )
         drill_button.on_click(lambda _e: setattr(v, "drill", not v.drill))
         donut = pn.Column(
-            pn.Row(text(label("donut.hint", v.param.lang), "memviz-hint"), pn.layout.HSpacer(),
-                   drill_button, sizing_mode="stretch_width"),
+            pn.FlexBox(text(label("donut.hint", v.param.lang), "memviz-hint", sizing_mode="fixed", width=330),
+                       drill_button, flex_wrap="wrap", justify_content="space-between", sizing_mode="stretch_width"),
             pn.pane.HoloViews(donut_map, height=360, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )

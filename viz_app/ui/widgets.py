@@ -20,7 +20,8 @@ SLIDER_GROWTH = 1.2
 
 def from_param(widget_type: type, parameter: param.Parameter, **kwargs):
     """`widget_type.from_param` without the parameter's English docstring as a tooltip."""
-    kwargs.setdefault("description", None)
+    if "description" in widget_type.param:
+        kwargs.setdefault("description", None)
     return widget_type.from_param(parameter, **kwargs)
 
 

@@ -1,0 +1,46 @@
+"""The app builds and renders to Bokeh models without a browser, and reacts to its parameters."""
+
+import panel as pn
+import pytest
+
+from viz_app.app import create_app
+from viz_app.session import Session
+from viz_app.ui.results import Results, View
+from viz_app.ui.sidebar import Sidebar
+
+
+@pytest.fixture
+def session() -> Session:
+    return Session()
+
+
+def test_whole_page_renders(session):
+    template = create_app(session, View())
+    for area in (template.sidebar, template.main, template.header):
+        for item in area:
+            pn.panel(item).get_root()
+
+
+def test_views_render_every_tab_and_language(session):
+    view = View()
+    root = Results(session, view).__panel__()
+    root.get_root()
+    for lang in ("zh", "en"):
+        view.lang = lang
+        for tab in ("bars", "proportion", "donut"):
+            view.tab = tab
+        view.drill = True
+        view.unit = "GiB"
+    Sidebar(session, view.param.lang).__panel__().get_root()
+
+
+def test_pipeline_and_tp_changes_keep_a_valid_estimate(session):
+    pn.panel(Results(session, View())).get_root()
+    session.config.pp = 4
+    assert len(session.estimate.stages) == 4
+    session.config.stage = 3
+    session.config.pp = 2
+    assert session.config.stage == 1
+    session.config.tp = 4
+    assert session.problem == ""
+    assert session.estimate.peak_stage.total_mib > 0
