@@ -44,3 +44,15 @@ def test_pipeline_and_tp_changes_keep_a_valid_estimate(session):
     session.config.tp = 4
     assert session.problem == ""
     assert session.estimate.peak_stage.total_mib > 0
+
+
+def test_sequence_parallel_off_with_an_sp_only_profile_reports_and_keeps_the_estimate(session):
+    from viz_app.ui.sidebar import Sidebar
+
+    pn.Column(Sidebar(session, View().param.lang)).get_root()
+    before = session.estimate
+    session.config.sequence_parallel = False
+    assert "sequence parallel only" in session.problem
+    assert session.estimate is before and session.config.tp == 8
+    session.config.sequence_parallel = True
+    assert session.problem == ""

@@ -1,8 +1,8 @@
-"""One user's working state: the profile, the configuration and the last valid estimate.
+"""One user's working state: the mode, the model or profile, the configuration, the last valid estimate.
 
 Pure param (no Panel): the app binds widgets and plots to it, tests drive it directly. A bad
 upload or an impossible strategy never destroys what the user had: the previous profile,
-configuration and estimate stay, and `message` / `problem` say what went wrong.
+architecture, configuration and estimate stay, and `message` / `problem` say what went wrong.
 """
 
 from __future__ import annotations
@@ -11,14 +11,23 @@ from dataclasses import dataclass, field
 
 import param
 
+from .model.analytic import AnalyticOptions, estimate_analytic
+from .model.analytic.model_presets import list_model_presets, load_model_preset
+from .model.analytic.parameters import check_tensor_parallel
+from .model.architecture import Architecture
 from .model.config import TrainingConfig
-from .model.errors import MemvizError
+from .model.errors import MemvizError, StrategyError
 from .model.galvatron import estimate_galvatron
 from .model.presets import DEFAULT_PRESET, list_presets, load_preset
-from .model.profile import GalvatronProfile, parse_profile
+from .model.profile import GalvatronProfile
 from .model.result import Estimate
+from .model.uploads import read_upload
 
 UPLOADED = "uploaded"
+GALVATRON, ANALYTIC = "galvatron", "analytic"
+DEFAULT_MODEL = "llama-3-8b"
+# Architecture fields that are names, not numbers the estimate reads.
+_ARCH_LABELS = {"name", "model_name", "family"}
 
 
 @dataclass(frozen=True)
@@ -31,76 +40,152 @@ class Message:
 
 
 class Session(param.Parameterized):
-    """Profile + configuration -> estimate, keeping the last valid estimate on errors."""
+    """Mode + (profile | architecture) + configuration -> estimate, keeping the last valid one on errors."""
 
+    mode = param.Selector(default=GALVATRON, objects=[GALVATRON, ANALYTIC],
+                          doc="Galvatron: a measured profile; analytic: formulas from the architecture.")
     preset = param.Selector(default=DEFAULT_PRESET, objects=[*list_presets(), UPLOADED],
-                            doc="Bundled profile, or the uploaded one.")
-    profile = param.ClassSelector(class_=GalvatronProfile, doc="The profile the estimate is computed from.")
+                            doc="Bundled Galvatron profile, or the uploaded one.")
+    model = param.Selector(default=DEFAULT_MODEL, objects=[*list_model_presets(), UPLOADED],
+                           doc="Bundled model config (analytic mode), or the uploaded one.")
+    profile = param.ClassSelector(class_=GalvatronProfile, doc="The profile of Galvatron mode.")
+    arch = param.ClassSelector(class_=Architecture, instantiate=False, doc="The architecture of analytic mode.")
+    options = param.ClassSelector(class_=AnalyticOptions, instantiate=False, doc="Analytic-mode assumptions.")
     config = param.ClassSelector(class_=TrainingConfig, instantiate=False, doc="The strategy being explored.")
     estimate = param.ClassSelector(class_=Estimate, doc="The last estimate that could be computed.")
-    problem = param.String("", doc="Why the current configuration cannot be estimated ('' when it can).")
+    problem = param.String("", doc="Why the current inputs cannot be estimated ('' when they can).")
     message = param.ClassSelector(class_=Message, allow_None=True, doc="Result of the last load.")
     uploaded_name = param.String("", doc="File name of the uploaded profile.")
+    uploaded_model_name = param.String("", doc="File name of the uploaded model config.")
 
     def __init__(self, **params):
         params.setdefault("config", TrainingConfig())
+        params.setdefault("options", AnalyticOptions())
+        params.setdefault("arch", load_model_preset(params.get("model", DEFAULT_MODEL)))
         super().__init__(**params)
         self._holding = False
-        self._load(load_preset(self.preset))
-        self.config.param.watch(self._recompute, [p for p in self.config.param if p != "name"])
+        self._adopt_profile(load_preset(self.preset))
+        if self.mode == ANALYTIC:
+            self._enter_analytic()
+        self.config.param.watch(self._recompute, _names(self.config))
+        self.arch.param.watch(self._recompute, [n for n in _names(self.arch) if n not in _ARCH_LABELS])
+        self.options.param.watch(self._recompute, _names(self.options))
 
-    def _load(self, profile: GalvatronProfile) -> None:
-        """Adopt a profile: its layers and sequence length, a TP it supports, then one recompute."""
+    # --- loading -------------------------------------------------------------------------
+    def _adopt(self, values: dict, adopt) -> None:
+        """Apply config values and adopt new inputs with one recompute at the end."""
         self._holding = True
         try:
-            values = profile.config_defaults()
-            sp = values.get("sequence_parallel", self.config.sequence_parallel)
-            supported = [t for t, _ in profile.tp_choices(sp)]
-            if self.config.tp not in supported:
-                values["tp"] = max(t for t in supported if t <= self.config.tp) if min(supported) <= self.config.tp \
-                    else min(supported)
+            adopt()
             self.config.apply(**values)
-            self.profile = profile
         finally:
             self._holding = False
         self._recompute()
 
+    def _adopt_profile(self, profile: GalvatronProfile, keep_sequence: bool = False) -> None:
+        values = profile.config_defaults()
+        if keep_sequence:
+            values.pop("seq_length")
+        sp = values.get("sequence_parallel", self.config.sequence_parallel)
+        supported = [t for t, _ in profile.tp_choices(sp)]
+        if supported and self.config.tp not in supported:
+            values["tp"] = max((t for t in supported if t <= self.config.tp), default=min(supported))
+        self._adopt(values, lambda: setattr(self, "profile", profile))
+
+    def _adopt_architecture(self, arch: Architecture, values: dict) -> None:
+        supported = tensor_parallel_choices(arch)
+        if self.config.tp not in supported:
+            values = {**values, "tp": max(t for t in supported if t <= self.config.tp)}
+        # Update in place: widgets are bound to this Architecture's parameters.
+        self._adopt(values, lambda: self.arch.param.update(**arch.values()))
+
+    def _enter_analytic(self) -> None:
+        """The model's layer count applies; the user's sequence length and strategy stay."""
+        self._adopt({"num_layers": self.arch.num_layers}, lambda: None)
+
+    @param.depends("mode", watch=True)
+    def _mode_changed(self) -> None:
+        if self.mode == ANALYTIC:
+            self._enter_analytic()
+        else:
+            self._adopt_profile(self.profile, keep_sequence=True)
+
     @param.depends("preset", watch=True)
-    def _load_preset(self) -> None:
+    def _preset_changed(self) -> None:
         if self.preset == UPLOADED:
             return
-        try:
-            self._load(load_preset(self.preset))
-        except MemvizError as exc:
-            self.message = Message("error", "msg.upload_failed", {"error": str(exc)})
-            return
+        self._adopt_profile(load_preset(self.preset))
+        self.mode = GALVATRON
         self.message = Message("success", "msg.preset_loaded", {"name": self.preset})
 
+    @param.depends("model", watch=True)
+    def _model_changed(self) -> None:
+        if self.model == UPLOADED:
+            return
+        arch = load_model_preset(self.model)
+        self._adopt_architecture(arch, arch.config_defaults())
+        self.mode = ANALYTIC
+        self.message = Message("success", "msg.preset_loaded", {"name": self.model})
+
     def load_upload(self, data: bytes, filename: str) -> bool:
-        """Parse an uploaded profile; on failure keep everything and say why."""
+        """Load an uploaded profile or model config; on failure keep everything and say why."""
         try:
-            profile = parse_profile(data, filename)
+            loaded = read_upload(data, filename)
         except MemvizError as exc:
             self.message = Message("error", "msg.upload_failed", {"error": str(exc)})
             return False
-        self._load(profile)
-        self.uploaded_name = filename
-        with param.parameterized.discard_events(self):
-            self.preset = UPLOADED
-        self.param.trigger("preset")
-        self.message = Message("success", "msg.upload_loaded", {
-            "name": filename, "shape": profile.shape, "layers": self.config.num_layers,
-            "seq": self.config.seq_length,
-        })
+        if isinstance(loaded, GalvatronProfile):
+            self._adopt_profile(loaded)
+            self._select(preset=UPLOADED, uploaded_name=filename, mode=GALVATRON)
+            self.message = Message("success", "msg.upload_loaded", {
+                "name": filename, "shape": loaded.shape, "layers": self.config.num_layers,
+                "seq": self.config.seq_length,
+            })
+        else:
+            self._adopt_architecture(loaded, loaded.config_defaults())
+            self._select(model=UPLOADED, uploaded_model_name=filename, mode=ANALYTIC)
+            self.message = Message("success", "msg.model_loaded", {
+                "name": filename, "family": loaded.family, "layers": loaded.num_layers,
+                "hidden": loaded.hidden_size,
+            })
         return True
+
+    def _select(self, **values) -> None:
+        """Show what was loaded in the pickers without reloading it."""
+        with param.parameterized.discard_events(self):
+            self.param.update(**values)
+        self.param.trigger(*values)
+
+    # --- estimating ----------------------------------------------------------------------
+    def compute(self) -> Estimate:
+        """The estimate of the current inputs (raises MemvizError when they cannot be estimated)."""
+        if self.mode == ANALYTIC:
+            return estimate_analytic(self.config, self.arch, self.options)
+        return estimate_galvatron(self.config, self.profile)
 
     def _recompute(self, *_events) -> None:
         if self._holding:
             return
         try:
-            estimate = estimate_galvatron(self.config, self.profile)
+            estimate = self.compute()
         except MemvizError as exc:
             self.problem = str(exc)
             return
         self.problem = ""
         self.estimate = estimate
+
+
+def tensor_parallel_choices(arch: Architecture, max_tp: int = 64) -> list[int]:
+    """TP degrees the architecture's heads (and vocabulary-parallel layers) allow, up to `max_tp`."""
+    choices = []
+    for tp in range(1, max_tp + 1):
+        try:
+            check_tensor_parallel(arch, tp)
+        except StrategyError:
+            continue
+        choices.append(tp)
+    return choices
+
+
+def _names(obj: param.Parameterized) -> list[str]:
+    return [n for n in obj.param if n != "name"]

@@ -142,19 +142,32 @@ def load_profile(path: str | Path) -> GalvatronProfile:
     return parse_profile(path.read_bytes(), path.name)
 
 
+def decode_json(data: bytes | str, name: str) -> object:
+    """Decode an uploaded JSON file, refusing oversized, non-UTF-8 or malformed content."""
+    _check_size(name, len(data))
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ProfileError(f"{name}: not a text file (expected UTF-8 JSON)") from None
+    try:
+        return json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ProfileError(f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+
+
+def is_profile(data: object) -> bool:
+    """Whether decoded JSON looks like a Galvatron memory profile (any of its three shapes)."""
+    if not isinstance(data, dict):
+        return False
+    root = data.get("memory_profiling") if isinstance(data.get("memory_profiling"), dict) else data
+    return any(_LAYERTYPE_KEY.match(key) or key.startswith("other_memory_") for key in root)
+
+
 def parse_profile(data: bytes | str | dict, name: str) -> GalvatronProfile:
     """Parse a profile from raw bytes, text, or already-decoded JSON."""
     if isinstance(data, bytes | str):
-        _check_size(name, len(data))
-        if isinstance(data, bytes):
-            try:
-                data = data.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise ProfileError(f"{name}: not a text file (expected UTF-8 JSON)") from None
-        try:
-            data = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise ProfileError(f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        data = decode_json(data, name)
     if not isinstance(data, dict):
         raise ProfileError(f"{name}: expected a JSON object at the top level, found {_kind(data)}")
     return _Reader(name).profile(data)

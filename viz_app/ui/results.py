@@ -13,7 +13,7 @@ import panel as pn
 import param
 
 from .. import plots
-from ..i18n import t
+from ..i18n import block_label, t
 from ..model.gpus import CUSTOM, GPUS, gpu_capacity_mib, verdict
 from ..model.result import MODEL_STATES, Estimate
 from ..plots.units import format_memory
@@ -31,7 +31,8 @@ class View(param.Parameterized):
     gpu = param.Selector(default="80", objects=[g.key for g in GPUS] + [CUSTOM])
     custom_gib = param.Number(64.0, bounds=(1, 4096), doc="Capacity of a custom GPU, GiB.")
     drill = param.Boolean(False, doc="Donut shows the model-states breakdown.")
-    tab = param.Selector(default="bars", objects=["bars", "proportion", "donut"], doc="Analysis view shown.")
+    tab = param.Selector(default="bars", objects=["bars", "proportion", "donut", "formulas"],
+                         doc="Analysis view shown.")
 
 
 def _gpu_name(key: str, lang: str, custom_gib: float) -> str:
@@ -154,7 +155,12 @@ class Results(pn.viewable.Viewer):
             pn.pane.HoloViews(donut_map, height=360, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
-        contents = {"bars": bars, "proportion": proportion, "donut": donut}
+        formulas = pn.Column(
+            text(label("formulas.hint", v.param.lang), "memviz-hint"),
+            html(pn.bind(_formulas_html, s.param.estimate, c.param.stage, v.param.lang, v.param.unit)),
+            sizing_mode="stretch_width",
+        )
+        contents = {"bars": bars, "proportion": proportion, "donut": donut, "formulas": formulas}
         for key, content in contents.items():
             content.visible = pn.bind(lambda tab, key=key: tab == key, v.param.tab)
         # A segmented control, not pn.Tabs: its labels can follow the language.
@@ -188,8 +194,20 @@ def _stage_chart(estimate: Estimate, lang: str, unit: str, gpu: str, custom_gib:
                              capacity_name=_gpu_name(gpu, lang, custom_gib))
 
 
+def _formulas_html(estimate: Estimate, stage: int, lang: str, unit: str) -> str:
+    """Each block of the stage with its formula (the user's numbers plugged in) and its source."""
+    chosen = plots.pick_stage(estimate, stage)
+    head = "".join(f"<th>{escape(t(k, lang))}</th>" for k in ("formulas.block", "formulas.formula", "formulas.source"))
+    rows = "".join(
+        f'<tr><td><b>{escape(block_label(b.key, lang))}</b><br>{format_memory(b.mib, unit)}</td>'
+        f"<td><code>{escape(b.formula)}</code></td><td>{escape(b.source)}</td></tr>"
+        for b in chosen.blocks if b.mib > 0 or b.formula
+    )
+    return f'<table class="memviz-formulas"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
 def _legend_html(estimate: Estimate, stage: int, lang: str) -> str:
-    chosen = estimate.stages[stage] if 0 <= stage < len(estimate.stages) else estimate.peak_stage
+    chosen = plots.pick_stage(estimate, stage)
     items = "".join(
         f'<span class="memviz-legend-item"><i style="background:{color}"></i>{escape(text)}</span>'
         for text, color in plots.legend_items(chosen, lang, "blocks")

@@ -11,7 +11,8 @@ from ..i18n import t
 from ..model.config import TrainingConfig
 from ..model.profile import GalvatronProfile
 from ..model.result import Estimate
-from ..session import UPLOADED, Message, Session
+from ..session import ANALYTIC, GALVATRON, UPLOADED, Message, Session, tensor_parallel_choices
+from .editors import architecture_editor, options_editor
 from .theme import card, html, text
 from .widgets import from_param, label, number_slider, switch
 
@@ -52,16 +53,26 @@ def _notices_html(config: TrainingConfig, estimate: Estimate | None, problem: st
     return "".join(rows)
 
 
-def _tp_options(profile: GalvatronProfile, sequence_parallel: bool) -> dict[str, int]:
-    """Profiled degrees, and (marked *) those Galvatron's halving rule extrapolates."""
-    return {f"{tp}{' *' if extra else ''}": tp for tp, extra in profile.tp_choices(sequence_parallel)}
+def _tp_options(mode: str, profile: GalvatronProfile, sequence_parallel: bool, *_arch) -> dict[str, int]:
+    """Degrees the current model allows: profiled ones (extrapolated marked *) or those its heads divide."""
+    if mode == ANALYTIC:
+        return {str(tp): tp for tp in tensor_parallel_choices(_arch[0])}
+    # A profile without this SP variant still lists the other's degrees: an empty Select would
+    # clear TP; the estimate reports the missing variant instead.
+    choices = profile.tp_choices(sequence_parallel) or profile.tp_choices(not sequence_parallel)
+    return {f"{tp}{' *' if extra else ''}": tp for tp, extra in choices}
 
 
 def _preset_options(uploaded_name: str, lang: str, presets: list[str]) -> dict[str, str]:
+    """Bundled names, and the uploaded file when there is one."""
     options = {name: name for name in presets if name != UPLOADED}
     if uploaded_name:
         options[t("preset.uploaded", lang, name=uploaded_name)] = UPLOADED
     return options
+
+
+def _pp_division_text(division: list[int] | None) -> str:
+    return ",".join(map(str, division)) if division else ""
 
 
 class Sidebar(pn.viewable.Viewer):
@@ -81,22 +92,58 @@ class Sidebar(pn.viewable.Viewer):
 
     def _model_card(self) -> pn.Column:
         s, lang = self.session, self._lang
+        mode = from_param(
+            pn.widgets.RadioButtonGroup, s.param.mode, name="", css_classes=["memviz-mode"],
+            options=pn.bind(lambda lang_: {t("mode.galvatron", lang_): GALVATRON, t("mode.analytic", lang_): ANALYTIC},
+                            lang),
+            button_type="primary", button_style="outline", sizing_mode="stretch_width",
+        )
+        in_mode = {m: pn.bind(lambda current, m=m: current == m, s.param.mode) for m in (GALVATRON, ANALYTIC)}
         preset = from_param(
             pn.widgets.Select, s.param.preset, name=label("preset.label", lang), sizing_mode="stretch_width",
             options=pn.bind(_preset_options, s.param.uploaded_name, lang, s.param.preset.objects),
             css_classes=["memviz-preset"],
         )
+        model = from_param(
+            pn.widgets.Select, s.param.model, name=label("model.label", lang), sizing_mode="stretch_width",
+            options=pn.bind(_preset_options, s.param.uploaded_model_name, lang, s.param.model.objects),
+            css_classes=["memviz-model"],
+        )
         upload_label = text(label("upload.label", lang), "memviz-label", margin=(8, 10, 0, 10))
         message = html(pn.bind(_message_html, s.param.message, lang))
         facts = html(pn.bind(_facts_html, s.param.profile, lang, s.config.param.mixed_precision))
-        return self._card("section.model", preset, upload_label, self.upload, message, facts)
+        galvatron = pn.Column(preset, facts, visible=in_mode[GALVATRON], sizing_mode="stretch_width")
+        analytic = pn.Column(model, architecture_editor(s.arch, lang), visible=in_mode[ANALYTIC],
+                             sizing_mode="stretch_width")
+        return self._card("section.model", mode, galvatron, analytic, upload_label, self.upload, message)
+
+    def _analytic_card(self) -> pn.Column:
+        s, lang = self.session, self._lang
+        division = pn.widgets.TextInput(
+            name=label("opt.pp_division", lang), placeholder="8,8,8,8", css_classes=["memviz-opt-pp-division"],
+            value=_pp_division_text(s.options.pp_division), sizing_mode="stretch_width",
+        )
+        division.param.watch(lambda e: self._set_pp_division(e.new), "value")
+        hint = text(label("opt.hint", lang), "memviz-hint")
+        column = self._card("section.analytic", hint, options_editor(s.options, lang), division)
+        column.visible = pn.bind(lambda m: m == ANALYTIC, s.param.mode)
+        return column
+
+    def _set_pp_division(self, value: str) -> None:
+        """"8,8,8,8" -> layers per stage; empty: an even split. Bad text is reported, not applied."""
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        if not all(p.isdigit() for p in parts):
+            self.session.message = Message("error", "msg.pp_division_bad", {"text": value})
+            return
+        self.session.options.pp_division = [int(p) for p in parts] or None
 
     def _strategy_card(self) -> pn.Column:
         s, c, lang = self.session, self.session.config, self._lang
         tp = from_param(
             pn.widgets.Select, c.param.tp, name=label("param.tp", lang),
             css_classes=["memviz-tp"], sizing_mode="stretch_width",
-            options=pn.bind(_tp_options, s.param.profile, c.param.sequence_parallel),
+            options=pn.bind(_tp_options, s.param.mode, s.param.profile, c.param.sequence_parallel, s.arch,
+                            *[s.arch.param[n] for n in ("num_attention_heads", "num_kv_heads", "ffn_hidden_size")]),
             description=label("param.tp_hint", lang),
         )
         pp = from_param(
@@ -136,4 +183,5 @@ class Sidebar(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.Column:
         return pn.Column(self._model_card(), self._strategy_card(), self._batch_card(), self._training_card(),
+                         self._analytic_card(),
                          sizing_mode="stretch_width")

@@ -44,9 +44,9 @@ def number_slider(parameter: param.Parameter, lang_param: param.Parameter, **kwa
     )
 
 
-def switch(parameter: param.Parameter, lang_param: param.Parameter) -> pn.Row:
-    """A toggle switch with its translated label beside it."""
+def switch(parameter: param.Parameter, lang_param: param.Parameter, key: str | None = None) -> pn.Row:
+    """A toggle switch with its translated label (catalog `key`, default `param.<name>`) beside it."""
     toggle = from_param(pn.widgets.Switch, parameter, name="", width=40, margin=(8, 6, 4, 10),
-                                          css_classes=[f"memviz-{parameter.name.replace('_', '-')}"])
-    caption = text(label(f"param.{parameter.name}", lang_param), margin=(8, 0, 0, 0))
+                        css_classes=[f"memviz-{parameter.name.replace('_', '-')}"])
+    caption = text(label(key or f"param.{parameter.name}", lang_param), margin=(8, 0, 0, 0))
     return pn.Row(toggle, caption, sizing_mode="stretch_width")
