@@ -30,7 +30,7 @@ def create_app(session: Session | None = None, view: View | None = None) -> pn.t
     view = view or View()
     lang = view.param.lang
     language = pn.widgets.RadioButtonGroup.from_param(
-        view.param.lang, name="", options=LANGUAGE_OPTIONS, button_type="light", button_style="outline",
+        view.param.lang, name="", options=LANGUAGE_OPTIONS, color="light", variant="outline",
         css_classes=["memviz-lang"], width=110, margin=(12, 10),
     )
     tagline = text(label("app.tagline", lang), "memviz-tagline", margin=(22, 10, 0, 0))

@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from .model.analytic.options import GRAD_DTYPES, KERNELS, OPTIMIZERS, RECOMPUTE, SCHEDULES
 from .model.errors import MemvizError
 from .model.text_report import format_stages
 
@@ -24,14 +25,70 @@ STRATEGY_FLAGS = {
 }
 
 
-def _positive_int(text: str) -> int:
+def _number_at_least(text: str, convert, minimum, what: str):
     try:
-        value = int(text)
+        value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _number_at_least(text, int, 1, "a whole number")
+
+
+def _non_negative_float(text: str) -> float:
+    return _number_at_least(text, float, 0, "a number")
+
+
+def _pp_division(text: str) -> list[int]:
+    try:
+        return [_positive_int(part) for part in text.split(",")]
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"expected layers per stage like 8,8,8,8 ({exc})") from None
+
+
+def _non_negative_int(text: str) -> int:
+    return _number_at_least(text, int, 0, "a whole number")
+
+
+def _valued(kind, metavar: str, help_text: str) -> dict:
+    return {"type": kind, "metavar": metavar, "help": help_text}
+
+
+def _switch(action: str, help_text: str) -> dict:
+    return {"action": action, "default": None, "help": help_text}
+
+
+# Analytic-mode flag -> (AnalyticOptions parameter, argparse keywords); only with --model / --model-config.
+ANALYTIC_FLAGS = {
+    "optimizer": ("optimizer", dict(choices=OPTIMIZERS,
+                                    help="optimizer whose states are kept (default adamw)")),
+    "grad_dtype": ("grad_dtype", dict(choices=GRAD_DTYPES,
+                                      help="gradient dtype (default fp32 main gradients)")),
+    "recompute": ("recompute", dict(choices=RECOMPUTE,
+                                    help="activation recomputation (--checkpoint forces full)")),
+    "no_flash_attention": ("flash_attention", _switch("store_false", "unfused attention: keep the s^2 scores")),
+    "kernels": ("kernels", dict(choices=KERNELS, help="fused (Megatron) or eager (plain PyTorch/HF)")),
+    "schedule": ("schedule", dict(choices=SCHEDULES, help="pipeline schedule")),
+    "virtual_stages": ("virtual_stages", _valued(_positive_int, "N", "model chunks per stage")),
+    "cp": ("context_parallel", _valued(_positive_int, "N", "context-parallel degree")),
+    "fp32_sharded_params": ("fp32_sharded_params",
+                            _switch("store_true", "FSDP2: fp32 sharded parameters are the master weights")),
+    "no_zero_over_cp": ("zero_shards_over_cp", _switch("store_false", "ZeRO shards over dp only, not dp x cp")),
+    "pp_division": ("pp_division", _valued(_pp_division, "L1,L2,...", "layers per pipeline stage")),
+    "vocab_pad_multiple": ("vocab_pad_multiple", _valued(_positive_int, "N", "pad the vocabulary to N x tp")),
+    "ce_fp32_copies": ("cross_entropy_fp32_copies",
+                       _valued(_non_negative_float, "N", "fp32 logits-sized buffers at the loss peak")),
+    "zero3_prefetch_layers": ("zero3_prefetch_layers",
+                              _valued(_non_negative_int, "N", "layers ZeRO-3 holds gathered at once")),
+    "cuda_context_mib": ("cuda_context_mib", _valued(_non_negative_float, "MIB", "CUDA context (default 500)")),
+    "fragmentation": ("allocator_fragmentation",
+                      _valued(_non_negative_float, "FRACTION", "allocator reserve, fraction of allocated")),
+    "nccl_mib": ("nccl_buffer_mib_per_group", _valued(_non_negative_float, "MIB", "NCCL buffers per communicator")),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     source = est.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", help="a bundled Galvatron profile (see `memviz presets`)")
     source.add_argument("--profile", help="a Galvatron memory-profiling JSON file")
+    source.add_argument("--model", help="analytic mode: a bundled model architecture (see `memviz models`)")
+    source.add_argument("--model-config", dest="model_config",
+                        help="analytic mode: a Hugging Face config.json or a Galvatron model meta config")
     for flag, help_text in (
         ("tp", "tensor-parallel degree"), ("pp", "pipeline-parallel degree"),
         ("dp", "data-parallel degree (default: GPUs / (TP x PP))"), ("gpus", "total GPUs"),
@@ -56,8 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--no-sequence-parallel", action="store_true", help="turn sequence parallel off")
     est.add_argument("--fp32", action="store_true", help="pure fp32 training instead of mixed precision")
     est.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    analytic = est.add_argument_group("analytic mode (with --model or --model-config)")
+    for flag, (_, keywords) in ANALYTIC_FLAGS.items():
+        analytic.add_argument(f"--{flag.replace('_', '-')}", dest=flag, **keywords)
 
     commands.add_parser("presets", help="list the bundled presets")
+    commands.add_parser("models", help="list the bundled model architectures of the analytic mode")
+
+    validate = commands.add_parser("validate", help="the analytic mode against published peak-memory measurements")
+    validate.add_argument("--file", help="a measurements JSON file (default: the bundled validation/measured.json)")
+    validate.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     serve = commands.add_parser("serve", help="run the web app locally (panel serve)")
     serve.add_argument("--port", type=_positive_int, default=5006)
@@ -82,7 +150,17 @@ def config_values(args: argparse.Namespace) -> dict:
     return values
 
 
+def analytic_option_values(args: argparse.Namespace) -> dict:
+    """The AnalyticOptions values the user gave explicitly."""
+    return {name: getattr(args, flag) for flag, (name, _) in ANALYTIC_FLAGS.items() if getattr(args, flag) is not None}
+
+
 def run_estimate(args: argparse.Namespace) -> int:
+    if args.model or args.model_config:
+        return run_analytic_estimate(args)
+    if analytic_option_values(args):
+        given = ", ".join(f"--{f.replace('_', '-')}" for f, _ in ANALYTIC_FLAGS.items() if getattr(args, f) is not None)
+        raise MemvizError(f"{given}: analytic-mode options; use them with --model or --model-config, not a profile")
     from .model.config import TrainingConfig
     from .model.galvatron import estimate_galvatron
     from .model.presets import load_preset
@@ -102,6 +180,25 @@ def run_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_analytic_estimate(args: argparse.Namespace) -> int:
+    from .model.analytic import AnalyticOptions, estimate_analytic
+    from .model.analytic.model_presets import load_model_preset
+    from .model.config import TrainingConfig
+    from .model.model_config_import import read_model_config
+
+    arch = load_model_preset(args.model) if args.model else read_model_config(args.model_config)
+    options = AnalyticOptions(**analytic_option_values(args))
+    config = TrainingConfig()
+    config.apply(**{**arch.config_defaults(), **config_values(args)})
+    estimate = estimate_analytic(config, arch, options)
+    if args.json:
+        print(json.dumps({"source": arch.model_name, "config": config.values(), **estimate.to_json(),
+                          "architecture": arch.values(), "options": options.values()}, indent=2))
+    else:
+        print(format_stages(estimate, title=f"{arch.model_name} (analytic): {_strategy_line(config)}"))
+    return 0
+
+
 def _strategy_line(config) -> str:
     v = config.values()
     return (f"tp {v['tp']} pp {v['pp']} dp {v['dp']} (GPUs {v['total_gpus']}), mbs {v['micro_batch_size']}, "
@@ -115,6 +212,26 @@ def run_presets(_args: argparse.Namespace) -> int:
 
     for name in list_presets():
         print(name)
+    return 0
+
+
+def run_models(_args: argparse.Namespace) -> int:
+    from .model.analytic import parameter_counts
+    from .model.analytic.model_presets import list_model_presets, load_model_preset
+
+    for name in list_model_presets():
+        print(f"{name:20} {parameter_counts(load_model_preset(name))['total']:>17,} parameters")
+    return 0
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from .model.validation import format_validation, load_measurements, validate_rows
+
+    results = validate_rows(load_measurements(args.file))
+    if args.json:
+        print(json.dumps(results.to_json(), indent=2))
+    else:
+        print(format_validation(results))
     return 0
 
 
@@ -135,7 +252,8 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"estimate": run_estimate, "presets": run_presets, "serve": run_serve, "build": run_build}
+COMMANDS = {"estimate": run_estimate, "presets": run_presets, "models": run_models, "validate": run_validate,
+            "serve": run_serve, "build": run_build}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

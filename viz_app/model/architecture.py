@@ -38,7 +38,8 @@ class Architecture(param.Parameterized):
     vocab_size = param.Integer(32000, bounds=(1, None), softbounds=(1000, 262144), doc="Vocabulary size V.")
     tie_embeddings = param.Boolean(False, doc="Output head shares the input embedding matrix.")
     norm_type = param.Selector(
-        default="rmsnorm", objects=list(NORM_TYPES), doc="RMSNorm (weight), LayerNorm (weight, bias) or non-parametric.",
+        default="rmsnorm", objects=list(NORM_TYPES),
+        doc="RMSNorm (weight), LayerNorm (weight, bias) or non-parametric.",
     )
     linear_bias = param.Boolean(False, doc="Every linear layer has a bias (GPT-2, GPT-NeoX).")
     qkv_bias = param.Boolean(False, doc="Only the q/k/v projections have a bias (Qwen2).")
@@ -47,6 +48,9 @@ class Architecture(param.Parameterized):
     )
     parallel_residual = param.Boolean(
         False, doc="Attention and MLP read the same layer input (GPT-NeoX, Pythia) instead of one after the other.",
+    )
+    rotary_fraction = param.Number(
+        1.0, bounds=(0.0, 1.0), doc="Share of each head's width that rotary embeddings rotate (GPT-NeoX rotary_pct).",
     )
     max_position_embeddings = param.Integer(
         4096, bounds=(1, None), doc="Longest sequence the model supports (learned positions: table rows).",

@@ -26,10 +26,15 @@ class ModelConfigError(MemvizError):
 def read_model_config(path: str | Path, name: str | None = None) -> Architecture:
     """Parse a config file (Hugging Face or Galvatron meta) into an `Architecture`."""
     path = Path(path)
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise ModelConfigError(f"{path.name}: {path.stat().st_size} bytes is too large for a model config")
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ModelConfigError(f"{path.name}: {size} bytes is too large for a model config")
         data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelConfigError(f"{path.name}: no such file ({path})") from None
+    except IsADirectoryError:
+        raise ModelConfigError(f"{path.name}: is a folder, not a model config file") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelConfigError(f"{path.name}: not valid JSON ({exc})") from exc
     return import_model_config(data, name or path.stem)
@@ -91,6 +96,7 @@ def _gpt2(data: dict, name: str) -> dict:
         hidden_size=hidden,
         num_layers=_need(data, "n_layer", where),
         num_attention_heads=_need(data, "n_head", where),
+        num_kv_heads=data.get("num_key_value_heads"),  # not in HF GPT-2; lets a config describe Megatron GPT
         ffn_hidden_size=data.get("n_inner") or 4 * hidden,
         gated_mlp=False,
         hidden_act=_activation(data.get("activation_function", "gelu_new"), where),
@@ -118,7 +124,9 @@ def _gpt_neox(data: dict, name: str) -> dict:
         tie_embeddings=bool(data.get("tie_word_embeddings", False)),
         norm_type="layernorm",
         linear_bias=bool(data.get("attention_bias", True)),
+        parallel_residual=bool(data.get("use_parallel_residual", True)),
         position_embedding="rope",
+        rotary_fraction=float(data.get("rotary_pct", 0.25)),
         max_position_embeddings=data.get("max_position_embeddings", 2048),
         attention_dropout=float(data.get("attention_dropout", 0.0)),
         hidden_dropout=float(data.get("hidden_dropout", 0.0)),

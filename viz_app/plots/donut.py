@@ -10,7 +10,7 @@ import numpy as np
 from ..i18n import category_label, t
 from ..model.result import MODEL_STATES, Estimate
 from .geometry import pick_stage, wrap_label
-from .parts import Part, block_parts, category_parts, tooltip
+from .parts import Part, breakdown_parts, category_parts, tooltip
 from .style import BASE_OPTS, TEXT_COLOR, hover
 from .units import format_memory
 
@@ -20,7 +20,7 @@ POINTS_PER_TURN = 180
 
 def _parts(estimate: Estimate, stage: int | None, lang: str, drill: bool) -> list[Part]:
     chosen = pick_stage(estimate, stage)
-    return block_parts(chosen, lang, MODEL_STATES) if drill else category_parts(chosen, lang)
+    return breakdown_parts(chosen, lang, MODEL_STATES) if drill else category_parts(chosen, lang)
 
 
 def _angles(parts: list[Part]) -> list[tuple[float, float]]:

@@ -51,6 +51,20 @@ def block_parts(stage: StageEstimate, lang: str, category: str | None = None) ->
     ]
 
 
+def breakdown_parts(stage: StageEstimate, lang: str, category: str) -> list[Part]:
+    """A category's blocks summed by kind ("model_states.optimizer.layers" and ".embedding" -> optimizer).
+
+    Cost models may split a kind by where it lives (layers, embedding, head); the breakdown views
+    show the kinds, as Galvatron's does, and the treemap and bars keep every block.
+    """
+    kinds: dict[str, float] = {}
+    for b in stage.blocks:
+        if b.category == category and b.mib > 0:
+            kind = ".".join(b.key.split(".")[:2])
+            kinds[kind] = kinds.get(kind, 0.0) + b.mib
+    return [Part(k, category, block_label(k, lang), mib, block_color(k, category)) for k, mib in kinds.items()]
+
+
 def unit_parts(block: Block, lang: str) -> list[Part]:
     """A block split into its identical units (per-layer activations, in-flight micro-batches)."""
     color = block_color(block.key, block.category)
@@ -83,5 +97,5 @@ def legend_items(stage: StageEstimate, lang: str, level: str = "blocks") -> list
     if level == "categories":
         parts = category_parts(stage, lang)
     else:
-        parts = block_parts(stage, lang, MODEL_STATES if level == "model_states" else None)
+        parts = breakdown_parts(stage, lang, MODEL_STATES) if level == "model_states" else block_parts(stage, lang)
     return [(p.label, p.color) for p in parts]

@@ -7,7 +7,7 @@ import holoviews as hv
 from ..i18n import t
 from ..model.result import MODEL_STATES, Estimate
 from .geometry import ink_for, pick_stage, text_width_px
-from .parts import Part, block_parts, category_parts, tooltip
+from .parts import Part, breakdown_parts, category_parts, tooltip
 from .style import BASE_OPTS, TEXT_COLOR, hover
 from .units import format_memory
 
@@ -30,7 +30,7 @@ def proportion_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *,
                      height: int = 230) -> hv.Overlay:
     """Two stacked 100% bars; segments show name, memory and share when they fit, all on hover."""
     chosen = pick_stage(estimate, stage)
-    rows = (category_parts(chosen, lang), block_parts(chosen, lang, MODEL_STATES))
+    rows = (category_parts(chosen, lang), breakdown_parts(chosen, lang, MODEL_STATES))
     rects, labels, titles = [], [], []
     for (title_key, y0), parts in zip(ROWS, rows, strict=True):
         whole = sum(p.mib for p in parts)

@@ -90,7 +90,7 @@ class Results(pn.viewable.Viewer):
     def summary(self) -> pn.Row:
         s, v = self.session, self.view
         total = html(pn.bind(_summary_html, s.param.estimate, v.param.unit, v.param.lang, v.param.gpu,
-                             v.param.custom_gib), min_width=330, max_width=450)
+                             v.param.custom_gib), min_width=330, max_width=540)
         gpu = from_param(
             pn.widgets.Select, v.param.gpu, name=label("gpu.label", v.param.lang), width=190,
             css_classes=["memviz-gpu"],
@@ -103,7 +103,7 @@ class Results(pn.viewable.Viewer):
         )
         unit = from_param(
             pn.widgets.RadioButtonGroup, v.param.unit, name="", width=120, margin=(28, 10, 10, 10),
-                                                      button_type="primary", button_style="outline",
+                                                      color="primary", variant="outline",
                                                       css_classes=["memviz-unit"])
         problem = html(pn.bind(
             lambda p, lang: f'<div class="memviz-error">✕ {escape(t("msg.strategy_error", lang, error=p))}</div>'
@@ -144,9 +144,9 @@ class Results(pn.viewable.Viewer):
         tap = hv.streams.Tap(source=donut_map)
         tap.add_subscriber(lambda x, y: self._on_donut_tap(x, y))
         drill_button = pn.widgets.Button(
-            name=pn.bind(lambda drill, lang: t("donut.back" if drill else "donut.drill", lang), v.param.drill,
+            label=pn.bind(lambda drill, lang: t("donut.back" if drill else "donut.drill", lang), v.param.drill,
                          v.param.lang),
-            button_type="primary", button_style="outline", css_classes=["memviz-drill"], width=240,
+            color="primary", variant="outline", css_classes=["memviz-drill"], width=240,
         )
         drill_button.on_click(lambda _e: setattr(v, "drill", not v.drill))
         donut = pn.Column(
@@ -165,7 +165,7 @@ class Results(pn.viewable.Viewer):
             content.visible = pn.bind(lambda tab, key=key: tab == key, v.param.tab)
         # A segmented control, not pn.Tabs: its labels can follow the language.
         switcher = from_param(
-            pn.widgets.RadioButtonGroup, v.param.tab, name="", button_type="primary", button_style="outline",
+            pn.widgets.RadioButtonGroup, v.param.tab, name="", color="primary", variant="outline",
             css_classes=["memviz-tabs"],
             options=pn.bind(lambda lang: {t(f"tab.{key}", lang): key for key in contents}, v.param.lang),
         )

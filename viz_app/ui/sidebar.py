@@ -96,7 +96,7 @@ class Sidebar(pn.viewable.Viewer):
             pn.widgets.RadioButtonGroup, s.param.mode, name="", css_classes=["memviz-mode"],
             options=pn.bind(lambda lang_: {t("mode.galvatron", lang_): GALVATRON, t("mode.analytic", lang_): ANALYTIC},
                             lang),
-            button_type="primary", button_style="outline", sizing_mode="stretch_width",
+            color="primary", variant="outline", sizing_mode="stretch_width",
         )
         in_mode = {m: pn.bind(lambda current, m=m: current == m, s.param.mode) for m in (GALVATRON, ANALYTIC)}
         preset = from_param(
@@ -120,7 +120,7 @@ class Sidebar(pn.viewable.Viewer):
     def _analytic_card(self) -> pn.Column:
         s, lang = self.session, self._lang
         division = pn.widgets.TextInput(
-            name=label("opt.pp_division", lang), placeholder="8,8,8,8", css_classes=["memviz-opt-pp-division"],
+            label=label("opt.pp_division", lang), placeholder="8,8,8,8", css_classes=["memviz-opt-pp-division"],
             value=_pp_division_text(s.options.pp_division), sizing_mode="stretch_width",
         )
         division.param.watch(lambda e: self._set_pp_division(e.new), "value")
@@ -157,7 +157,7 @@ class Sidebar(pn.viewable.Viewer):
         zero = from_param(
             pn.widgets.RadioButtonGroup, c.param.zero_stage, name="",
             options=pn.bind(lambda lang_: {t("param.zero_off", lang_): 0, "1": 1, "2": 2, "3": 3}, lang),
-            button_type="primary", button_style="outline", css_classes=["memviz-zero"], sizing_mode="stretch_width",
+            color="primary", variant="outline", css_classes=["memviz-zero"], sizing_mode="stretch_width",
         )
         zero_label = text(label("param.zero_stage", lang), "memviz-label", margin=(8, 10, 0, 10))
         # Bound to every coupled value so the warnings follow edits even while the estimate fails.

@@ -25,6 +25,10 @@ FP32 = 4
 # gelu_new keeps 0.5*x, tanh(...) and 1 + tanh(...); quick_gelu keeps sigmoid(1.702 x).
 PYTHON_GELU_EXTRA = {"gelu_new": 3, "quick_gelu": 1}
 NO_FP32_SOFTMAX = ("gpt2",)  # HF families whose eager attention keeps softmax in the input dtype
+# HF GPT-NeoX with SDPA: V is a slice of the fused QKV output, so that whole output stays saved
+# (a*d + g*d wider than V), and the attention output is copied to a contiguous tensor before
+# the dense projection (another a*d); measured by tests/test_torch_validation.py.
+SDPA_EXTRA_WIDTH = {"gpt_neox": lambda x: (x.a * x.d + x.g * x.d, x.a * x.d)}
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,12 @@ def attention_core_tensors(arch: Architecture, x: LayerShape, *, flash: bool, dr
     if flash:
         if kernels == "eager":
             tensors.append(SavedTensor("attention logsumexp (fp32)", FP32 * x.a * sb / x.t, "4sba/t"))
+            if arch.family in SDPA_EXTRA_WIDTH:
+                qkv_rest, out_copy = SDPA_EXTRA_WIDTH[arch.family](x)
+                tensors += [SavedTensor("rest of the fused QKV output (V is a view of it)", x.e * sb * qkv_rest / x.t,
+                                        f"{x.e}sb*(a+g)*d/t"),
+                            SavedTensor("contiguous copy of the attention output", x.e * sb * out_copy / x.t,
+                                        f"{x.e}sb*a*d/t")]
         return tensors
     softmax_bytes = x.e
     if kernels == "eager" and arch.family not in NO_FP32_SOFTMAX:
@@ -130,6 +140,8 @@ def layer_saved_tensors(arch: Architecture, seq_length: int, micro_batch_size: i
     sbh = x.s * x.b * x.h / x.sp
     if recompute == "full":  # only the layer's input survives the forward pass
         return [SavedTensor("layer input (full recompute)", x.e * sbh, f"{x.e}sbh/{x.sp}")]
+    if recompute == "op_sac":
+        return op_sac_tensors(arch, x)
     attention_dropout = arch.attention_dropout > 0 if dropout is None else dropout
     hidden_dropout = arch.hidden_dropout > 0 if dropout is None else dropout
     tensors = norm_tensors(arch, x, "norm 1", kernels)
@@ -152,6 +164,25 @@ def layer_saved_tensors(arch: Architecture, seq_length: int, micro_batch_size: i
     return tensors
 
 
+def op_sac_tensors(arch: Architecture, x: LayerShape) -> list[SavedTensor]:
+    """torchtitan's per-op selective checkpointing (parallelize_llama.py, `_save_list` policy).
+
+    The block input is kept by the checkpoint wrapper; of the ops, only the attention kernel's
+    outputs and every other matmul output (the 1st, 3rd, ...: q, v, gate or fc1, and down for
+    a gated MLP) are saved; everything elementwise is recomputed in backward.
+    """
+    sb = x.s * x.b
+    matmuls = [("q", x.a * x.d), ("k", x.g * x.d), ("v", x.g * x.d), ("attention out", x.h)]
+    matmuls += [("gate", x.f), ("up", x.f), ("down", x.h)] if arch.gated_mlp else [("fc1", x.f), ("fc2", x.h)]
+    tensors = [SavedTensor("layer input (checkpoint)", x.e * sb * x.h / x.sp, f"{x.e}sbh/{x.sp}")]
+    for name, width in matmuls[::2]:
+        split = x.sp if width == x.h else x.t  # row-parallel outputs are sequence-split with SP
+        tensors.append(SavedTensor(f"{name} matmul output", x.e * sb * width / split, f"{x.e}sb*{width}/{split}"))
+    tensors += [SavedTensor("attention output", x.e * sb * x.a * x.d / x.t, f"{x.e}sb*a*d/t"),
+                SavedTensor("attention logsumexp (fp32)", FP32 * x.a * sb / x.t, "4sba/t")]
+    return tensors
+
+
 def layer_activation_bytes(arch: Architecture, seq_length: int, micro_batch_size: int, **kwargs) -> float:
     """Bytes one layer saves for backward per GPU and micro-batch (see `layer_saved_tensors`)."""
     return sum(t.nbytes for t in layer_saved_tensors(arch, seq_length, micro_batch_size, **kwargs))
@@ -162,17 +193,24 @@ def embedding_saved_tensors(arch: Architecture, x: LayerShape, *, dropout: bool,
     tensors = []
     if kernels == "eager":
         tensors.append(SavedTensor("token ids (int64)", 8 * x.s * x.b, "8sb"))
+        if arch.position_embedding == "learned":
+            tensors.append(SavedTensor("position ids (int64)", 8 * x.s, "8s"))
+        if arch.position_embedding == "rope":  # cos and sin, computed once and shared by all layers
+            rotary = round(x.d * arch.rotary_fraction)
+            tensors.append(SavedTensor("rotary cos, sin", 2 * x.e * x.s * rotary, f"2x{x.e}s*d_rot"))
     if dropout:
         tensors.append(SavedTensor("embedding dropout mask", MASK_BYTES * x.s * x.b * x.h / x.sp, f"sbh/{x.sp}"))
     return tensors
 
 
-def logits_saved_tensors(arch: Architecture, x: LayerShape, *, padded_vocab: int, fp32_copies: int,
+def logits_saved_tensors(arch: Architecture, x: LayerShape, *, padded_vocab: int, fp32_copies: float,
                          kernels: str) -> list[SavedTensor]:
-    """Last stage: final norm, head input, fp32 logits of the vocab-parallel cross entropy
-    (Korthikanti et al. 2022 section 4.3: 4sbh/t (1 + v/h) with sequence parallelism)."""
+    """Last stage: final norm, head input and the loss's fp32 logits-sized buffers at its peak
+    (Korthikanti et al. 2022 section 4.3 counts one: 4sbh/t (1 + v/h) with sequence parallelism)."""
     tensors = norm_tensors(arch, x, "final norm", kernels)
     tensors.append(SavedTensor("output-head input", x.e * x.s * x.b * x.h / x.sp, f"{x.e}sbh/{x.sp}"))
-    tensors.append(SavedTensor(f"logits, fp32 x {fp32_copies}", fp32_copies * FP32 * x.s * x.b * padded_vocab / x.t,
-                               f"{fp32_copies}x4sbV/t"))
+    tensors.append(SavedTensor(f"logits, fp32 x {fp32_copies:g}", fp32_copies * FP32 * x.s * x.b * padded_vocab / x.t,
+                               f"{fp32_copies:g}x4sbV/t"))
+    if kernels == "eager":
+        tensors.append(SavedTensor("labels (int64)", 8 * x.s * x.b, "8sb"))
     return tensors

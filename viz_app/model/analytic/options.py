@@ -7,7 +7,7 @@ import param
 OPTIMIZERS = ("adam", "adamw", "sgd_momentum", "adam_8bit", "none")
 GRAD_DTYPES = ("fp32", "bf16", "bf16+fp32_accumulation")
 SCHEDULES = ("1f1b", "interleaved", "gpipe")
-RECOMPUTE = ("none", "selective", "full")
+RECOMPUTE = ("none", "selective", "full", "op_sac")
 KERNELS = ("fused", "eager")
 
 
@@ -23,8 +23,9 @@ class AnalyticOptions(param.Parameterized):
     )
     recompute = param.Selector(
         default="none", objects=list(RECOMPUTE),
-        doc="Activation recomputation: none, selective (attention core, Korthikanti et al. 2022) or full "
-            "(keep only each layer's input). TrainingConfig.checkpoint forces full.",
+        doc="Activation recomputation: none, selective (attention core, Korthikanti et al. 2022), full "
+            "(keep only each layer's input) or op_sac (torchtitan's per-op selective checkpointing: layer "
+            "input, attention output, every other matmul output). TrainingConfig.checkpoint forces full.",
     )
     flash_attention = param.Boolean(True, doc="Fused attention (FlashAttention/SDPA): no s^2 scores are stored.")
     kernels = param.Selector(
@@ -39,6 +40,10 @@ class AnalyticOptions(param.Parameterized):
     context_parallel = param.Integer(
         1, bounds=(1, None), softbounds=(1, 16), doc="Context-parallel degree cp (sequence split over GPUs).",
     )
+    fp32_sharded_params = param.Boolean(
+        False, doc="FSDP2 mixed precision (torchtitan): the sharded parameters are the fp32 master weights, "
+                   "cast to bf16 only when gathered; no separate half-precision copy is kept.",
+    )
     zero_shards_over_cp = param.Boolean(
         True, doc="ZeRO/FSDP shards over dp x cp (Megatron distributed optimizer, torchtitan FSDP do).",
     )
@@ -49,10 +54,12 @@ class AnalyticOptions(param.Parameterized):
     vocab_pad_multiple = param.Integer(
         1, bounds=(1, None), doc="Pad the vocabulary to a multiple of this x tp (Megatron default 128; HF 1).",
     )
-    cross_entropy_fp32_copies = param.Integer(
-        1, bounds=(0, 4),
-        doc="fp32 copies of the logits alive at the loss: 1 for Megatron's fused vocab-parallel cross "
-            "entropy, 2 for PyTorch's logits.float() + log_softmax.",
+    cross_entropy_fp32_copies = param.Number(
+        1.5, bounds=(0, 4),
+        doc="fp32 logits-sized buffers alive at the loss's peak: 1.5 for Megatron's vocab-parallel cross "
+            "entropy (fp32 softmax kept and updated in place, plus a bf16 copy); 3 for PyTorch's "
+            "cross_entropy(logits.float()) (in backward: saved log-probs, their gradient and the input "
+            "gradient); 0 for fused linear + loss kernels that never form the logits (Liger, chunked).",
     )
     zero3_prefetch_layers = param.Integer(
         2, bounds=(0, None), doc="Layers whose parameters ZeRO-3/FSDP holds gathered at once (current + prefetch).",
@@ -66,3 +73,7 @@ class AnalyticOptions(param.Parameterized):
     nccl_buffer_mib_per_group = param.Number(
         128.0, bounds=(0, None), doc="NCCL buffers per communicator of size > 1 (nvidia-smi only).",
     )
+
+    def values(self) -> dict:
+        """The options as plain values (for JSON and tests)."""
+        return {name: getattr(self, name) for name in self.param if name != "name"}

@@ -29,6 +29,18 @@ def inflight_chunk_passes(schedule: str, stage: int, pp: int, chunks: int, virtu
     raise StrategyError(f"unknown pipeline schedule '{schedule}'")
 
 
+def first_chunk_microbatches(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int = 1) -> int:
+    """Micro-batches whose activations the stage's first model chunk (the embedding's) holds.
+
+    Interleaved 1F1B runs forward passes in groups of pp micro-batches per model chunk, cycling
+    through the chunks, so pass k belongs to chunk (k // pp) % v.
+    """
+    passes = inflight_chunk_passes(schedule, stage, pp, chunks, virtual_stages)
+    if virtual_stages == 1:
+        return passes
+    return sum(1 for k in range(passes) if (k // pp) % virtual_stages == 0)
+
+
 def check_schedule(schedule: str, virtual_stages: int, layers_per_stage: list[int]) -> None:
     if schedule != "interleaved" and virtual_stages != 1:
         raise StrategyError(f"virtual stages {virtual_stages} need the interleaved schedule, not {schedule}")

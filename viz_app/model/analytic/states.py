@@ -39,9 +39,16 @@ class BytesPerParam:
         return sum(self.part(p) for p in PARTS)
 
 
-def weight_bytes(config: TrainingConfig) -> float:
-    """The weights the forward pass reads: bf16/fp16 under mixed precision, else fp32."""
-    return 2.0 if config.mixed_precision else 4.0
+def fsdp2_fp32_params(config: TrainingConfig, options: AnalyticOptions) -> bool:
+    """FSDP2 keeps fp32 parameters (the master weights themselves) and casts when gathering."""
+    return options.fp32_sharded_params and config.mixed_precision
+
+
+def weight_bytes(config: TrainingConfig, options: AnalyticOptions | None = None) -> float:
+    """The weights kept: bf16/fp16 under mixed precision, fp32 in fp32 training or FSDP2 style."""
+    if not config.mixed_precision or (options is not None and fsdp2_fp32_params(config, options)):
+        return 4.0
+    return 2.0
 
 
 def gradient_bytes(config: TrainingConfig, options: AnalyticOptions) -> float:
@@ -58,8 +65,8 @@ def grad_accumulate_bytes(config: TrainingConfig, options: AnalyticOptions) -> f
 
 
 def optimizer_bytes(config: TrainingConfig, options: AnalyticOptions) -> float:
-    """fp32 master weights (mixed precision only) plus the optimizer's moments."""
-    master = 4.0 if config.mixed_precision else 0.0
+    """fp32 master weights (mixed precision, unless they are the parameters) plus the moments."""
+    master = 4.0 if config.mixed_precision and not fsdp2_fp32_params(config, options) else 0.0
     return master + OPTIMIZER_MOMENT_BYTES[options.optimizer]
 
 
@@ -73,7 +80,7 @@ def bytes_per_param(config: TrainingConfig, options: AnalyticOptions) -> BytesPe
     shards = zero_shard_degree(config, options)
     zero = config.zero_stage
     raw = {
-        "parameter": weight_bytes(config),
+        "parameter": weight_bytes(config, options),
         "gradient": gradient_bytes(config, options),
         "optimizer": optimizer_bytes(config, options),
         "grad_accumulate": grad_accumulate_bytes(config, options),
@@ -89,5 +96,5 @@ def bytes_per_param(config: TrainingConfig, options: AnalyticOptions) -> BytesPe
 
 
 def _optimizer_text(config: TrainingConfig, options: AnalyticOptions) -> str:
-    master = "fp32 master 4 B + " if config.mixed_precision else ""
+    master = "fp32 master 4 B + " if config.mixed_precision and not fsdp2_fp32_params(config, options) else ""
     return f"{master}{options.optimizer} {OPTIMIZER_MOMENT_BYTES[options.optimizer]:g} B"

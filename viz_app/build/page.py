@@ -1,0 +1,130 @@
+"""Make `panel convert`'s page and worker self-contained: every URL points into the site.
+
+The page's BokehJS, Panel JS and CSS come out of the (hash-checked) bokeh and panel wheels; the
+worker loads Pyodide and the packages from the site through an extended pyodide-lock.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import pins
+from .fetch import BuildError
+
+BOKEH_CDN = "https://cdn.bokeh.org/bokeh/release/"
+PANEL_CDN = "https://cdn.holoviz.org/panel/"
+PANEL_VERSION = pins.PURE_WHEELS["panel"][0]
+PANEL_DIST = f"{PANEL_VERSION}/dist/"  # under static/panel/, the layout PANEL_CDN_ROOT expects
+TEMPLATES = Path(__file__).with_name("templates")
+# CSS the worker-side document may ask for later (Panel points it at PANEL_CDN_ROOT).
+WORKER_CSS = ("css/", "bundled/theme/")
+
+
+@dataclass
+class Site:
+    """Files written so far (site path -> where it came from)."""
+
+    out: Path
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def write(self, rel: str, data: bytes, source: str) -> str:
+        path = self.out / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        self.sources[rel] = source
+        return rel
+
+    def write_hashed(self, rel: str, data: bytes, source: str) -> str:
+        stem, dot, ext = rel.partition(".")
+        return self.write(f"{stem}.{hashlib.sha256(data).hexdigest()[:10]}{dot}{ext}", data, source)
+
+
+def _one(pattern: str, text: str, replacement: str, what: str, flags: int = 0) -> str:
+    result, count = re.subn(pattern, lambda _m: replacement, text, flags=flags)
+    if count != 1:
+        raise BuildError(f"panel convert output changed: expected one {what}, found {count}")
+    return result
+
+
+def _css_refs(css: str, css_rel: str) -> list[str]:
+    refs = []
+    for raw in re.findall(r"url\(\s*['\"]?([^'\")]+)['\"]?\s*\)", css):
+        if raw.startswith(("data:", "#", "http:", "https:")):
+            continue
+        refs.append(posixpath.normpath(posixpath.join(posixpath.dirname(css_rel), raw.split("?")[0].split("#")[0])))
+    return refs
+
+
+def copy_panel_assets(site: Site, panel_wheel: Path, wanted: set[str], panel_source: str) -> list[str]:
+    """Copy panel/dist files (and what their CSS refers to) to static/panel/<version>/dist/."""
+    with zipfile.ZipFile(panel_wheel) as wheel:
+        names = set(wheel.namelist())
+        for prefix in WORKER_CSS:
+            wanted |= {n.removeprefix("panel/dist/") for n in names
+                       if n.startswith(f"panel/dist/{prefix}") and n.endswith(".css")}
+        todo, done, missing = sorted(wanted), set(), []
+        while todo:
+            rel = todo.pop()
+            if rel in done:
+                continue
+            done.add(rel)
+            member = f"panel/dist/{rel}"
+            if member not in names:
+                missing.append(rel)
+                continue
+            data = wheel.read(member)
+            site.write(f"static/panel/{PANEL_DIST}{rel}", data, panel_source)
+            if rel.endswith(".css"):
+                todo.extend(_css_refs(data.decode("utf-8", "replace"), rel))
+    return missing
+
+
+def rewrite_page(html: str, site: Site, bokeh_wheel: Path, panel_wheel: Path, sources: dict[str, str],
+                 worker_rel: str, head_extra: str, body_extra: str) -> tuple[str, list[str]]:
+    """The converted page with local URLs; returns it and the panel/dist files it refers to."""
+    bokeh_version = pins.PURE_WHEELS["bokeh"][0]
+    with zipfile.ZipFile(bokeh_wheel) as wheel:
+        def bokeh_tag(m: re.Match) -> str:
+            name = f"bokeh-{m.group(1)}.min.js" if m.group(1) else "bokeh.min.js"
+            if name not in pins.BOKEH_JS:
+                return ""  # WebGL / MathJax bundles: the app draws neither
+            rel = site.write_hashed(f"static/{name}", wheel.read(f"bokeh/server/static/js/{name}"),
+                                    f"{sources['bokeh']} bokeh/server/static/js/{name}")
+            return f'<script type="text/javascript" src="./{rel}"></script>\n'
+
+        html = re.sub(rf'<script[^>]*src="{re.escape(BOKEH_CDN)}bokeh-?([a-z]*)-?{re.escape(bokeh_version)}\.min\.js"'
+                      r"[^>]*></script>\n?", bokeh_tag, html)
+    with zipfile.ZipFile(panel_wheel) as wheel:
+        panel_js = site.write_hashed("static/panel.min.js", wheel.read("panel/dist/panel.min.js"),
+                                     f"{sources['panel']} panel/dist/panel.min.js")
+    html = html.replace(f"{PANEL_CDN}{PANEL_DIST}panel.min.js", f"./{panel_js}")
+    # Web fonts from Google: the site must not leave its origin; the template falls back to system fonts.
+    html = re.sub(r'\s*<link rel="stylesheet" href="https://fonts\.googleapis\.com/[^"]*">', "", html)
+    html = re.sub(r'<link rel="apple-touch-icon"[^>]*>', "", html)
+    html = re.sub(r'<link rel="icon" href="\./favicon\.ico"[^>]*>', "", html)
+    wanted = {url.split("?")[0] for url in re.findall(rf"{re.escape(PANEL_CDN + PANEL_DIST)}([^\"'\s)&\\]+)", html)}
+    html = html.replace(PANEL_CDN, "./static/panel/")
+    html = _one(r"<head>", html, "<head>\n" + head_extra.replace("__WORKER__", worker_rel), "<head>")
+    html = _one(r'const pyodideWorker = new Worker\("\./[^"]+\.js"\);?', html,
+                "const pyodideWorker = window.memvizWorker;", "worker creation")
+    html = _one(r"</body>", html, f"{body_extra}</body>", "</body>")
+    leftover = sorted(set(re.findall(r"(?:src|href)=\"(https?://[^\"]+)\"", html)))
+    if leftover:
+        raise BuildError(f"the page still loads from other hosts: {', '.join(leftover)}")
+    return html, sorted(wanted)
+
+
+def rewrite_worker(worker: str, packages: list[str]) -> str:
+    """Panel's worker, loading Pyodide and every package from the site (no micropip, no CDN)."""
+    template = (TEMPLATES / "worker_start.js").read_text(encoding="utf-8")
+    worker = _one(r'importScripts\("https://[^"]+/pyodide\.js"\);', worker,
+                  template.replace("__PACKAGES__", json.dumps(packages)).replace(
+                      "__COMPAT__", json.dumps((TEMPLATES / "compat.py").read_text(encoding="utf-8"))), "importScripts")
+    return _one(r"self\.pyodide = await loadPyodide\(\);.*?console\.log\(\"Environment loaded!\"\);", worker,
+                "await memvizLoad();", "package loading block", flags=re.S)
