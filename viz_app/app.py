@@ -9,7 +9,8 @@ from __future__ import annotations
 import holoviews as hv
 import panel as pn
 
-from .session import Session
+from . import url_state
+from .session import Message, Session
 from .ui.results import Results, View
 from .ui.sidebar import Sidebar
 from .ui.theme import CSS, text
@@ -21,6 +22,24 @@ LANGUAGE_OPTIONS = {"EN": "en", "中文": "zh"}
 def _status_html(live: bool) -> str:
     # Tests and the static site's loader wait for data-live="1": Python is running and bound.
     return f'<span class="memviz-status" data-live="{int(live)}"></span>'
+
+
+def connect_location(session: Session, view: View) -> None:
+    """Restore a shared link's state once the page is up, then keep the link current."""
+    location = pn.state.location
+    if location is None:
+        return
+
+    def restore_then_follow() -> None:
+        ignored = url_state.restore(session, view, location.query_params)
+        if ignored:
+            session.message = Message("error", "msg.url_ignored", {"keys": ", ".join(ignored)})
+        for obj, keys in url_state.link_targets(session, view):
+            key_of = {name: key for key, name in keys.items()}
+            obj.param.watch(lambda *events, key_of=key_of: location.update_query(
+                **{key_of[e.name]: url_state.serialize(e.new) for e in events}), list(key_of))
+
+    pn.state.onload(restore_then_follow)
 
 
 def create_app(session: Session | None = None, view: View | None = None) -> pn.template.VanillaTemplate:
@@ -37,6 +56,7 @@ def create_app(session: Session | None = None, view: View | None = None) -> pn.t
     status = pn.pane.HTML(_status_html(False), width=0, height=0, margin=0)
     pn.state.onload(lambda: setattr(status, "object", _status_html(True)))
     results = Results(session, view)
+    connect_location(session, view)
     footer = text(label("app.footer", lang), "memviz-footer")
     template = pn.template.VanillaTemplate(
         title="memviz", header=[tagline, pn.layout.HSpacer(), language],

@@ -20,6 +20,7 @@ from .model.errors import MemvizError, StrategyError
 from .model.galvatron import estimate_galvatron
 from .model.presets import DEFAULT_PRESET, list_presets, load_preset
 from .model.profile import GalvatronProfile
+from .model.report import estimate_document
 from .model.result import Estimate
 from .model.uploads import read_upload
 
@@ -163,6 +164,12 @@ class Session(param.Parameterized):
             return estimate_analytic(self.config, self.arch, self.options)
         return estimate_galvatron(self.config, self.profile)
 
+    def document(self) -> dict:
+        """The current estimate as the CLI's `--json` document."""
+        if self.mode == ANALYTIC:
+            return estimate_document(self.arch.model_name, self.config, self.estimate, self.arch, self.options)
+        return estimate_document(self.profile.name, self.config, self.estimate)
+
     def _recompute(self, *_events) -> None:
         if self._holding:
             return
@@ -172,7 +179,9 @@ class Session(param.Parameterized):
             self.problem = str(exc)
             return
         self.problem = ""
-        self.estimate = estimate
+        # Coupled parameters arrive as several events for one user action: redraw only on change.
+        if estimate != self.estimate:
+            self.estimate = estimate
 
 
 def tensor_parallel_choices(arch: Architecture, max_tp: int = 64) -> list[int]:

@@ -26,6 +26,23 @@ TEMPLATES = Path(__file__).with_name("templates")
 WORKER_CSS = ("css/", "bundled/theme/")
 
 
+# Panel's page posts each Bokeh change event to the worker on its own and the worker applies each
+# at once, so a FileInput's new `value` reaches the app's watchers before its `filename`. Events
+# raised together go as one patch with `value` changes last, so watchers see the file's own name
+# (as with `panel serve`, which debounces a session's changes into one batch).
+BATCHED_SEND = """pyodideWorker.queue.push(event)
+  if (!pyodideWorker.flushing) {
+    pyodideWorker.flushing = true
+    queueMicrotask(() => {
+      pyodideWorker.flushing = false
+      const events = pyodideWorker.queue.sort((a, b) => (a.attr === "value") - (b.attr === "value"))
+      pyodideWorker.queue = []
+      pyodideWorker.busy = true
+      pyodideWorker.postMessage({type: 'patch', patch: jsdoc.create_json_patch(events)})
+    })
+  }"""
+
+
 @dataclass
 class Site:
     """Files written so far (site path -> where it came from)."""
@@ -113,6 +130,8 @@ def rewrite_page(html: str, site: Site, bokeh_wheel: Path, panel_wheel: Path, so
     html = _one(r"<head>", html, "<head>\n" + head_extra.replace("__WORKER__", worker_rel), "<head>")
     html = _one(r'const pyodideWorker = new Worker\("\./[^"]+\.js"\);?', html,
                 "const pyodideWorker = window.memvizWorker;", "worker creation")
+    html = _one(r"const patch = jsdoc\.create_json_patch\(\[event\]\)\s*pyodideWorker\.busy = true\s*"
+                r"pyodideWorker\.postMessage\(\{type: 'patch', patch: patch\}\)", html, BATCHED_SEND, "send_change")
     html = _one(r"</body>", html, f"{body_extra}</body>", "</body>")
     leftover = sorted(set(re.findall(r"(?:src|href)=\"(https?://[^\"]+)\"", html)))
     if leftover:

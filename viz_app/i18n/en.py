@@ -194,4 +194,6 @@ CATALOG = {
     "formulas.formula": "Formula with your numbers",
     "formulas.source": "Source",
     "formulas.hint": "Every block of the stage: how it was computed and where the formula comes from.",
+    "download.label": "Download JSON",
+    "msg.url_ignored": "Link values that could not be applied were ignored: {keys}",
 }

@@ -194,4 +194,6 @@ CATALOG = {
     "formulas.formula": "代入你的数值的公式",
     "formulas.source": "出处",
     "formulas.hint": "该阶段的每个内存块：如何计算，公式出自何处。",
+    "download.label": "下载 JSON",
+    "msg.url_ignored": "链接中无法应用的参数已忽略：{keys}",
 }

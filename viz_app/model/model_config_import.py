@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .architecture import ACTIVATIONS, Architecture
 from .errors import MemvizError
+from .profile import _kind
 
 MAX_CONFIG_BYTES = 1 << 20  # a model config is a few KiB; refuse anything absurd
 HF_FAMILIES = ("llama", "mistral", "qwen2", "gpt2", "gpt_neox")
@@ -43,7 +44,7 @@ def read_model_config(path: str | Path, name: str | None = None) -> Architecture
 def import_model_config(data: dict, name: str = "imported") -> Architecture:
     """Dispatch on the keys: HF configs carry `model_type`, Galvatron meta configs do not."""
     if not isinstance(data, dict):
-        raise ModelConfigError(f"{name}: a model config must be a JSON object, got {type(data).__name__}")
+        raise ModelConfigError(f"{name}: expected a JSON object at the top level, found {_kind(data)}")
     if isinstance(data.get("model_config"), dict):  # a Galvatron profile file
         data = data["model_config"]
     if "model_type" in data:

@@ -20,12 +20,15 @@ def text_width_px(text: str, font_px: float) -> float:
     return sum(font_px if unicodedata.east_asian_width(ch) in "WF" else 0.6 * font_px for ch in longest)
 
 
+DARK_INK, LIGHT_INK = "#111827", "#ffffff"
+
+
 def ink_for(fill_hex: str) -> str:
     """Black or white text, whichever reads better on `fill_hex` (WCAG relative luminance)."""
     r, g, b = (int(fill_hex[i:i + 2], 16) / 255 for i in (1, 3, 5))
     lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
     luminance = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-    return "#111827" if luminance > 0.36 else "#ffffff"
+    return DARK_INK if luminance > 0.36 else LIGHT_INK
 
 
 def wrap_label(label: str) -> str:

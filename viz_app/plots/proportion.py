@@ -6,7 +6,8 @@ import holoviews as hv
 
 from ..i18n import t
 from ..model.result import MODEL_STATES, Estimate
-from .geometry import ink_for, pick_stage, text_width_px
+from .geometry import pick_stage, text_width_px
+from .labels import ink_labels
 from .parts import Part, breakdown_parts, category_parts, tooltip
 from .style import BASE_OPTS, TEXT_COLOR, hover
 from .units import format_memory
@@ -41,14 +42,12 @@ def proportion_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *,
             if (x1 - x0) / 100 * PLOT_WIDTH_PX < text_width_px(text, FONT_PX) + 8:
                 text = f"{100 * p.mib / whole:.0f}%" if (x1 - x0) > 4 else ""
             if text:
-                labels.append(((x0 + x1) / 2, (b0 + b1) / 2, text, ink_for(p.color)))
+                labels.append(((x0 + x1) / 2, (b0 + b1) / 2, text, p.color))
     share_dim = hv.Dimension("x0", label=t("axis.share", lang))
     fill = hv.Rectangles(rects, kdims=[share_dim, "y0", "x1", "y1"], vdims=["tip", "color"]).opts(
         color="color", line_color="white", line_width=2, tools=[hover()],
     )
-    inside = hv.Labels(labels, kdims=["x", "y"], vdims=["text", "ink"]).opts(
-        text_color="ink", text_font_size=f"{FONT_PX}px",
-    )
+    inside = ink_labels(labels, FONT_PX)
     heads = hv.Labels(titles, kdims=["x", "y"], vdims=["text"]).opts(
         text_color=TEXT_COLOR, text_font_size="13px", text_font_style="bold", text_align="left",
         text_baseline="bottom",

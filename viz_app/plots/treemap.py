@@ -6,7 +6,8 @@ import holoviews as hv
 import squarify
 
 from ..model.result import Estimate
-from .geometry import ink_for, pick_stage, text_width_px, wrap_label
+from .geometry import pick_stage, text_width_px, wrap_label
+from .labels import ink_labels
 from .parts import Part, category_parts, detailed_parts, tooltip
 from .style import BASE_OPTS, hover
 from .units import format_memory, format_share
@@ -76,19 +77,15 @@ def treemap(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: i
         fitted = _label(r, total, unit)
         if fitted:
             x0, y0, x1, y1 = _box(r)
-            labels[fitted[1]].append(((x0 + x1) / 2, (y0 + y1) / 2, fitted[0], ink_for(r["part"].color)))
+            labels[fitted[1]].append(((x0 + x1) / 2, (y0 + y1) / 2, fitted[0], r["part"].color))
     fill = hv.Rectangles(rects, kdims=COLUMNS, vdims=["tip", "color"]).opts(
         color="color", line_color="white", line_width=1, tools=[hover()], hover_fill_alpha=0.85,
     )
     outline = hv.Rectangles([_box(f) for f in frames], kdims=COLUMNS).opts(
         fill_alpha=0, line_color="white", line_width=CATEGORY_GAP * 2,
     )
-    big, small = (
-        hv.Labels(labels[size], kdims=["x", "y"], vdims=["text", "ink"]).opts(
-            text_color="ink", text_font_size=f"{size}px", text_font_style="bold" if size == BIG_FONT_PX else "normal",
-        )
-        for size in (BIG_FONT_PX, SMALL_FONT_PX)
-    )
+    big = ink_labels(labels[BIG_FONT_PX], BIG_FONT_PX, bold=True)
+    small = ink_labels(labels[SMALL_FONT_PX], SMALL_FONT_PX)
     return (fill * outline * big * small).opts(
         hv.opts.Overlay(**BASE_OPTS, height=height, xaxis=None, yaxis=None, xlim=(0, WIDTH), ylim=(0, HEIGHT),
                         padding=0, border=0, min_height=260),

@@ -6,6 +6,8 @@ data instead of rebuilding the page.
 
 from __future__ import annotations
 
+import io
+import json
 from html import escape
 
 import holoviews as hv
@@ -108,7 +110,12 @@ class Results(pn.viewable.Viewer):
         problem = html(pn.bind(
             lambda p, lang: f'<div class="memviz-error">✕ {escape(t("msg.strategy_error", lang, error=p))}</div>'
             if p else "", s.param.problem, v.param.lang))
-        controls = pn.Row(gpu, custom, unit)
+        download = pn.widgets.FileDownload(
+            callback=lambda: io.StringIO(json.dumps(s.document(), indent=2)), filename="memviz-estimate.json",
+            label=label("download.label", v.param.lang), disabled=pn.bind(bool, s.param.problem),
+            css_classes=["memviz-download"], color="primary", variant="outline", width=150, margin=(28, 10, 10, 10),
+        )
+        controls = pn.Row(gpu, custom, unit, download)
         return card(pn.FlexBox(total, controls, flex_wrap="wrap", justify_content="space-between",
                                sizing_mode="stretch_width"), problem)
 
@@ -132,7 +139,6 @@ class Results(pn.viewable.Viewer):
 
     def analysis_card(self) -> pn.Column:
         s, v, c = self.session, self.view, self.session.config
-        # Wrapped in a Column: toggling `visible` on a HoloViews pane itself fails in Panel 1.9.
         bars = pn.Column(self._plot(plots.bar_chart, 320, stage=c.param.stage), sizing_mode="stretch_width")
         proportion = pn.Column(
             self._plot(plots.proportion_chart, 240, stage=c.param.stage),
@@ -161,15 +167,15 @@ class Results(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         contents = {"bars": bars, "proportion": proportion, "donut": donut, "formulas": formulas}
-        for key, content in contents.items():
-            content.visible = pn.bind(lambda tab, key=key: tab == key, v.param.tab)
         # A segmented control, not pn.Tabs: its labels can follow the language.
         switcher = from_param(
             pn.widgets.RadioButtonGroup, v.param.tab, name="", color="primary", variant="outline",
             css_classes=["memviz-tabs"],
             options=pn.bind(lambda lang: {t(f"tab.{key}", lang): key for key in contents}, v.param.lang),
         )
-        return card(self._heading("analysis.title", stage=c.param.stage), switcher, *contents.values())
+        # Only the shown view is in the page, so hidden charts cost nothing when the estimate changes.
+        shown = pn.panel(pn.bind(contents.__getitem__, v.param.tab), sizing_mode="stretch_width")
+        return card(self._heading("analysis.title", stage=c.param.stage), switcher, shown)
 
     def _on_donut_tap(self, x: float | None, y: float | None) -> None:
         if x is None or y is None or self.view.drill:

@@ -1,0 +1,21 @@
+"""The JSON document of one estimate: what `memviz estimate --json` prints and the app downloads.
+
+Its keys are a public interface (scripts read them): add keys, never rename them.
+"""
+
+from __future__ import annotations
+
+from .architecture import Architecture
+from .config import TrainingConfig
+from .result import Estimate
+
+
+def estimate_document(source: str, config: TrainingConfig, estimate: Estimate, arch: Architecture | None = None,
+                      options=None) -> dict:
+    """`source` names the profile or model; analytic estimates also carry the architecture and options."""
+    document = {"source": source, "config": config.values(), **estimate.to_json()}
+    if arch is not None:
+        document["architecture"] = arch.values()
+    if options is not None:
+        document["options"] = options.values()
+    return document

@@ -1,0 +1,91 @@
+"""Shareable links: the mode, model, strategy, analytic assumptions and view as query parameters.
+
+The query keys are a public interface (links are pasted into docs and chats): add keys, never
+rename them. Pure param: the app connects this to the browser's location.
+"""
+
+from __future__ import annotations
+
+import param
+
+from .session import UPLOADED, Session
+
+SESSION_KEYS = {"mode": "mode", "preset": "preset", "model": "model"}
+CONFIG_KEYS = {
+    "tp": "tp", "pp": "pp", "dp": "dp", "gpus": "total_gpus", "mbs": "micro_batch_size",
+    "gbs": "global_batch_size", "chunks": "chunks", "zero": "zero_stage", "ckpt": "checkpoint",
+    "sp": "sequence_parallel", "mixed": "mixed_precision", "seq": "seq_length", "layers": "num_layers",
+    "stage": "stage",
+}
+OPTION_KEYS = {name: name for name in (
+    "optimizer", "grad_dtype", "recompute", "flash_attention", "kernels", "schedule", "virtual_stages",
+    "context_parallel", "fp32_sharded_params", "zero_shards_over_cp", "vocab_pad_multiple",
+    "cross_entropy_fp32_copies", "zero3_prefetch_layers", "cuda_context_mib", "allocator_fragmentation",
+    "nccl_buffer_mib_per_group",
+)}
+VIEW_KEYS = {"lang": "lang", "unit": "unit", "gpu": "gpu", "gib": "custom_gib", "tab": "tab"}
+
+
+def parse_value(parameter: param.Parameter, raw: object) -> object:
+    """A query-string value as the parameter's type; ValueError when it cannot be one."""
+    text = str(raw).strip().lower() if isinstance(raw, str) else raw
+    if isinstance(parameter, param.Boolean):
+        if text in (True, 1, "1", "true", "on", "yes"):
+            return True
+        if text in (False, 0, "0", "false", "off", "no"):
+            return False
+        raise ValueError(raw)
+    if isinstance(parameter, param.Integer):
+        return int(str(raw))
+    if isinstance(parameter, param.Number):
+        return float(str(raw))
+    if isinstance(parameter, param.Selector):
+        match = [v for v in parameter.objects if str(v) == str(raw)]
+        if not match:
+            raise ValueError(raw)
+        return match[0]
+    return raw
+
+
+def _parsed(obj: param.Parameterized, keys: dict[str, str], query: dict, ignored: list[str]) -> dict:
+    values = {}
+    for key, name in keys.items():
+        if key not in query:
+            continue
+        try:
+            values[name] = parse_value(obj.param[name], query[key])
+        except (TypeError, ValueError):
+            ignored.append(f"{key}={query[key]}")
+    return values
+
+
+def restore(session: Session, view: param.Parameterized, query: dict) -> list[str]:
+    """Apply a link's state in dependency order (model, then strategy); return the keys ignored."""
+    ignored: list[str] = []
+    chosen = _parsed(session, SESSION_KEYS, query, ignored)
+    chosen = {k: v for k, v in chosen.items() if v != UPLOADED}  # uploads are not in links
+    for name in ("preset", "model", "mode"):  # a preset or model selects its mode; an explicit mode wins
+        if name in chosen:
+            setattr(session, name, chosen[name])
+    for obj, keys in ((session.options, OPTION_KEYS), (view, VIEW_KEYS)):
+        values = _parsed(obj, keys, query, ignored)
+        try:
+            obj.param.update(**values)
+        except ValueError:
+            ignored += [k for k, n in keys.items() if n in values]
+    config = _parsed(session.config, CONFIG_KEYS, query, ignored)
+    try:
+        session.config.apply(**config)
+    except ValueError:
+        ignored += [k for k, n in CONFIG_KEYS.items() if n in config]
+    return ignored
+
+
+def serialize(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def link_targets(session: Session, view: param.Parameterized) -> list[tuple[param.Parameterized, dict[str, str]]]:
+    """Every (object, {query key: parameter}) pair a link carries."""
+    return [(session, SESSION_KEYS), (session.config, CONFIG_KEYS), (session.options, OPTION_KEYS),
+            (view, VIEW_KEYS)]
