@@ -53,9 +53,12 @@ def _parsed(obj: param.Parameterized, keys: dict[str, str], query: dict, ignored
         if key not in query:
             continue
         try:
-            values[name] = parse_value(obj.param[name], query[key])
+            value = parse_value(obj.param[name], query[key])
+            obj.param[name]._validate(value)  # bounds and types, before anything is applied
         except (TypeError, ValueError):
             ignored.append(f"{key}={query[key]}")
+            continue
+        values[name] = value
     return values
 
 
@@ -67,17 +70,9 @@ def restore(session: Session, view: param.Parameterized, query: dict) -> list[st
     for name in ("preset", "model", "mode"):  # a preset or model selects its mode; an explicit mode wins
         if name in chosen:
             setattr(session, name, chosen[name])
-    for obj, keys in ((session.options, OPTION_KEYS), (view, VIEW_KEYS)):
-        values = _parsed(obj, keys, query, ignored)
-        try:
-            obj.param.update(**values)
-        except ValueError:
-            ignored += [k for k, n in keys.items() if n in values]
-    config = _parsed(session.config, CONFIG_KEYS, query, ignored)
-    try:
-        session.config.apply(**config)
-    except ValueError:
-        ignored += [k for k, n in CONFIG_KEYS.items() if n in config]
+    session.options.param.update(**_parsed(session.options, OPTION_KEYS, query, ignored))
+    view.param.update(**_parsed(view, VIEW_KEYS, query, ignored))
+    session.config.apply(**_parsed(session.config, CONFIG_KEYS, query, ignored))
     return ignored
 
 
