@@ -56,16 +56,16 @@ def wait_for_http(url: str, timeout_s: float = 60.0, process: subprocess.Popen |
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             pytest.fail(f"server exited with {process.returncode} before answering {url}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
+            if response.status == 200:
+                return
         time.sleep(0.2)
     pytest.fail(f"{url} did not answer within {timeout_s:.0f} s")
 
 
 @contextlib.contextmanager
-def server_process(command: list[str], url: str, cwd: Path = ROOT, timeout_s: float = 90.0) -> Iterator[subprocess.Popen]:
+def server_process(command: list[str], url: str, cwd: Path = ROOT,
+                   timeout_s: float = 90.0) -> Iterator[subprocess.Popen]:
     """Run a server command, wait until `url` answers, stop it on exit."""
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
