@@ -1,0 +1,236 @@
+"""The served app in Debian's Chromium: totals match the CLI, uploads, languages, units, stages.
+
+One `memviz serve` process (the same `panel serve` command line) for the module; every test
+opens its own browser page, which is a fresh Panel session. Expected numbers come from the
+CLI and expected texts from the catalogs, never from literals. Screenshots go to
+test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import pytest
+
+from viz_app.i18n import CATALOGS, t
+from viz_app.model.errors import ProfileError
+from viz_app.model.presets import DEFAULT_PRESET, preset_path
+from viz_app.model.profile import parse_profile
+from viz_app.plots.units import format_memory
+from viz_app.serve import serve_command
+
+from .browser_support import chromium, free_port, screenshot_path, server_process
+from .conftest import DATA
+
+pytestmark = pytest.mark.browser
+
+UPLOAD = DATA / "main_memory_profiling_bf16_llama2-7b_all.json"
+DESKTOP = {"width": 1280, "height": 2300}  # the main area scrolls inside the template: a tall viewport
+PHONE = {"width": 390, "height": 3600}
+TIMEOUT_S = 20.0
+# Catalog texts without fields that differ between the languages: none may show on the Chinese page.
+ENGLISH_ONLY = {v for k, v in CATALOGS["en"].items() if "{" not in v and v != CATALOGS["zh"][k]}
+CARD_TITLES = ("section.model", "section.strategy", "section.batch", "section.training", "stages.title")
+
+# Every axis label Bokeh currently draws (canvas text is not in the DOM, so read the models).
+AXIS_LABELS_JS = """() => {
+  const out = [];
+  for (const doc of Bokeh.documents)
+    for (const m of doc.all_models)
+      if (m.type !== undefined && m.type.endsWith("Axis") && typeof m.axis_label === "string") out.push(m.axis_label);
+  return out;
+}"""
+# Every text a HoloViews Labels element draws (treemap, donut and proportion labels).
+PLOT_TEXTS_JS = """() => {
+  const out = [];
+  for (const doc of Bokeh.documents)
+    for (const m of doc.all_models)
+      if (m.type === "ColumnDataSource" && m.data.text !== undefined) out.push(...Array.from(m.data.text));
+  return out;
+}"""
+# Visible text of the page, shadow roots included (Panel renders each component in one).
+PAGE_TEXT_JS = """() => {
+  const out = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll("*")) {
+      if (el.shadowRoot) walk(el.shadowRoot);
+      for (const node of el.childNodes)
+        if (node.nodeType === 3 && node.textContent.trim() && el.offsetParent !== null) out.push(node.textContent.trim());
+    }
+  };
+  walk(document);
+  return out;
+}"""
+
+
+def wait_until(read: Callable[[], object], done: Callable[[object], bool], what: str, timeout_s: float = TIMEOUT_S):
+    """Poll `read()` until `done(value)`; fail with the last value seen."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = read()
+        if done(value):
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}; last value: {value!r}")
+        time.sleep(0.05)
+
+
+def total_mib(page) -> float:
+    return float(page.locator(".memviz-total").get_attribute("data-mib"))
+
+
+def wait_total(page, expected: float, what: str) -> float:
+    return wait_until(lambda: total_mib(page), lambda v: v == pytest.approx(expected, rel=1e-9), what)
+
+
+def select_language(page, lang: str) -> None:
+    page.locator(".memviz-lang button", has_text={"en": "EN", "zh": "中文"}[lang]).click()
+
+
+@pytest.fixture(scope="module")
+def app_url() -> str:
+    port = free_port()
+    url = f"http://localhost:{port}/"
+    # Readiness on a static file: a GET of the page itself builds a whole session (> 2 s here), and
+    # the poller's 2 s timeouts would pile abandoned sessions onto the server.
+    with server_process(serve_command(port), f"{url}static/js/bokeh.min.js"):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+def open_app(browser, url: str, viewport: dict = DESKTOP):
+    page = browser.new_page(viewport=viewport)
+    page.goto(url)
+    page.wait_for_selector('.memviz-status[data-live="1"]', state="attached", timeout=30_000)
+    page.wait_for_selector(".memviz-total[data-mib]", timeout=30_000)
+    return page
+
+
+@pytest.fixture
+def page(browser, app_url):
+    page = open_app(browser, app_url)
+    yield page
+    page.close()
+
+
+def test_default_preset_and_tp_match_the_cli(page, cli_json):
+    default = cli_json("--preset", DEFAULT_PRESET)
+    assert total_mib(page) == pytest.approx(default["peak_total_mib"], rel=1e-9)
+    assert page.locator(".memviz-total").inner_text() == format_memory(default["peak_total_mib"], "MiB")
+    assert page.locator(".memviz-tp select").input_value() == str(default["config"]["tp"])
+    assert page.locator(".memviz-message").first.get_attribute("data-kind") == "none"  # no error on first screen
+    page.screenshot(path=screenshot_path("app-en.png"), full_page=True)
+
+    page.locator(".memviz-tp select").select_option("4")
+    wait_total(page, cli_json("--preset", DEFAULT_PRESET, "--tp", "4")["peak_total_mib"], "the TP 4 total")
+
+
+def test_upload_valid_then_malformed_keeps_the_last_total(page, cli_json, tmp_path):
+    page.locator(".memviz-tp select").select_option("4")
+    wait_total(page, cli_json("--preset", DEFAULT_PRESET, "--tp", "4")["peak_total_mib"], "the TP 4 total")
+    page.locator(".memviz-upload input[type=file]").set_input_files(str(UPLOAD))
+    message = page.locator(".memviz-message")
+    wait_until(lambda: message.first.get_attribute("data-kind"), lambda k: k == "success", "the upload message")
+    layers = int(page.locator(".memviz-num-layers input").first.input_value())
+    tp = page.locator(".memviz-tp select").input_value()
+    assert (tp, layers) == ("4", 32)  # TP kept; the file has no model_config, so layers stay
+    expected = cli_json("--profile", str(UPLOAD), "--tp", tp, "--layers", str(layers))
+    assert message.first.inner_text().endswith(t("msg.upload_loaded", "en", name=UPLOAD.name, shape="main",
+                                                  layers=layers, seq=expected["config"]["seq_length"]))
+    uploaded_total = wait_total(page, expected["peak_total_mib"], "the uploaded profile's total")
+
+    not_json = tmp_path / "not_json.json"
+    not_json.write_text('{"layertype_0_sp": ')
+    missing = json.loads(preset_path(DEFAULT_PRESET).read_text())
+    del missing["other_memory_pp_on_first_sp"]
+    missing_key = tmp_path / "missing_key.json"
+    missing_key.write_text(json.dumps(missing))
+    for bad in (not_json, missing_key):
+        with pytest.raises(ProfileError) as problem:
+            parse_profile(bad.read_bytes(), bad.name)
+        text = t("msg.upload_failed", "en", error=str(problem.value))
+        page.locator(".memviz-upload input[type=file]").set_input_files(str(bad))
+        error = page.locator('.memviz-message[data-kind="error"]')
+        wait_until(lambda: error.all_inner_texts(), lambda texts, want=text: any(want in x for x in texts),
+                   f"the error for {bad.name}")
+        assert total_mib(page) == uploaded_total
+        assert page.locator(".memviz-total").inner_text() == format_memory(uploaded_total, "MiB")
+
+
+def test_chinese_changes_titles_labels_and_axes(page):
+    def axes() -> list[str]:
+        return page.evaluate(AXIS_LABELS_JS)
+
+    titles = page.locator(".memviz-card-title")
+    assert set(titles.all_inner_texts()) >= {t(k, "en") for k in CARD_TITLES}
+    assert t("axis.stage", "en") in axes()
+    select_language(page, "zh")
+    wait_until(titles.all_inner_texts, lambda v: set(v) >= {t(k, "zh") for k in CARD_TITLES}, "Chinese card titles")
+    assert page.locator(".memviz-tp label").first.inner_text().strip() == t("param.tp", "zh")
+    assert {t("treemap.title", "zh", stage=0), t("analysis.title", "zh", stage=0)} <= set(titles.all_inner_texts())
+    chinese_axes = wait_until(axes, lambda v: t("axis.stage", "zh") in v and t("axis.stage", "en") not in v,
+                              "the stage chart's Chinese axis label")
+    assert t("axis.memory", "zh", unit="MiB") in chinese_axes
+    assert t("axis.memory", "en", unit="MiB") not in chinese_axes
+    wait_until(lambda: page.evaluate(PLOT_TEXTS_JS),
+               lambda v: any(t("block.model_states.optimizer", "zh") in x for x in v), "Chinese treemap labels")
+    assert page.locator(".memviz-tabs button").all_inner_texts() == [t(f"tab.{k}", "zh") for k in
+                                                                     ("bars", "proportion", "donut")]
+    english_left = sorted(set(page.evaluate(PAGE_TEXT_JS)) & ENGLISH_ONLY)
+    page.screenshot(path=screenshot_path("app-zh.png"), full_page=True)
+    assert english_left == [], "English text on the Chinese page"
+
+    select_language(page, "en")
+    wait_until(axes, lambda v: t("axis.stage", "en") in v, "the English axis label again")
+    assert page.locator(".memviz-tp label").first.inner_text().strip() == t("param.tp", "en")
+
+
+def test_gib_switch_and_pipeline_stages(page, cli_json):
+    mib = total_mib(page)
+    page.locator(".memviz-unit button", has_text="GiB").click()
+    total = page.locator(".memviz-total")
+    wait_until(total.inner_text, lambda v: v == format_memory(mib, "GiB"), "the total in GiB")
+    wait_until(lambda: page.evaluate(AXIS_LABELS_JS), lambda v: t("axis.memory", "en", unit="GiB") in v,
+               "the GiB axis label")
+    assert total_mib(page) == mib  # the exact MiB figure stays in the hook
+
+    stage = page.locator(".memviz-stage")
+    assert not stage.is_visible()
+    pp = page.locator(".memviz-pp input").first
+    pp.fill("2")
+    pp.press("Enter")
+    expected = cli_json("--preset", DEFAULT_PRESET, "--pp", "2")
+    wait_total(page, expected["peak_total_mib"], "the PP 2 total")
+    assert int(total.get_attribute("data-stage")) == expected["peak_stage"]
+    wait_until(stage.is_visible, bool, "the pipeline stage picker")
+
+
+def test_details_treemap_and_phone_screenshots(page, browser, app_url):
+    details = page.locator(".memviz-details")
+    treemap = page.locator(".memviz-treemap")
+
+    def treemap_texts() -> list[str]:
+        return [" ".join(text.split()) for text in page.evaluate(PLOT_TEXTS_JS)]  # labels wrap onto lines
+
+    layer_one = t("block.activation.layer", "en", index=1)
+    wait_until(treemap_texts, lambda v: any(layer_one in x for x in v), "per-layer blocks (details are on)")
+    treemap.screenshot(path=screenshot_path("app-treemap-details.png"))
+    details.click()
+    wait_until(treemap_texts, lambda v: not any(layer_one in x for x in v), "the treemap without details")
+
+    phone = open_app(browser, app_url, PHONE)
+    try:
+        width = phone.evaluate("() => document.documentElement.scrollWidth")
+        phone.screenshot(path=screenshot_path("app-phone.png"), full_page=True)
+        assert width <= PHONE["width"], "the page scrolls sideways on a phone"
+        box = phone.locator(".memviz-treemap").bounding_box()
+        assert box is not None and box["width"] >= 0.8 * PHONE["width"], f"treemap squeezed on a phone: {box}"
+    finally:
+        phone.close()
