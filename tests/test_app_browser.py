@@ -15,11 +15,14 @@ from collections.abc import Callable
 import pytest
 
 from viz_app.i18n import CATALOGS, t
-from viz_app.model.errors import ProfileError
-from viz_app.model.presets import DEFAULT_PRESET, preset_path
+from viz_app.model.config import TrainingConfig
+from viz_app.model.errors import ProfileError, StrategyError
+from viz_app.model.galvatron import estimate_galvatron
+from viz_app.model.presets import DEFAULT_PRESET, load_preset, preset_path
 from viz_app.model.profile import parse_profile
 from viz_app.plots.units import format_memory
 from viz_app.serve import serve_command
+from viz_app.ui.results import View
 
 from .browser_support import chromium, free_port, screenshot_path, server_process
 from .conftest import DATA
@@ -85,6 +88,11 @@ def wait_total(page, expected: float, what: str) -> float:
     return wait_until(lambda: total_mib(page), lambda v: v == pytest.approx(expected, rel=1e-9), what)
 
 
+def plot_texts(page) -> list[str]:
+    """Texts drawn in the charts, each on one line (long labels wrap onto two)."""
+    return [" ".join(text.split()) for text in page.evaluate(PLOT_TEXTS_JS)]
+
+
 def select_language(page, lang: str) -> None:
     page.locator(".memviz-lang button", has_text={"en": "EN", "zh": "中文"}[lang]).click()
 
@@ -120,7 +128,7 @@ def page(browser, app_url):
     page.close()
 
 
-def test_default_preset_and_tp_match_the_cli(page, cli_json):
+def test_default_preset_tp_and_impossible_strategy(page, cli_json):
     default = cli_json("--preset", DEFAULT_PRESET)
     assert total_mib(page) == pytest.approx(default["peak_total_mib"], rel=1e-9)
     assert page.locator(".memviz-total").inner_text() == format_memory(default["peak_total_mib"], "MiB")
@@ -129,7 +137,21 @@ def test_default_preset_and_tp_match_the_cli(page, cli_json):
     page.screenshot(path=screenshot_path("app-en.png"), full_page=True)
 
     page.locator(".memviz-tp select").select_option("4")
-    wait_total(page, cli_json("--preset", DEFAULT_PRESET, "--tp", "4")["peak_total_mib"], "the TP 4 total")
+    tp4 = wait_total(page, cli_json("--preset", DEFAULT_PRESET, "--tp", "4")["peak_total_mib"], "the TP 4 total")
+
+    # Sequence parallel off: the preset has no such measurements; say so, keep the TP 4 charts.
+    config = TrainingConfig()
+    config.apply(**load_preset(DEFAULT_PRESET).config_defaults(), tp=4, sequence_parallel=False)
+    with pytest.raises(StrategyError) as problem:
+        estimate_galvatron(config, load_preset(DEFAULT_PRESET))
+    text = t("msg.strategy_error", "en", error=str(problem.value))
+    errors = page.locator(".memviz-error")
+    page.locator(".memviz-sequence-parallel").click()
+    wait_until(errors.all_inner_texts, lambda v: any(text in x for x in v), "the strategy error")
+    assert total_mib(page) == tp4
+    page.locator(".memviz-sequence-parallel").click()
+    wait_until(errors.count, lambda n: n == 0, "the strategy error to go away")
+    assert total_mib(page) == tp4
 
 
 def test_upload_valid_then_malformed_keeps_the_last_total(page, cli_json, tmp_path):
@@ -179,10 +201,10 @@ def test_chinese_changes_titles_labels_and_axes(page):
                               "the stage chart's Chinese axis label")
     assert t("axis.memory", "zh", unit="MiB") in chinese_axes
     assert t("axis.memory", "en", unit="MiB") not in chinese_axes
-    wait_until(lambda: page.evaluate(PLOT_TEXTS_JS),
-               lambda v: any(t("block.model_states.optimizer", "zh") in x for x in v), "Chinese treemap labels")
+    wait_until(lambda: plot_texts(page), lambda v: any(t("block.model_states.optimizer", "zh") in x for x in v),
+               "Chinese treemap labels")
     assert page.locator(".memviz-tabs button").all_inner_texts() == [t(f"tab.{k}", "zh") for k in
-                                                                     ("bars", "proportion", "donut")]
+                                                                     View.param.tab.objects]
     english_left = sorted(set(page.evaluate(PAGE_TEXT_JS)) & ENGLISH_ONLY)
     page.screenshot(path=screenshot_path("app-zh.png"), full_page=True)
     assert english_left == [], "English text on the Chinese page"
@@ -216,14 +238,11 @@ def test_details_treemap_and_phone_screenshots(page, browser, app_url):
     details = page.locator(".memviz-details")
     treemap = page.locator(".memviz-treemap")
 
-    def treemap_texts() -> list[str]:
-        return [" ".join(text.split()) for text in page.evaluate(PLOT_TEXTS_JS)]  # labels wrap onto lines
-
     layer_one = t("block.activation.layer", "en", index=1)
-    wait_until(treemap_texts, lambda v: any(layer_one in x for x in v), "per-layer blocks (details are on)")
+    wait_until(lambda: plot_texts(page), lambda v: any(layer_one in x for x in v), "per-layer blocks (details on)")
     treemap.screenshot(path=screenshot_path("app-treemap-details.png"))
     details.click()
-    wait_until(treemap_texts, lambda v: not any(layer_one in x for x in v), "the treemap without details")
+    wait_until(lambda: plot_texts(page), lambda v: not any(layer_one in x for x in v), "the treemap without details")
 
     phone = open_app(browser, app_url, PHONE)
     try:

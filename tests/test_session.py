@@ -64,7 +64,8 @@ def test_bad_upload_keeps_everything_and_says_why(session, data, error):
 def test_oversized_limit_is_exclusive(session):
     """A file of exactly MAX_PROFILE_BYTES is parsed (and fails as JSON content, not by size)."""
     assert session.load_upload(b"{}" + b" " * (MAX_PROFILE_BYTES - 2), "edge.json") is False
-    assert "no 'layertype_0_sp' or 'layertype_0' key" in session.message.values["error"]
+    # Not a profile (no layertype_N keys), so it is read as a model config, and refused as one.
+    assert "edge.json: unrecognised model config" in session.message.values["error"]
 
 
 @pytest.mark.parametrize(("path", "shape", "layers", "seq"), [

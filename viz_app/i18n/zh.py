@@ -190,7 +190,6 @@ CATALOG = {
     "arch.parallel_residual": "注意力与 MLP 并行 (GPT-NeoX)",
     "tab.formulas": "公式",
     "formulas.block": "内存块",
-    "formulas.mib": "MiB",
     "formulas.formula": "代入你的数值的公式",
     "formulas.source": "出处",
     "formulas.hint": "该阶段的每个内存块：如何计算，公式出自何处。",

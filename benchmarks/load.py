@@ -1,0 +1,239 @@
+"""Load the static site in Debian's Chromium, cold and warm, against a stock `panel convert`.
+
+    python benchmarks/load.py [--site pyodide_dist] [--runs 3] [--no-stock]
+
+Builds the site (`memviz build`, reusing build_cache/) unless --site names a built one, serves it
+on 127.0.0.1 from a server that counts the bytes it sends, and loads it `--runs` times cold (a
+fresh browser profile) and warm (a second visit in that profile). Prints the medians of:
+pre-rendered paint (BokehJS drew the pre-rendered document), live (Python rendered the document
+in the worker; for memviz also `data-live="1"`), and redraw (TP changed in the page until the new
+total is painted), plus site size and bytes transferred. Targets on the 2-core reference machine:
+live in 4 s cold and 2 s warm, redraw under 150 ms.
+
+The comparison ("stock") is `panel convert --to pyodide-worker` of the same app made offline only
+by rewriting URLs: BokehJS, Panel's dist, Pyodide 0.27.7 and unmodified PyPI wheels served
+locally and installed by micropip. Two things beyond URLs are unavoidable on Pyodide 0.27.7 and
+are the same as in the site: `deps=False` (else micropip asks PyPI for nh3 and panel-material-ui)
+and viz_app/build/templates/compat.py (without nh3 no Panel template renders at all).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser_support import CHROMIUM_FLAGS, chromium_path  # noqa: E402
+from viz_app.build import build_site, fetch, pins, wheels  # noqa: E402
+
+# Any host but 127.0.0.1 fails at once (a stray CDN URL must not stall a run).
+FLAGS = [*CHROMIUM_FLAGS, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+TP_SEQUENCE = (4, 2, 8, 1, 4, 2)
+TIMEOUT_MS = 180_000
+FIND_JS = """(selector) => {
+  const deep = (root) => {
+    const hit = root.querySelector(selector);
+    if (hit) return hit;
+    for (const el of root.querySelectorAll("*")) if (el.shadowRoot) { const f = deep(el.shadowRoot); if (f) return f; }
+    return null;
+  };
+  return deep(document);
+}"""
+REDRAW_JS = """async (tp) => {
+  const find = FIND_JS;
+  const host = find(".memviz-tp");
+  const select = (host.shadowRoot && host.shadowRoot.querySelector("select")) || host.querySelector("select");
+  const before = find(".memviz-total").getAttribute("data-mib");
+  const start = performance.now();
+  select.value = String(tp);
+  select.dispatchEvent(new Event("change", {bubbles: true}));
+  while (find(".memviz-total") === null || find(".memviz-total").getAttribute("data-mib") === before)
+    await new Promise((r) => requestAnimationFrame(r));
+  await new Promise((r) => requestAnimationFrame(r));  // the frame that paints it
+  return performance.now() - start;
+}""".replace("FIND_JS", FIND_JS)
+
+
+class CountingHandler(SimpleHTTPRequestHandler):
+    sent = 0
+    lock = threading.Lock()
+
+    def copyfile(self, source, outputfile):
+        data = source.read()
+        outputfile.write(data)
+        with CountingHandler.lock:
+            CountingHandler.sent += len(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(directory: Path) -> tuple[ThreadingHTTPServer, str]:
+    handler = functools.partial(CountingHandler, directory=str(directory))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def tree_bytes(directory: Path) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(directory, followlinks=True)
+               for f in files)
+
+
+def visit(context, url: str, memviz: bool) -> dict:
+    page = context.new_page()
+    painted = []
+    page.on("console", lambda m: painted.append(float(re.search(r"idle at ([\d.]+) ms", m.text).group(1)))
+            if "document idle at" in m.text else None)
+    page.goto(url, wait_until="commit")
+    page.wait_for_function("document.body && !document.body.classList.contains('pn-loading')", timeout=TIMEOUT_MS,
+                           polling=20)
+    result = {"live": page.evaluate("performance.now()"), "paint": painted[0] if painted else float("nan")}
+    if memviz:
+        page.wait_for_selector('.memviz-status[data-live="1"]', state="attached", timeout=TIMEOUT_MS)
+        result["data-live"] = page.evaluate("performance.now()")
+    page.wait_for_selector(".memviz-total[data-mib]", timeout=TIMEOUT_MS)
+    result["redraw"] = statistics.median(page.evaluate(REDRAW_JS, tp) for tp in TP_SEQUENCE)
+    if memviz:  # the offline cache is filled once the app is live: part of the first visit's cost
+        page.evaluate("async () => (await navigator.serviceWorker.ready).active.state")
+    page.close()
+    return result
+
+
+def measure(browser, directory: Path, runs: int, memviz: bool) -> dict:
+    server, url = serve(directory)
+    cold, warm, cold_bytes, warm_bytes = [], [], [], []
+    try:
+        for _ in range(runs):
+            context = browser.new_context(viewport={"width": 1280, "height": 1400})
+            CountingHandler.sent = 0
+            cold.append(visit(context, url, memviz))
+            cold_bytes.append(CountingHandler.sent)
+            CountingHandler.sent = 0
+            warm.append(visit(context, url, memviz))
+            warm_bytes.append(CountingHandler.sent)
+            context.close()
+    finally:
+        server.shutdown()
+    return {"cold": cold, "warm": warm, "cold_bytes": statistics.median(cold_bytes),
+            "warm_bytes": statistics.median(warm_bytes), "site_bytes": tree_bytes(directory)}
+
+
+def build_stock(out: Path, cache: Path) -> Path:
+    """`panel convert` of the app, made to load from 127.0.0.1 by rewriting its URLs."""
+    shutil.rmtree(out, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "panel", "convert", str(ROOT / "viz_app" / "main.py"), "--to",
+                    "pyodide-worker", "--out", str(out), "--disable-http-patch"], check=True, capture_output=True)
+    import bokeh
+    import panel
+
+    bokeh_js = Path(bokeh.__file__).parent / "server" / "static" / "js"
+    (out / "cdn" / "bokeh").mkdir(parents=True)
+    for js in bokeh_js.glob("bokeh*.min.js"):
+        shutil.copy(js, out / "cdn" / "bokeh" / js.name.replace(".min.js", f"-{bokeh.__version__}.min.js"))
+    (out / "cdn" / "panel" / panel.__version__).mkdir(parents=True)
+    (out / "cdn" / "panel" / panel.__version__ / "dist").symlink_to(Path(panel.__file__).parent / "dist")
+    (out / "cdn" / "fonts.css").write_text("")
+    html = (out / "main.html").read_text(encoding="utf-8")
+    html = (html.replace("https://cdn.bokeh.org/bokeh/release/", "./cdn/bokeh/")
+            .replace("https://cdn.holoviz.org/panel/", "./cdn/panel/")
+            .replace("https://fonts.googleapis.com/css?family=Lato&amp;subset=latin,latin-ext", "./cdn/fonts.css")
+            .replace("https://fonts.googleapis.com/css?family=Lato&subset=latin,latin-ext", "./cdn/fonts.css"))
+    (out / "index.html").write_text(html, encoding="utf-8")
+
+    core = fetch.pyodide_core(cache)
+    lock = fetch.read_lock(core)
+    (out / "pyodide").mkdir()
+    for name in ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"):
+        shutil.copy(core / name, out / "pyodide" / name)
+    for path in fetch.official_packages(cache, lock, sorted(set(wheels_needed_official(lock)))).values():
+        shutil.copy(path, out / "pyodide" / path.name)
+    (out / "wheels").mkdir()
+    local = []
+    for path in fetch.pypi_files(cache, pins.PURE_WHEELS).values():
+        shutil.copy(path, out / "wheels" / path.name)
+        local.append(f"./wheels/{path.name}")
+    sdists = fetch.pypi_files(cache, {d: v[:2] for d, v in pins.PURE_FROM_SDIST.items()}, binary=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        for dist, (version, _sha, source_dir) in pins.PURE_FROM_SDIST.items():
+            made = wheels.pure_wheel_from_sdist(sdists[dist], dist, version, source_dir, Path(tmp))
+            shutil.copy(made, out / "wheels" / made.name)
+            local.append(f"./wheels/{made.name}")
+        own, _digest = wheels.project_wheel(ROOT / "viz_app", Path(tmp))
+        shutil.copy(own, out / "wheels" / own.name)
+        local.append(f"./wheels/{own.name}")
+    requirements = ", ".join(repr(r) for r in [*local, "numpy", "pandas"])
+    compat = (ROOT / "viz_app" / "build" / "templates" / "compat.py").read_text(encoding="utf-8")
+    worker = (out / "main.js").read_text(encoding="utf-8")
+    worker = re.sub(r'importScripts\("[^"]+"\)', 'importScripts("./pyodide/pyodide.js")', worker)
+    worker = re.sub(r"await micropip\.install\(\[.*?\]\);",
+                    f"await micropip.install([{requirements}], deps=False)", worker, flags=re.S)
+    worker = worker.replace('console.log("Environment loaded!");',
+                            f'self.pyodide.runPython({json.dumps(compat)}); console.log("Environment loaded!");')
+    (out / "main.js").write_text(worker, encoding="utf-8")
+    return out
+
+
+def wheels_needed_official(lock: dict) -> list[str]:
+    names, todo = set(), ["numpy", "pandas", "micropip"]
+    while todo:
+        name = todo.pop()
+        if name not in names:
+            names.add(name)
+            todo.extend(lock["packages"][name]["depends"])
+    return sorted(names)
+
+
+def report(label: str, result: dict) -> None:
+    def med(kind: str, key: str) -> float:
+        return statistics.median(r[key] for r in result[kind])
+
+    live_key = "data-live" if "data-live" in result["cold"][0] else "live"
+    print(f"{label}: site {result['site_bytes'] / 2**20:.1f} MiB, first visit {result['cold_bytes'] / 2**20:.1f} MiB"
+          f" transferred, second visit {result['warm_bytes'] / 2**20:.2f} MiB")
+    for kind, target in (("cold", 4000), ("warm", 2000)):
+        print(f"  {kind}: pre-rendered paint {med(kind, 'paint'):.0f} ms, Python rendered {med(kind, 'live'):.0f} ms,"
+              f" live ({live_key}) {med(kind, live_key):.0f} ms (target {target}), redraw {med(kind, 'redraw'):.0f} ms"
+              f" (target 150)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--site", type=Path, help="a built site (default: build one now)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-stock", action="store_true", help="skip the stock `panel convert` comparison")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="memviz-load-") as tmp:
+        site = args.site
+        if site is None:
+            started = time.monotonic()
+            site = Path(tmp) / "pyodide_dist"
+            build_site(site, cache=ROOT / "build_cache")
+            print(f"memviz build: {time.monotonic() - started:.1f} s")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path(), args=FLAGS)
+            report("memviz build", measure(browser, site, args.runs, memviz=True))
+            if not args.no_stock:
+                stock = build_stock(Path(tmp) / "stock", ROOT / "build_cache")
+                report("stock panel convert, URLs rewritten", measure(browser, stock, args.runs, memviz=False))
+            browser.close()
+
+
+if __name__ == "__main__":
+    main()
