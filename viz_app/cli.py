@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from .model.analytic.options import GRAD_DTYPES, KERNELS, OPTIMIZERS, RECOMPUTE, SCHEDULES
 from .model.errors import MemvizError
+from .model.report import estimate_document
 from .model.text_report import format_stages
 
 EXIT_BAD_INPUT = 2
@@ -174,7 +175,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         raise MemvizError(f"{profile.name} has no model_config.n_layers: give the number of layers with --layers N")
     estimate = estimate_galvatron(config, profile)
     if args.json:
-        print(json.dumps({"source": profile.name, "config": config.values(), **estimate.to_json()}, indent=2))
+        print(json.dumps(estimate_document(profile.name, config, estimate), indent=2))
     else:
         print(format_stages(estimate, title=f"{profile.name}: {_strategy_line(config)}"))
     return 0
@@ -192,8 +193,7 @@ def run_analytic_estimate(args: argparse.Namespace) -> int:
     config.apply(**{**arch.config_defaults(), **config_values(args)})
     estimate = estimate_analytic(config, arch, options)
     if args.json:
-        print(json.dumps({"source": arch.model_name, "config": config.values(), **estimate.to_json(),
-                          "architecture": arch.values(), "options": options.values()}, indent=2))
+        print(json.dumps(estimate_document(arch.model_name, config, estimate, arch, options), indent=2))
     else:
         print(format_stages(estimate, title=f"{arch.model_name} (analytic): {_strategy_line(config)}"))
     return 0
