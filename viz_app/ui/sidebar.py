@@ -8,6 +8,7 @@ import panel as pn
 import param
 
 from ..i18n import t
+from ..model.architecture import Architecture
 from ..model.config import TrainingConfig
 from ..model.profile import GalvatronProfile
 from ..model.result import Estimate
@@ -53,14 +54,21 @@ def _notices_html(config: TrainingConfig, estimate: Estimate | None, problem: st
     return "".join(rows)
 
 
-def _tp_options(mode: str, profile: GalvatronProfile, sequence_parallel: bool, *_arch) -> dict[str, int]:
-    """Degrees the current model allows: profiled ones (extrapolated marked *) or those its heads divide."""
+def _tp_options(mode: str, profile: GalvatronProfile, sequence_parallel: bool, tp: int, arch: Architecture,
+                *_arch_fields) -> dict[str, int]:
+    """Degrees the current model allows: profiled ones (extrapolated marked *) or those its heads divide.
+
+    The current degree stays listed (marked ✕) when an edit makes it impossible: a Select would
+    otherwise silently change the user's TP; the estimate reports the problem instead.
+    """
     if mode == ANALYTIC:
-        return {str(tp): tp for tp in tensor_parallel_choices(_arch[0])}
-    # A profile without this SP variant still lists the other's degrees: an empty Select would
-    # clear TP; the estimate reports the missing variant instead.
-    choices = profile.tp_choices(sequence_parallel) or profile.tp_choices(not sequence_parallel)
-    return {f"{tp}{' *' if extra else ''}": tp for tp, extra in choices}
+        options = {str(t): t for t in tensor_parallel_choices(arch)}
+    else:
+        choices = profile.tp_choices(sequence_parallel) or profile.tp_choices(not sequence_parallel)
+        options = {f"{t}{' *' if extra else ''}": t for t, extra in choices}
+    if tp not in options.values():
+        options[f"{tp} ✕"] = tp
+    return dict(sorted(options.items(), key=lambda item: item[1]))
 
 
 def _preset_options(uploaded_name: str, lang: str, presets: list[str]) -> dict[str, str]:
@@ -142,7 +150,7 @@ class Sidebar(pn.viewable.Viewer):
         tp = from_param(
             pn.widgets.Select, c.param.tp, name=label("param.tp", lang),
             css_classes=["memviz-tp"], sizing_mode="stretch_width",
-            options=pn.bind(_tp_options, s.param.mode, s.param.profile, c.param.sequence_parallel, s.arch,
+            options=pn.bind(_tp_options, s.param.mode, s.param.profile, c.param.sequence_parallel, c.param.tp, s.arch,
                             *[s.arch.param[n] for n in ("num_attention_heads", "num_kv_heads", "ffn_hidden_size")]),
             description=label("param.tp_hint", lang),
         )
