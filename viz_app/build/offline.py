@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -49,7 +50,7 @@ def write_pwa(site: Site) -> None:
 def write_service_worker(site: Site, hashes: dict[str, str]) -> str:
     """sw.js precaching every file; its version is a hash of the whole site, so any change replaces it."""
     version = hashlib.sha256(json.dumps(sorted(hashes.items())).encode()).hexdigest()[:16]
-    files = sorted(hashes)
+    files = {rel: "sha256-" + base64.b64encode(bytes.fromhex(sha)).decode() for rel, sha in sorted(hashes.items())}
     script = ((TEMPLATES / "sw.js").read_text(encoding="utf-8")
               .replace("__VERSION__", version).replace("__FILES__", json.dumps(files, indent=0)))
     site.write("sw.js", script.encode(), "generated")

@@ -80,9 +80,11 @@ def project_wheel(package_dir: Path, out: Path) -> tuple[Path, str]:
         presets = package_dir.parent / "presets"
     for path in sorted(presets.rglob("*.json")):
         files[f"viz_app/presets/{path.relative_to(presets).as_posix()}"] = path.read_bytes()
-    metadata = f"Metadata-Version: 2.1\nName: memviz\nVersion: {version}\n"
     digest = hashlib.sha256(json.dumps(sorted((k, hashlib.sha256(v).hexdigest()) for k, v in files.items()))
                             .encode()).hexdigest()[:12]
+    # A local version label naming the content: a changed app is a new file name (cacheable forever).
+    version = f"{version}+{digest}"
+    metadata = f"Metadata-Version: 2.1\nName: memviz\nVersion: {version}\n"
     return write_wheel(out / wheel_name("memviz", version), "memviz", version, files, metadata), digest
 
 

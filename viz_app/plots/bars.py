@@ -14,7 +14,10 @@ from .units import to_unit
 
 def bar_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: int | None = None,
               height: int = 300) -> hv.Bars:
-    """One bar per block with memory, biggest on top, coloured by block (family = category)."""
+    """One bar per block with memory, biggest on top, coloured by block (family = category).
+
+    The axes are inverted: `ylabel` names the memory axis, drawn horizontally.
+    """
     chosen = pick_stage(estimate, stage)
     parts = sorted(block_parts(chosen, lang), key=lambda p: p.mib)  # Bokeh draws the first factor at the bottom
     rows = [(p.label, to_unit(p.mib, unit), tooltip(p, chosen, unit, lang), p.color) for p in parts]
@@ -22,6 +25,6 @@ def bar_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage:
     value_dim = hv.Dimension("value", label=t("axis.memory", lang, unit=unit))
     return hv.Bars(rows, kdims=[block_dim], vdims=[value_dim, "tip", "color"]).opts(
         **BASE_OPTS, invert_axes=True, color="color", line_color=None, tools=[hover()], height=height,
-        bar_width=0.7, xlabel=t("axis.memory", lang, unit=unit), ylabel="", framewise=True,
-        gridstyle={"x_grid_line_color": "#eceff3"}, show_grid=True, labelled=["x"],
+        bar_width=0.7, xlabel="", ylabel=t("axis.memory", lang, unit=unit), framewise=True,
+        gridstyle={"x_grid_line_color": "#eceff3"}, show_grid=True, labelled=["x", "y"],
     )

@@ -34,7 +34,7 @@ def ink_for(fill_hex: str) -> str:
 def wrap_label(label: str) -> str:
     """The label on two lines, split at the space nearest its middle (CJK labels stay whole)."""
     spaces = [i for i, ch in enumerate(label) if ch == " "]
-    if not spaces:
+    if not spaces or any(unicodedata.east_asian_width(ch) in "WF" for ch in label):
         return label
     cut = min(spaces, key=lambda i: abs(i - len(label) / 2))
     return f"{label[:cut]}\n{label[cut + 1:]}"

@@ -34,13 +34,13 @@ def stage_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, capa
             bottom = top
     last = len(estimate.stages) - 1
     peak = to_unit(estimate.peak_stage.total_mib, unit)
+    level = to_unit(capacity_mib, unit) if capacity_mib else 0.0
+    top = max(peak, level) * 1.12
     line, marks = [], []
     if capacity_mib:
-        level = to_unit(capacity_mib, unit)
         line = [(-0.5, level, last + 0.5, level)]
         caption = f"{t('stages.capacity', lang, gpu=capacity_name)} {format_memory(capacity_mib, unit)}"
-        marks = [(last + 0.5, level, caption)]
-    top = max([peak] + [m[1] for m in marks]) * 1.12
+        marks = [(last + 0.5, level + 0.012 * top, caption)]  # just above the dashed line, not on it
     # Ranges live on the dimensions (not xlim/ylim) so a DynamicMap re-ranges when pp changes.
     stage_dim = hv.Dimension("x0", label=t("axis.stage", lang), range=(-0.6, last + 0.6))
     memory_dim = hv.Dimension("y0", label=t("axis.memory", lang, unit=unit), range=(0, top))

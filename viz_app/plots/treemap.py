@@ -12,11 +12,11 @@ from .parts import Part, category_parts, detailed_parts, tooltip
 from .style import BASE_OPTS, hover
 from .units import format_memory, format_share
 
-# Drawing area in data units, close to the plot's pixel size at 1280 px so label-fit tests hold.
+# Default drawing area in pixels (the plot at 1280 px); the app passes the real plot size, so the
+# squares stay square and labels are fitted to what is on screen (a phone is 350 px wide).
 WIDTH, HEIGHT = 880.0, 440.0
 CATEGORY_GAP = 3.0  # inset of blocks inside their category frame (details mode)
 BIG_FONT_PX, SMALL_FONT_PX = 13, 10
-COLUMNS = ["x0", "y0", "x1", "y1"]
 
 
 def _squarify(parts: list[Part], x: float, y: float, dx: float, dy: float) -> list[dict]:
@@ -26,13 +26,14 @@ def _squarify(parts: list[Part], x: float, y: float, dx: float, dy: float) -> li
     return [dict(rect, part=p) for rect, p in zip(squarify.squarify(sizes, x, y, dx, dy), parts, strict=True)]
 
 
-def _layout(estimate: Estimate, stage: int | None, lang: str, details: bool) -> tuple[list[dict], list[dict]]:
-    """(leaf rectangles, category frames) in data units, y growing downwards from the top."""
+def _layout(estimate: Estimate, stage: int | None, lang: str, details: bool, width: float,
+            height: float) -> tuple[list[dict], list[dict]]:
+    """(leaf rectangles, category frames) in pixels, y growing downwards from the top."""
     chosen = pick_stage(estimate, stage)
     categories = category_parts(chosen, lang)
     if not categories:
         return [], []
-    frames = _squarify(categories, 0, 0, WIDTH, HEIGHT)
+    frames = _squarify(categories, 0, 0, width, height)
     if not details:
         return frames, []
     leaves = []
@@ -43,9 +44,14 @@ def _layout(estimate: Estimate, stage: int | None, lang: str, details: bool) -> 
     return leaves, frames
 
 
-def _box(rect: dict) -> tuple[float, float, float, float]:
-    # Flip y so the layout reads top to bottom, like the page.
-    return rect["x"], HEIGHT - rect["y"] - rect["dy"], rect["x"] + rect["dx"], HEIGHT - rect["y"]
+def _box(rect: dict, width: float, height: float) -> tuple[float, float, float, float]:
+    """A pixel rectangle in the plot's fixed data space (WIDTH x HEIGHT), y flipped to read top down.
+
+    The data space never changes, so the axes never need re-ranging when the plot is resized.
+    """
+    sx, sy = WIDTH / width, HEIGHT / height
+    return (rect["x"] * sx, (height - rect["y"] - rect["dy"]) * sy, (rect["x"] + rect["dx"]) * sx,
+            (height - rect["y"]) * sy)
 
 
 def _label(rect: dict, total_mib: float, unit: str) -> tuple[str, int] | None:
@@ -66,22 +72,29 @@ def _label(rect: dict, total_mib: float, unit: str) -> tuple[str, int] | None:
 
 
 def treemap(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: int | None = None,
-            details: bool = False, height: int = 440) -> hv.Overlay:
-    """The treemap of `stage` (default: the peak stage). Hover shows name, memory and share."""
+            details: bool = False, height: int = 440, width_px: float | None = None,
+            height_px: float | None = None) -> hv.Overlay:
+    """The treemap of `stage` (default: the peak stage). Hover shows name, memory and share.
+
+    `width_px` / `height_px`: the plot's size on screen, when known (default 880 x 440).
+    """
     chosen = pick_stage(estimate, stage)
-    leaves, frames = _layout(estimate, stage, lang, details)
+    width, area_height = width_px or WIDTH, height_px or HEIGHT
+    leaves, frames = _layout(estimate, stage, lang, details, width, area_height)
     total = chosen.total_mib
-    rects = [(*_box(r), tooltip(r["part"], chosen, unit, lang), r["part"].color) for r in leaves]
+    rects = [(*_box(r, width, area_height), tooltip(r["part"], chosen, unit, lang), r["part"].color)
+             for r in leaves]
     labels = {BIG_FONT_PX: [], SMALL_FONT_PX: []}
     for r in leaves:
         fitted = _label(r, total, unit)
         if fitted:
-            x0, y0, x1, y1 = _box(r)
+            x0, y0, x1, y1 = _box(r, width, area_height)
             labels[fitted[1]].append(((x0 + x1) / 2, (y0 + y1) / 2, fitted[0], r["part"].color))
-    fill = hv.Rectangles(rects, kdims=COLUMNS, vdims=["tip", "color"]).opts(
+    columns = ["x0", "y0", "x1", "y1"]
+    fill = hv.Rectangles(rects, kdims=columns, vdims=["tip", "color"]).opts(
         color="color", line_color="white", line_width=1, tools=[hover()], hover_fill_alpha=0.85,
     )
-    outline = hv.Rectangles([_box(f) for f in frames], kdims=COLUMNS).opts(
+    outline = hv.Rectangles([_box(f, width, area_height) for f in frames], kdims=columns).opts(
         fill_alpha=0, line_color="white", line_width=CATEGORY_GAP * 2,
     )
     big = ink_labels(labels[BIG_FONT_PX], BIG_FONT_PX, bold=True)

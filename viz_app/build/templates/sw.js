@@ -1,13 +1,26 @@
 // memviz offline cache: precaches the whole site on install; a new build (new VERSION) replaces it.
 const VERSION = "__VERSION__";
 const CACHE = "memviz-" + VERSION;
+// Site path -> its SRI hash (sha256 from memviz-manifest.json).
 const FILES = __FILES__;
+
+// The copy the page just downloaded (HTTP cache) when it is this build's file, else the network.
+async function fetchChecked(path, integrity) {
+  try {
+    const cached = await fetch(path, {cache: "force-cache", integrity: integrity});
+    if (cached.ok) return cached;
+  } catch (error) { /* not in the HTTP cache, or an older build's copy: fetch it anew */ }
+  const fresh = await fetch(path, {cache: "reload", integrity: integrity});
+  if (!fresh.ok) throw new Error(`${path}: HTTP ${fresh.status}`);
+  return fresh;
+}
 
 self.addEventListener("install", (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(CACHE);
-    // no-cache: revalidate what the page already downloaded (a 304), never keep a stale file.
-    await cache.addAll(FILES.map((file) => new Request(file, {cache: "no-cache"})));
+    await Promise.all(Object.entries(FILES).map(async ([path, integrity]) => {
+      await cache.put(path, await fetchChecked(path, integrity));
+    }));
     await self.skipWaiting();
   })());
 });
