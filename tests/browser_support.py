@@ -82,3 +82,25 @@ def server_process(command: list[str], url: str, cwd: Path = ROOT,
 def screenshot_path(name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / name
+
+
+# Installed (page.add_init_script) before a served Panel page loads: the time of every websocket
+# message the page receives, so a test can wait until the server has finished an update.
+RECORD_MESSAGES_JS = """
+window.__memvizMessages = [];
+const PageWebSocket = window.WebSocket;
+window.WebSocket = class extends PageWebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener("message", () => window.__memvizMessages.push(performance.now()));
+  }
+};
+"""
+
+
+def wait_until_quiet(page, quiet_ms: int = 800, timeout_ms: int = 20_000) -> None:
+    """Wait until no server message arrived for `quiet_ms` (needs RECORD_MESSAGES_JS)."""
+    page.wait_for_function(
+        "(quiet) => performance.now() - (window.__memvizMessages.at(-1) ?? 0) > quiet", arg=quiet_ms,
+        timeout=timeout_ms,
+    )

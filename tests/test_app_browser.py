@@ -24,7 +24,14 @@ from viz_app.plots.units import format_memory
 from viz_app.serve import serve_command
 from viz_app.ui.results import View
 
-from .browser_support import chromium, free_port, screenshot_path, server_process
+from .browser_support import (
+    RECORD_MESSAGES_JS,
+    chromium,
+    free_port,
+    screenshot_path,
+    server_process,
+    wait_until_quiet,
+)
 from .conftest import DATA
 
 pytestmark = pytest.mark.browser
@@ -59,8 +66,9 @@ PAGE_TEXT_JS = """() => {
   const walk = (root) => {
     for (const el of root.querySelectorAll("*")) {
       if (el.shadowRoot) walk(el.shadowRoot);
+      if (!el.checkVisibility()) continue;  // hidden tabs, invisible widgets
       for (const node of el.childNodes)
-        if (node.nodeType === 3 && node.textContent.trim() && el.offsetParent !== null) out.push(node.textContent.trim());
+        if (node.nodeType === 3 && node.textContent.trim()) out.push(node.textContent.trim());
     }
   };
   walk(document);
@@ -115,6 +123,7 @@ def browser():
 
 def open_app(browser, url: str, viewport: dict = DESKTOP):
     page = browser.new_page(viewport=viewport)
+    page.add_init_script(RECORD_MESSAGES_JS)
     page.goto(url)
     page.wait_for_selector('.memviz-status[data-live="1"]', state="attached", timeout=30_000)
     page.wait_for_selector(".memviz-total[data-mib]", timeout=30_000)
@@ -134,6 +143,7 @@ def test_default_preset_tp_and_impossible_strategy(page, cli_json):
     assert page.locator(".memviz-total").inner_text() == format_memory(default["peak_total_mib"], "MiB")
     assert page.locator(".memviz-tp select").input_value() == str(default["config"]["tp"])
     assert page.locator(".memviz-message").first.get_attribute("data-kind") == "none"  # no error on first screen
+    wait_until_quiet(page)
     page.screenshot(path=screenshot_path("app-en.png"), full_page=True)
 
     page.locator(".memviz-tp select").select_option("4")
@@ -162,7 +172,8 @@ def test_upload_valid_then_malformed_keeps_the_last_total(page, cli_json, tmp_pa
     wait_until(lambda: message.first.get_attribute("data-kind"), lambda k: k == "success", "the upload message")
     layers = int(page.locator(".memviz-num-layers input").first.input_value())
     tp = page.locator(".memviz-tp select").input_value()
-    assert (tp, layers) == ("4", 32)  # TP kept; the file has no model_config, so layers stay
+    # TP kept; the file has no model_config.n_layers, so the preset's layer count stays.
+    assert (tp, layers) == ("4", load_preset(DEFAULT_PRESET).model.num_layers)
     expected = cli_json("--profile", str(UPLOAD), "--tp", tp, "--layers", str(layers))
     assert message.first.inner_text().endswith(t("msg.upload_loaded", "en", name=UPLOAD.name, shape="main",
                                                   layers=layers, seq=expected["config"]["seq_length"]))
@@ -180,7 +191,7 @@ def test_upload_valid_then_malformed_keeps_the_last_total(page, cli_json, tmp_pa
         text = t("msg.upload_failed", "en", error=str(problem.value))
         page.locator(".memviz-upload input[type=file]").set_input_files(str(bad))
         error = page.locator('.memviz-message[data-kind="error"]')
-        wait_until(lambda: error.all_inner_texts(), lambda texts, want=text: any(want in x for x in texts),
+        wait_until(error.all_inner_texts, lambda texts, want=text: any(want in x for x in texts),
                    f"the error for {bad.name}")
         assert total_mib(page) == uploaded_total
         assert page.locator(".memviz-total").inner_text() == format_memory(uploaded_total, "MiB")
@@ -205,6 +216,7 @@ def test_chinese_changes_titles_labels_and_axes(page):
                "Chinese treemap labels")
     assert page.locator(".memviz-tabs button").all_inner_texts() == [t(f"tab.{k}", "zh") for k in
                                                                      View.param.tab.objects]
+    wait_until_quiet(page)
     english_left = sorted(set(page.evaluate(PAGE_TEXT_JS)) & ENGLISH_ONLY)
     page.screenshot(path=screenshot_path("app-zh.png"), full_page=True)
     assert english_left == [], "English text on the Chinese page"
@@ -234,22 +246,22 @@ def test_gib_switch_and_pipeline_stages(page, cli_json):
     wait_until(stage.is_visible, bool, "the pipeline stage picker")
 
 
-def test_details_treemap_and_phone_screenshots(page, browser, app_url):
-    details = page.locator(".memviz-details")
-    treemap = page.locator(".memviz-treemap")
-
+def test_details_treemap_and_phone_screenshots(page):
     layer_one = t("block.activation.layer", "en", index=1)
     wait_until(lambda: plot_texts(page), lambda v: any(layer_one in x for x in v), "per-layer blocks (details on)")
-    treemap.screenshot(path=screenshot_path("app-treemap-details.png"))
-    details.click()
+    wait_until_quiet(page)
+    page.locator(".memviz-treemap").screenshot(path=screenshot_path("app-treemap-details.png"))
+    page.locator(".memviz-details").click()
     wait_until(lambda: plot_texts(page), lambda v: not any(layer_one in x for x in v), "the treemap without details")
+    page.locator(".memviz-details").click()
+    wait_until(lambda: plot_texts(page), lambda v: any(layer_one in x for x in v), "per-layer blocks again")
 
-    phone = open_app(browser, app_url, PHONE)
-    try:
-        width = phone.evaluate("() => document.documentElement.scrollWidth")
-        phone.screenshot(path=screenshot_path("app-phone.png"), full_page=True)
-        assert width <= PHONE["width"], "the page scrolls sideways on a phone"
-        box = phone.locator(".memviz-treemap").bounding_box()
-        assert box is not None and box["width"] >= 0.8 * PHONE["width"], f"treemap squeezed on a phone: {box}"
-    finally:
-        phone.close()
+    page.set_viewport_size(PHONE)  # same session, phone width: the layout reflows in the browser
+    treemap = page.locator(".memviz-treemap")
+    box = wait_until(treemap.bounding_box, lambda b: b is not None and b["width"] < PHONE["width"],
+                     "the treemap to fit a phone")
+    wait_until_quiet(page)  # the treemap is laid out again for the phone's width on the server
+    page.wait_for_timeout(300)  # and Bokeh repaints its canvases
+    page.screenshot(path=screenshot_path("app-phone.png"), full_page=True)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], "sideways scrolling"
+    assert box["width"] >= 0.8 * PHONE["width"], f"treemap squeezed on a phone: {box}"

@@ -37,7 +37,8 @@ def fields(text: str) -> set[str]:
 
 
 def _modules() -> list[tuple[Path, ast.Module]]:
-    return [(p, ast.parse(p.read_text(encoding="utf-8"))) for p in sorted(SOURCES.rglob("*.py")) if "i18n" not in p.parts]
+    paths = [p for p in sorted(SOURCES.rglob("*.py")) if "i18n" not in p.parts]
+    return [(p, ast.parse(p.read_text(encoding="utf-8"))) for p in paths]
 
 
 def literal_keys() -> set[tuple[str, str]]:

@@ -69,7 +69,7 @@ def test_oversized_limit_is_exclusive(session):
 
 
 @pytest.mark.parametrize(("path", "shape", "layers", "seq"), [
-    (MAIN_FILE, "main", 32, 2048),  # no model_config: the session keeps its 32 layers
+    (MAIN_FILE, "main", 32, 2048),  # no model_config: the session keeps llama3-8b's 32 layers
     (V2_FILE, "v2", 64, 8192),
 ])
 def test_valid_upload_updates_profile_and_estimate(session, cli_json, path, shape, layers, seq):
@@ -104,8 +104,9 @@ def test_bad_upload_after_a_good_one_keeps_the_upload(session):
 
 def test_pp_beyond_layers_sets_problem_and_keeps_last_estimate(session, cli_json):
     last = session.estimate
-    session.config.pp = session.config.num_layers + 1
-    assert session.problem == "PP 33 is more than the model's 32 layers: a stage would be empty"
+    layers = session.config.num_layers
+    session.config.pp = layers + 1
+    assert session.problem == f"PP {layers + 1} is more than the model's {layers} layers: a stage would be empty"
     assert session.estimate is last
     session.config.pp = 2
     assert session.problem == ""

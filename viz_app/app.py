@@ -46,6 +46,8 @@ def create_app(session: Session | None = None, view: View | None = None) -> pn.t
     """Build the whole page for one browser session."""
     hv.extension("bokeh", logo=False)
     session = session or Session()
+    # One Bokeh model-graph recompute per change instead of one per chart (Panel's hold + freeze).
+    session.batch = lambda: pn.io.hold(freeze=True)
     view = view or View()
     lang = view.param.lang
     language = pn.widgets.RadioButtonGroup.from_param(

@@ -7,6 +7,8 @@ architecture, configuration and estimate stay, and `message` / `problem` say wha
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import param
@@ -65,6 +67,8 @@ class Session(param.Parameterized):
         params.setdefault("arch", load_model_preset(params.get("model", DEFAULT_MODEL)))
         super().__init__(**params)
         self._holding = False
+        # The app sets this to hold the page's updates while one change fans out to every chart.
+        self.batch: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
         self._adopt_profile(load_preset(self.preset))
         if self.mode == ANALYTIC:
             self._enter_analytic()
@@ -181,7 +185,8 @@ class Session(param.Parameterized):
         self.problem = ""
         # Coupled parameters arrive as several events for one user action: redraw only on change.
         if estimate != self.estimate:
-            self.estimate = estimate
+            with self.batch():
+                self.estimate = estimate
 
 
 def tensor_parallel_choices(arch: Architecture, max_tp: int = 64) -> list[int]:

@@ -108,7 +108,7 @@ def build_site(out: Path, entry: Path | None = None, cache: Path | None = None) 
             entry_.update(sha256=sha256_of(wheel), imports=entry_.get("imports") or _imports_of(wheel))
         _write_core(site, core, lock, entries)
 
-        worker_rel = site.write_hashed("app.js", page.rewrite_worker(worker, sorted(entries)).encode(),
+        worker_rel = site.write_hashed("static/app.js", page.rewrite_worker(worker, sorted(entries)).encode(),
                                        f"generated from `panel convert --to pyodide-worker` of {entry.name}")
         html, wanted = page.rewrite_page(
             html, site, pure_files["bokeh"], pure_files["panel"], sources, worker_rel,

@@ -131,4 +131,8 @@ def repack_all(jobs: list[dict], cache: Path, python: str | None) -> list[dict]:
             repack.run(specs)
     for job in done + todo:
         shutil.copyfile(job["cached"], job["dst"])
+    used = {Path(job["cached"]).parent.name for job in done + todo}
+    for stale in (cache / "repacked").iterdir():  # outputs of older app versions or recipes
+        if stale.name not in used:
+            shutil.rmtree(stale, ignore_errors=True)
     return done + todo

@@ -106,7 +106,6 @@ class Sidebar(pn.viewable.Viewer):
                             lang),
             color="primary", variant="outline", sizing_mode="stretch_width",
         )
-        in_mode = {m: pn.bind(lambda current, m=m: current == m, s.param.mode) for m in (GALVATRON, ANALYTIC)}
         preset = from_param(
             pn.widgets.Select, s.param.preset, name=label("preset.label", lang), sizing_mode="stretch_width",
             options=pn.bind(_preset_options, s.param.uploaded_name, lang, s.param.preset.objects),
@@ -120,10 +119,15 @@ class Sidebar(pn.viewable.Viewer):
         upload_label = text(label("upload.label", lang), "memviz-label", margin=(8, 10, 0, 10))
         message = html(pn.bind(_message_html, s.param.message, lang))
         facts = html(pn.bind(_facts_html, s.param.profile, lang, s.config.param.mixed_precision))
-        galvatron = pn.Column(preset, facts, visible=in_mode[GALVATRON], sizing_mode="stretch_width")
-        analytic = pn.Column(model, architecture_editor(s.arch, lang), visible=in_mode[ANALYTIC],
-                             sizing_mode="stretch_width")
-        return self._card("section.model", mode, galvatron, analytic, upload_label, self.upload, message)
+        galvatron = pn.Column(preset, facts, sizing_mode="stretch_width")
+        analytic = pn.Column(model, architecture_editor(s.arch, lang), sizing_mode="stretch_width")
+        return self._card("section.model", mode, self._by_mode(galvatron, analytic), upload_label, self.upload,
+                          message)
+
+    def _by_mode(self, galvatron: pn.viewable.Viewable, analytic: pn.viewable.Viewable) -> pn.viewable.Viewable:
+        """Only the current mode's inputs are in the page: hidden widgets would still slow every redraw."""
+        return pn.panel(pn.bind(lambda mode: analytic if mode == ANALYTIC else galvatron, self.session.param.mode),
+                        sizing_mode="stretch_width")
 
     def _analytic_card(self) -> pn.Column:
         s, lang = self.session, self._lang
@@ -133,9 +137,8 @@ class Sidebar(pn.viewable.Viewer):
         )
         division.param.watch(lambda e: self._set_pp_division(e.new), "value")
         hint = text(label("opt.hint", lang), "memviz-hint")
-        column = self._card("section.analytic", hint, options_editor(s.options, lang), division)
-        column.visible = pn.bind(lambda m: m == ANALYTIC, s.param.mode)
-        return column
+        return self._by_mode(pn.Column(), self._card("section.analytic", hint, options_editor(s.options, lang),
+                                                     division))
 
     def _set_pp_division(self, value: str) -> None:
         """"8,8,8,8" -> layers per stage; empty: an even split. Bad text is reported, not applied."""

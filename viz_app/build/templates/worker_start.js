@@ -1,4 +1,4 @@
-importScripts("./pyodide/pyodide.js");
+importScripts("../pyodide/pyodide.js");  // this worker lives in static/
 
 // memviz static site: Pyodide and every package load from this site, nothing from elsewhere.
 const MEMVIZ_PACKAGES = __PACKAGES__;
@@ -11,7 +11,7 @@ function memvizMark(name) {
 
 async function memvizLoad() {
   memvizMark("worker-started");
-  const base = new URL("./", self.location.href).href;
+  const base = new URL("../", self.location.href).href;
   self.pyodide = await loadPyodide({
     indexURL: base + "pyodide/",
     // Panel points the CSS of worker-rendered documents at this root instead of its CDN.
