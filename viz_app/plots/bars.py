@@ -26,5 +26,10 @@ def bar_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage:
     return hv.Bars(rows, kdims=[block_dim], vdims=[value_dim, "tip", "color"]).opts(
         **BASE_OPTS, invert_axes=True, color="color", line_color=None, tools=[hover()], height=height,
         bar_width=0.7, xlabel="", ylabel=t("axis.memory", lang, unit=unit), framewise=True,
-        gridstyle={"x_grid_line_color": "#eceff3"}, show_grid=True, labelled=["x", "y"],
+        gridstyle={"x_grid_line_color": "#eceff3"}, show_grid=True, labelled=["x", "y"], hooks=[_few_value_ticks],
     )
+
+
+def _few_value_ticks(plot, element) -> None:
+    """At most five memory ticks, so their numbers never run together on a narrow screen."""
+    plot.state.xaxis[0].ticker.desired_num_ticks = 5
