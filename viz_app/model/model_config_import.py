@@ -70,23 +70,30 @@ def _llama_like(data: dict, name: str, family: str) -> dict:
     if bool(data.get("mlp_bias", attention_bias)) != attention_bias:
         raise ModelConfigError(f"{where}: attention_bias != mlp_bias is not modelled")
     return dict(
-        hidden_size=_need(data, "hidden_size", where),
-        num_layers=_need(data, "num_hidden_layers", where),
-        num_attention_heads=_need(data, "num_attention_heads", where),
+        **_hf_common(data, where, default_positions=4096),
         num_kv_heads=data.get("num_key_value_heads"),
         head_dim=data.get("head_dim"),
-        ffn_hidden_size=_need(data, "intermediate_size", where),
         gated_mlp=True,
         hidden_act=_activation(data.get("hidden_act", "silu"), where),
-        vocab_size=_need(data, "vocab_size", where),
-        tie_embeddings=bool(data.get("tie_word_embeddings", False)),
         norm_type="rmsnorm",
         linear_bias=attention_bias,
         qkv_bias=family == "qwen2",  # Qwen2 always has q/k/v biases and no others
         position_embedding="rope",
-        max_position_embeddings=data.get("max_position_embeddings", 4096),
-        attention_dropout=float(data.get("attention_dropout", 0.0)),
         hidden_dropout=0.0,
+    )
+
+
+def _hf_common(data: dict, where: str, default_positions: int) -> dict:
+    """The fields llama-like and GPT-NeoX configs name alike."""
+    return dict(
+        hidden_size=_need(data, "hidden_size", where),
+        num_layers=_need(data, "num_hidden_layers", where),
+        num_attention_heads=_need(data, "num_attention_heads", where),
+        ffn_hidden_size=_need(data, "intermediate_size", where),
+        vocab_size=_need(data, "vocab_size", where),
+        tie_embeddings=bool(data.get("tie_word_embeddings", False)),
+        max_position_embeddings=data.get("max_position_embeddings", default_positions),
+        attention_dropout=float(data.get("attention_dropout", 0.0)),
     )
 
 
@@ -115,21 +122,14 @@ def _gpt2(data: dict, name: str) -> dict:
 def _gpt_neox(data: dict, name: str) -> dict:
     where = f"{name} (gpt_neox)"
     return dict(
-        hidden_size=_need(data, "hidden_size", where),
-        num_layers=_need(data, "num_hidden_layers", where),
-        num_attention_heads=_need(data, "num_attention_heads", where),
-        ffn_hidden_size=_need(data, "intermediate_size", where),
+        **_hf_common(data, where, default_positions=2048),
         gated_mlp=False,
         hidden_act=_activation(data.get("hidden_act", "gelu"), where),
-        vocab_size=_need(data, "vocab_size", where),
-        tie_embeddings=bool(data.get("tie_word_embeddings", False)),
         norm_type="layernorm",
         linear_bias=bool(data.get("attention_bias", True)),
         parallel_residual=bool(data.get("use_parallel_residual", True)),
         position_embedding="rope",
         rotary_fraction=float(data.get("rotary_pct", 0.25)),
-        max_position_embeddings=data.get("max_position_embeddings", 2048),
-        attention_dropout=float(data.get("attention_dropout", 0.0)),
         hidden_dropout=float(data.get("hidden_dropout", 0.0)),
     )
 
