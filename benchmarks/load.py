@@ -188,7 +188,8 @@ def build_stock(out: Path, cache: Path) -> Path:
     (out / "pyodide").mkdir()
     for name in ("pyodide.js", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json"):
         shutil.copy(core / name, out / "pyodide" / name)
-    for path in fetch.official_packages(cache, lock, sorted(set(wheels_needed_official(lock)))).values():
+    official = fetch.lock_closure(["numpy", "pandas", "micropip"], lock)
+    for path in fetch.official_packages(cache, lock, official).values():
         shutil.copy(path, out / "pyodide" / path.name)
     (out / "wheels").mkdir()
     local = []
@@ -214,16 +215,6 @@ def build_stock(out: Path, cache: Path) -> Path:
                             f'self.pyodide.runPython({json.dumps(compat)}); console.log("Environment loaded!");')
     (out / "main.js").write_text(worker, encoding="utf-8")
     return out
-
-
-def wheels_needed_official(lock: dict) -> list[str]:
-    names, todo = set(), ["numpy", "pandas", "micropip"]
-    while todo:
-        name = todo.pop()
-        if name not in names:
-            names.add(name)
-            todo.extend(lock["packages"][name]["depends"])
-    return sorted(names)
 
 
 def report(label: str, result: dict) -> None:

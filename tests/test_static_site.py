@@ -7,13 +7,16 @@ aborted and recorded, and each test asserts there was none. Expected numbers com
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import shutil
 import sys
+import zipfile
 
 import pytest
 
-from viz_app.build import build_site
+from viz_app.build import BuildError, build_site
 from viz_app.i18n import t
 from viz_app.model.presets import DEFAULT_PRESET
 
@@ -82,13 +85,17 @@ class Visit:
         self.page.locator(".memviz-tp select").select_option(str(tp))
 
 
-@pytest.fixture
-def served(site):
-    out, _summary = site
+def serve(directory):
     port = free_port()
     origin = f"http://127.0.0.1:{port}/"
-    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(out)]
-    with server_process(command, origin) as process:
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(directory)]
+    return origin, server_process(command, origin)
+
+
+@pytest.fixture
+def served(site):
+    origin, server = serve(site[0])
+    with server as process:
         yield origin, process
 
 
@@ -98,12 +105,31 @@ def test_build_summary_and_manifest(site):
     listed = {entry["path"] for entry in manifest["files"]} | {"memviz-manifest.json"}
     on_disk = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert listed == on_disk
-    assert all(len(entry["sha256"]) == 64 and entry["source"] for entry in manifest["files"])
-    assert summary["site_bytes"] == sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    for entry in manifest["files"]:
+        assert entry["source"], entry["path"]
+        assert hashlib.sha256((out / entry["path"]).read_bytes()).hexdigest() == entry["sha256"], entry["path"]
+    manifest_bytes = (out / "memviz-manifest.json").stat().st_size
+    assert summary["site_bytes"] == sum(e["bytes"] for e in manifest["files"]) + manifest_bytes
+    # Every wheel is in the lock Pyodide loads from, with the hash it checks.
+    lock = json.loads((out / "pyodide" / "pyodide-lock.json").read_text())["packages"]
+    shipped = {p.name for p in (out / "pyodide").glob("*.whl")}
+    assert {e["file_name"] for e in lock.values()} == shipped
+    for e in lock.values():
+        assert hashlib.sha256((out / "pyodide" / e["file_name"]).read_bytes()).hexdigest() == e["sha256"]
     assert {"panel", "bokeh", "holoviews", "numpy", "pandas", "memviz"} <= set(summary["packages"])
-    # Lean: no JS inside the wheels, no full Panel dist, no WebGL/MathJax bundles.
+    # Lean: no page JS (or its TypeScript) inside the wheels, no full Panel dist, no WebGL/MathJax bundles.
+    for name, page_js in (("bokeh", "bokeh/server/static/"), ("panel", "panel/dist/")):
+        with zipfile.ZipFile(next((out / "pyodide").glob(f"{name}-*.whl"))) as wheel:
+            assert not [n for n in wheel.namelist() if n.startswith(page_js) and n.endswith(".js") or n.endswith(".ts")]
     assert not any(p.startswith("static/panel/1.9.4/dist/bundled/aceplot") for p in on_disk)
     assert not any("mathjax" in p or "bokeh-gl" in p for p in on_disk)
+
+
+def test_build_refuses_to_replace_a_folder_that_is_not_a_build(tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    with pytest.raises(BuildError, match="not a memviz build"):
+        build_site(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 
 def test_pre_rendered_page_then_live_app_tp_upload_language(browser, served, cli_json, tmp_path):
@@ -165,3 +191,28 @@ def test_offline_after_first_visit(browser, served, cli_json):
     visit.context.close()
     assert visit.outside == []
     assert visit.unexpected_errors() == []
+
+
+def test_a_new_build_replaces_the_offline_cache(browser, site, tmp_path):
+    out = tmp_path / "pyodide_dist"
+    shutil.copytree(site[0], out)
+    origin, server = serve(out)
+    with server:
+        visit = Visit(browser, origin)
+        visit.open()
+        visit.page.evaluate("async () => (await navigator.serviceWorker.ready).active.state")
+        assert visit.page.evaluate("caches.keys()") == [f"memviz-{site[1]['version']}"]
+        # The next release of the app: another title is enough to change the site.
+        entry = tmp_path / "main.py"
+        entry.write_text("from viz_app.app import create_app\n\napp = create_app()\n"
+                         'app.title = "memviz next"\napp.servable()\n')
+        new = build_site(out, entry=entry, cache=ROOT / "build_cache")
+        assert new["version"] != site[1]["version"]
+        visit.page.reload()  # the browser finds the new sw.js; it precaches the new build and drops the old
+        visit.wait_live()
+        wait_until(lambda: visit.page.evaluate("caches.keys()"), lambda keys: keys == [f"memviz-{new['version']}"],
+                   "the new build's cache alone", timeout_s=60)
+        visit.page.reload()
+        wait_until(visit.page.title, lambda title: title == "memviz next", "the new build's page")
+        visit.context.close()
+    assert visit.outside == []

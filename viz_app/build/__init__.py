@@ -57,12 +57,7 @@ def _select(imported: set[str], lock: dict) -> tuple[list[str], list[str], list[
     """Which pure wheels, sdist-made wheels and official packages the app needs."""
     pure = sorted(d for d in pins.PURE_WHEELS if d in imported)
     from_sdist = sorted(d for d in pins.PURE_FROM_SDIST if d in imported)
-    official, todo = set(), [d for d in pins.OFFICIAL_PACKAGES if d in imported]
-    while todo:
-        name = todo.pop()
-        if name not in official:
-            official.add(name)
-            todo.extend(lock["packages"][name]["depends"])
+    official = set(fetch.lock_closure([d for d in pins.OFFICIAL_PACKAGES if d in imported], lock))
     unknown = sorted(imported - set(pure) - set(from_sdist) - official - pins.SERVER_ONLY)
     if unknown:
         raise BuildError(f"the app imports {', '.join(unknown)}, which the static site does not ship: "
@@ -78,21 +73,24 @@ def _imports_of(wheel: Path) -> list[str]:
 
 
 def build_site(out: Path, entry: Path | None = None, cache: Path | None = None) -> dict:
-    """Build the site into `out` (replaced whole); returns a summary for the CLI to print."""
+    """Build the site into `out` (replacing an earlier build there); returns a summary for the CLI."""
     started = time.monotonic()
     out, cache = Path(out).resolve(), (cache or default_cache())
     entry = (entry or PACKAGE_DIR / "main.py").resolve()
     _check_installed_versions()
+    _check_replaceable(out)
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="memviz-build-") as tmp:
         work = Path(tmp)
         converting = _start_convert(entry, work / "convert")
-        core = fetch.pyodide_core(cache)
-        lock = fetch.read_lock(core)
-        pure_files = fetch.pypi_files(cache, pins.PURE_WHEELS)
-        sdists = fetch.pypi_files(cache, {d: v[:2] for d, v in pins.PURE_FROM_SDIST.items()}, binary=False)
-        official_files = fetch.official_packages(cache, lock, _closure(pins.OFFICIAL_PACKAGES, lock))
-        html, worker, imported = _finish_convert(converting, work / "convert")
+        try:
+            core = fetch.pyodide_core(cache)
+            lock = fetch.read_lock(core)
+            pure_files = fetch.pypi_files(cache, pins.PURE_WHEELS)
+            sdists = fetch.pypi_files(cache, {d: v[:2] for d, v in pins.PURE_FROM_SDIST.items()}, binary=False)
+            official_files = fetch.official_packages(cache, lock, fetch.lock_closure(pins.OFFICIAL_PACKAGES, lock))
+        finally:
+            html, worker, imported = _finish_convert(converting, work / "convert")
         pure, from_sdist, official = _select(imported, lock)
 
         staging = out.with_name(out.name + ".partial")
@@ -107,46 +105,49 @@ def build_site(out: Path, entry: Path | None = None, cache: Path | None = None) 
             wheel = staging / PYODIDE_DIR / entry_["file_name"]
             entry_.update(sha256=sha256_of(wheel), imports=entry_.get("imports") or _imports_of(wheel))
         _write_core(site, core, lock, entries)
-
-        worker_rel = site.write_hashed("static/app.js", page.rewrite_worker(worker, sorted(entries)).encode(),
-                                       f"generated from `panel convert --to pyodide-worker` of {entry.name}")
-        html, wanted = page.rewrite_page(
-            html, site, pure_files["bokeh"], pure_files["panel"], sources, worker_rel,
-            (page.TEMPLATES / "head.html").read_text(encoding="utf-8"),
-            (page.TEMPLATES / "register.html").read_text(encoding="utf-8"))
-        missing_css = page.copy_panel_assets(site, pure_files["panel"], set(wanted), sources["panel"])
-        site.write("index.html", html.encode(), f"generated from `panel convert --to pyodide-worker` of {entry.name}")
+        missing_css = _write_page(site, html, worker, entry, entries, pure_files, sources)
         offline.write_pwa(site)
-        hashes = {rel: sha256_of(staging / rel) for rel in site.sources}
-        version = offline.write_service_worker(site, hashes)
-        hashes["sw.js"] = sha256_of(staging / "sw.js")
-        manifest = [{"path": rel, "bytes": (staging / rel).stat().st_size, "sha256": hashes[rel],
-                     "source": site.sources[rel]} for rel in sorted(hashes)]
-        site.write(MANIFEST, json.dumps({"pyodide": pins.PYODIDE_VERSION, "version": version, "files": manifest},
-                                        indent=1).encode(), "generated")
+        manifest, version = _write_manifest(site)
         shutil.rmtree(out, ignore_errors=True)
         staging.rename(out)
-    startup = {PYODIDE_DIR + e["file_name"] for e in entries.values()}
-    startup |= {"index.html", worker_rel, *[m["path"] for m in manifest if m["path"].startswith(("static/", "pyodide/"))
-                                            and not m["path"].endswith(".whl")]}
     return {
         "out": str(out), "version": version, "files": len(manifest) + 1,
-        "site_bytes": sum(m["bytes"] for m in manifest) + (out / MANIFEST).stat().st_size,
-        "startup_bytes": sum(m["bytes"] for m in manifest if m["path"] in startup),
+        "site_bytes": sum(p.stat().st_size for p in out.rglob("*") if p.is_file()),
         "packages": {name: e["version"] for name, e in sorted(entries.items())},
         "bytecode": python or "none (no CPython 3.12 found: shipped .py sources)",
         "missing_panel_assets": missing_css, "seconds": round(time.monotonic() - started, 1),
     }
 
 
-def _closure(names, lock: dict) -> list[str]:
-    seen, todo = set(), list(names)
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo.extend(lock["packages"][name]["depends"])
-    return sorted(seen)
+def _check_replaceable(out: Path) -> None:
+    # The build replaces `out` whole: never a folder that is not an earlier build.
+    if out.exists() and any(out.iterdir()) and not (out / MANIFEST).is_file():
+        raise BuildError(f"{out} exists and is not a memviz build (no {MANIFEST}): choose another --out")
+
+
+def _write_page(site, html, worker, entry, entries, pure_files, sources) -> list[str]:
+    """index.html and the worker, self-contained; returns Panel assets the page names but Panel lacks."""
+    origin = f"generated from `panel convert --to pyodide-worker` of {entry.name}"
+    worker_rel = site.write_hashed("static/app.js", page.rewrite_worker(worker, sorted(entries)).encode(), origin)
+    html, wanted = page.rewrite_page(
+        html, site, pure_files["bokeh"], pure_files["panel"], sources, worker_rel,
+        (page.TEMPLATES / "head.html").read_text(encoding="utf-8"),
+        (page.TEMPLATES / "register.html").read_text(encoding="utf-8"))
+    missing = page.copy_panel_assets(site, pure_files["panel"], set(wanted), sources["panel"])
+    site.write("index.html", html.encode(), origin)
+    return missing
+
+
+def _write_manifest(site) -> tuple[list[dict], str]:
+    """sw.js (versioned by the site's hashes) and memviz-manifest.json listing every file."""
+    hashes = {rel: sha256_of(site.out / rel) for rel in site.sources}
+    version = offline.write_service_worker(site, hashes)
+    hashes["sw.js"] = sha256_of(site.out / "sw.js")
+    manifest = [{"path": rel, "bytes": (site.out / rel).stat().st_size, "sha256": hashes[rel],
+                 "source": site.sources[rel]} for rel in sorted(hashes)]
+    site.write(MANIFEST, json.dumps({"pyodide": pins.PYODIDE_VERSION, "version": version, "files": manifest},
+                                    indent=1).encode(), "generated")
+    return manifest, version
 
 
 def _package_jobs(site, work, pure, from_sdist, official, pure_files, sdists, official_files, lock, sources):

@@ -129,5 +129,16 @@ def official_packages(cache: Path, lock: dict, names: list[str]) -> dict[str, Pa
     return result
 
 
+def lock_closure(names, lock: dict) -> list[str]:
+    """`names` and everything they depend on, per the Pyodide lock file."""
+    seen, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(lock["packages"][name]["depends"])
+    return sorted(seen)
+
+
 def read_lock(core: Path) -> dict:
     return json.loads((core / "pyodide-lock.json").read_text(encoding="utf-8"))

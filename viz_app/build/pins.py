@@ -60,7 +60,8 @@ SERVER_ONLY = frozenset({"tornado", "setuptools", "colorama", "certifi", "pip", 
 BOKEH_JS = ("bokeh.min.js", "bokeh-widgets.min.js", "bokeh-tables.min.js")
 WHEEL_DROP = {
     "bokeh": ("bokeh/server/static/*", "bokeh/sampledata/*", "bokeh/_sri/*", "*/tests/*"),
-    "panel": ("panel/dist/*", "panel/tests/*", "panel/tests/**"),
+    # dist/ is the page's JS and CSS; the TypeScript sources and JS tooling configs are never read.
+    "panel": ("panel/dist/*", "panel/tests/*", "panel/*.ts", "panel/eslint.config.js"),
     # Notebooks and the matplotlib/plotly backends: the app draws with bokeh only.
     "holoviews": ("holoviews/tests/*", "holoviews/examples/*", "holoviews/plotting/mpl/*",
                   "holoviews/plotting/plotly/*"),
