@@ -62,7 +62,8 @@ def create_app(session: Session | None = None, view: View | None = None) -> pn.t
     footer = text(label("app.footer", lang), "memviz-footer")
     template = pn.template.VanillaTemplate(
         title="memviz", header=[tagline, pn.layout.HSpacer(), language],
-        sidebar=[Sidebar(session, lang)], main=[results, footer, status],
+        # The status sits inside a layout: `panel convert` drops a top-level item that onload updates.
+        sidebar=[Sidebar(session, lang)], main=[pn.Column(results, footer, status, sizing_mode="stretch_width")],
         sidebar_width=360, header_background="#1e4f9a", raw_css=[CSS],
         meta_description="Per-GPU memory of distributed LLM training (Galvatron-compatible)",
     )
