@@ -72,20 +72,41 @@ def _summary_html(estimate: Estimate, unit: str, lang: str, gpu: str, custom_gib
 
 
 class Results(pn.viewable.Viewer):
-    """Every chart of a session, drawn in the view's language and unit."""
+    """Every chart of a session, drawn in the view's language and unit.
+
+    The total and the treemap follow the session's estimate at once; the other charts follow
+    `later`, set one server tick after, so the first screen's update reaches the browser without
+    waiting for them (under Pyodide, where there are no ticks, both happen together).
+    """
+
+    later = param.ClassSelector(class_=Estimate, doc="The estimate the secondary charts show.")
 
     def __init__(self, session: Session, view: View, **params):
-        super().__init__(**params)
+        super().__init__(later=session.estimate, **params)
         self.session, self.view = session, view
+        session.param.watch(self._schedule_later, "estimate")
+
+    def _schedule_later(self, _event: param.parameterized.Event) -> None:
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:
+            self.later = self.session.estimate
+            return
+
+        def update() -> None:
+            if self.later is not self.session.estimate:
+                with pn.io.hold(doc, freeze=True):  # one model-graph recompute for all of them
+                    self.later = self.session.estimate
+
+        doc.add_next_tick_callback(update)
 
     def _heading(self, key: str, **refs) -> pn.pane.HTML:
         return html(pn.bind(lambda lang, **v: f'<div class="memviz-card-title">{escape(t(key, lang, **v))}</div>',
                             self.view.param.lang, **refs), margin=(4, 10), max_width=420)
 
     def _plot(self, function, height: int, **refs) -> pn.pane.HoloViews:
-        """A DynamicMap of `function(estimate, lang, unit, **refs)`: data updates in place."""
-        s, v = self.session, self.view
-        bound = pn.bind(function, s.param.estimate, v.param.lang, v.param.unit, **refs)
+        """A DynamicMap of `function(estimate, lang, unit, **refs)` on `later`: data updates in place."""
+        v = self.view
+        bound = pn.bind(function, self.param.later, v.param.lang, v.param.unit, **refs)
         return pn.pane.HoloViews(hv.DynamicMap(bound), height=height, sizing_mode="stretch_width",
                                  linked_axes=False)
 
@@ -151,14 +172,14 @@ class Results(pn.viewable.Viewer):
         return card(header, chart, hint, css_classes=("memviz-treemap",))
 
     def analysis_card(self) -> pn.Column:
-        s, v, c = self.session, self.view, self.session.config
+        v, c = self.view, self.session.config
         bars = pn.Column(self._plot(plots.bar_chart, 320, stage=c.param.stage), sizing_mode="stretch_width")
         proportion = pn.Column(
             self._plot(plots.proportion_chart, 240, stage=c.param.stage),
-            html(pn.bind(_legend_html, s.param.estimate, c.param.stage, v.param.lang)),
+            html(pn.bind(_legend_html, self.param.later, c.param.stage, v.param.lang)),
             sizing_mode="stretch_width",
         )
-        donut_map = hv.DynamicMap(pn.bind(plots.donut, s.param.estimate, v.param.lang, v.param.unit,
+        donut_map = hv.DynamicMap(pn.bind(plots.donut, self.param.later, v.param.lang, v.param.unit,
                                           stage=c.param.stage, drill=v.param.drill))
         tap = hv.streams.Tap(source=donut_map)
         tap.add_subscriber(lambda x, y: self._on_donut_tap(x, y))
@@ -176,7 +197,7 @@ class Results(pn.viewable.Viewer):
         )
         formulas = pn.Column(
             text(label("formulas.hint", v.param.lang), "memviz-hint"),
-            html(pn.bind(_formulas_html, s.param.estimate, c.param.stage, v.param.lang, v.param.unit)),
+            html(pn.bind(_formulas_html, self.param.later, c.param.stage, v.param.lang, v.param.unit)),
             sizing_mode="stretch_width",
         )
         contents = {"bars": bars, "proportion": proportion, "donut": donut, "formulas": formulas}
