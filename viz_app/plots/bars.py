@@ -8,7 +8,7 @@ from ..i18n import t
 from ..model.result import Estimate
 from .geometry import pick_stage
 from .parts import block_parts, tooltip
-from .style import BASE_OPTS, hover
+from .style import BASE_OPTS, hover, plain_numbers
 from .units import to_unit
 
 
@@ -33,3 +33,4 @@ def bar_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage:
 def _few_value_ticks(plot, element) -> None:
     """At most five memory ticks, so their numbers never run together on a narrow screen."""
     plot.state.xaxis[0].ticker.desired_num_ticks = 5
+    plain_numbers(plot.state.xaxis[0])

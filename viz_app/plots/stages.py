@@ -7,16 +7,17 @@ import holoviews as hv
 from ..i18n import t
 from ..model.result import Estimate
 from .parts import category_parts, tooltip
-from .style import BASE_OPTS, CAPACITY_COLOR, hover
+from .style import BASE_OPTS, CAPACITY_COLOR, hover, plain_numbers
 from .units import format_memory, to_unit
 
 BAR_HALF_WIDTH = 0.36
 
 
 def _integer_ticks(plot, element) -> None:
-    """Stages are whole numbers: never put ticks between them."""
+    """Stages are whole numbers: never put ticks between them; memory in plain numbers."""
     plot.state.xaxis[0].ticker.min_interval = 1
     plot.state.xaxis[0].minor_tick_line_color = None
+    plain_numbers(plot.state.yaxis[0])
 
 
 def stage_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, capacity_mib: float | None = None,

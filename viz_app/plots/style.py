@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zlib
 
-from bokeh.models import HoverTool
+from bokeh.models import HoverTool, NumeralTickFormatter
 
 from ..model.result import ACTIVATION, MODEL_STATES, OVERHEAD
 
@@ -59,3 +59,8 @@ def tooltip_html(name: str, lines: list[tuple[str, str]]) -> str:
 
 # Options every chart shares: no toolbar, no grey frame, fills the card's width.
 BASE_OPTS = {"toolbar": None, "default_tools": [], "responsive": True, "show_frame": False}
+
+
+def plain_numbers(axis) -> None:
+    """Memory ticks as plain numbers ("120,000", "23.5"), never scientific notation."""
+    axis.formatter = NumeralTickFormatter(format="0,0.[0]")
