@@ -10,7 +10,8 @@ import holoviews as hv
 import panel as pn
 
 from . import url_state
-from .session import Message, Session
+from .i18n import t
+from .session import ANALYTIC, Message, Session
 from .ui.results import Results, View
 from .ui.sidebar import Sidebar
 from .ui.theme import CSS, text
@@ -59,7 +60,8 @@ def create_app(session: Session | None = None, view: View | None = None) -> pn.t
     pn.state.onload(lambda: setattr(status, "object", _status_html(True)))
     results = Results(session, view)
     connect_location(session, view)
-    footer = text(label("app.footer", lang), "memviz-footer")
+    footer = text(pn.bind(lambda mode, lng: t("app.footer_analytic" if mode == ANALYTIC else "app.footer", lng),
+                          session.param.mode, lang), "memviz-footer")
     template = pn.template.VanillaTemplate(
         title="memviz", header=[tagline, pn.layout.HSpacer(), language],
         # The status sits inside a layout: `panel convert` drops a top-level item that onload updates.

@@ -195,4 +195,7 @@ CATALOG = {
     "formulas.hint": "该阶段的每个内存块：如何计算，公式出自何处。",
     "download.label": "下载 JSON",
     "msg.url_ignored": "链接中无法应用的参数已忽略：{keys}",
+    "app.footer_analytic": "解析模式：依据架构与已发表公式（Korthikanti 等 2022、Megatron-LM、ZeRO）估算，"
+                           "按单卡计，单位 MiB (2^20 字节)；每个内存块的公式与出处见“公式”页。"
+                           "此为估算，而非实测。",
 }

@@ -15,6 +15,7 @@ from .style import BASE_OPTS, TEXT_COLOR, hover
 from .units import format_memory
 
 INNER, OUTER, LABEL_RADIUS = 0.58, 1.0, 1.22
+X_SPAN, WIDTH_PER_HEIGHT = 2.4, 1.6  # room for labels either side of the ring
 POINTS_PER_TURN = 180
 
 
@@ -66,8 +67,11 @@ def donut(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: int
         text_color=TEXT_COLOR, text_font_size="12px", text_align="align", text_baseline="middle",
     )
     return (ring * texts).opts(
-        hv.opts.Overlay(**BASE_OPTS, height=height, xaxis=None, yaxis=None, xlim=(-2.4, 2.4), ylim=(-1.45, 1.45),
-                        data_aspect=1, padding=0),
+        # A fixed size whose x/y spans match its pixel ratio keeps the ring round without `data_aspect`,
+        # which Bokeh mis-sizes when the plot first appears in a hidden tab.
+        hv.opts.Overlay(**{**BASE_OPTS, "responsive": False}, width=round(height * WIDTH_PER_HEIGHT), height=height,
+                        xaxis=None, yaxis=None, xlim=(-X_SPAN, X_SPAN), ylim=(-X_SPAN / WIDTH_PER_HEIGHT,
+                                                                            X_SPAN / WIDTH_PER_HEIGHT), padding=0),
     )
 
 

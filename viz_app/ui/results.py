@@ -192,7 +192,7 @@ class Results(pn.viewable.Viewer):
         donut = pn.Column(
             pn.FlexBox(text(label("donut.hint", v.param.lang), "memviz-hint", sizing_mode="fixed", width=330),
                        drill_button, flex_wrap="wrap", justify_content="space-between", sizing_mode="stretch_width"),
-            pn.pane.HoloViews(donut_map, height=360, sizing_mode="stretch_width"),
+            pn.Row(pn.layout.HSpacer(), pn.pane.HoloViews(donut_map), pn.layout.HSpacer(), sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )
         formulas = pn.Column(
