@@ -63,4 +63,7 @@ BASE_OPTS = {"toolbar": None, "default_tools": [], "responsive": True, "show_fra
 
 def plain_numbers(axis) -> None:
     """Memory ticks as plain numbers ("120,000", "23.5"), never scientific notation."""
-    axis.formatter = NumeralTickFormatter(format="0,0.[0]")
+    # Hooks run on every redraw: a new formatter model each time would force Bokeh to re-walk
+    # the whole document's model graph.
+    if not isinstance(axis.formatter, NumeralTickFormatter):
+        axis.formatter = NumeralTickFormatter(format="0,0.[0]")
