@@ -17,10 +17,24 @@ CARD_STYLES = {
 }
 
 
+class LiveHTML(pn.pane.HTML):
+    """An HTML pane whose updates send only the new markup.
+
+    Panel's HTML pane re-sends its stylesheets with every new object; they are Bokeh models, so
+    every update made Bokeh re-walk the page's whole model graph (~35 ms here, several times per
+    change). Stylesheet changes still arrive through the `stylesheets` parameter itself.
+    """
+
+    def _update(self, ref: str, model) -> None:
+        props = self._get_properties(model.document)
+        props.pop("stylesheets", None)
+        model.update(**props)
+
+
 def html(obj, **kwargs) -> pn.pane.HTML:
     """An HTML pane styled by the app's stylesheet."""
     kwargs.setdefault("sizing_mode", "stretch_width")
-    return pn.pane.HTML(obj, stylesheets=[CSS], **kwargs)
+    return LiveHTML(obj, stylesheets=[CSS], **kwargs)
 
 
 def text(obj, css_class: str = "memviz-text", **kwargs) -> pn.pane.HTML:
