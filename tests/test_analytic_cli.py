@@ -90,3 +90,10 @@ def test_validate_with_a_file(capsys):
     assert main(["validate", "--file", str(DATA / "measured_fixture.json")]) == 0
     table = capsys.readouterr().out
     assert "median absolute error:" in table and "fixture-hf-zero3" in table
+
+
+def test_default_tp_is_lowered_to_one_the_heads_divide_and_an_explicit_one_is_kept(capsys):
+    out = run_json(capsys, "--model", "qwen2.5-7b")  # 28 heads, 4 KV heads: TP 8 impossible
+    assert (out["config"]["tp"], out["config"]["dp"], out["config"]["total_gpus"]) == (4, 2, 8)
+    assert main(["estimate", "--model", "qwen2.5-7b", "--tp", "8"]) == 2
+    assert "TP 8 does not divide the model's 28 attention heads" in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
 import pytest
 
-from viz_app.model.config import TrainingConfig
+from viz_app.model.config import TrainingConfig, nearest_at_most
 
 
 def test_defaults_match_galvatron_before_a_file_is_loaded():
@@ -87,3 +87,10 @@ def test_every_parameter_is_documented():
     for name, p in TrainingConfig.param.objects().items():
         if name != "name":
             assert p.doc, name
+
+
+@pytest.mark.parametrize(("value", "choices", "expected"), [
+    (8, [1, 2, 4, 8], 8), (8, [1, 2, 4, 7], 7), (3, [1, 2, 4], 2), (1, [2, 4], 2),
+])
+def test_nearest_at_most_keeps_as_much_parallelism_as_allowed(value, choices, expected):
+    assert nearest_at_most(value, choices) == expected

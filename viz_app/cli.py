@@ -184,13 +184,16 @@ def run_estimate(args: argparse.Namespace) -> int:
 def run_analytic_estimate(args: argparse.Namespace) -> int:
     from .model.analytic import AnalyticOptions, estimate_analytic
     from .model.analytic.model_presets import load_model_preset
-    from .model.config import TrainingConfig
+    from .model.analytic.parameters import tensor_parallel_choices
+    from .model.config import TrainingConfig, nearest_at_most
     from .model.model_config_import import read_model_config
 
     arch = load_model_preset(args.model) if args.model else read_model_config(args.model_config)
     options = AnalyticOptions(**analytic_option_values(args))
     config = TrainingConfig()
-    config.apply(**{**arch.config_defaults(), **config_values(args)})
+    # Unless --tp is given, the default TP is lowered to one the model's heads divide (as the app does).
+    defaults = {**arch.config_defaults(), "tp": nearest_at_most(config.tp, tensor_parallel_choices(arch))}
+    config.apply(**{**defaults, **config_values(args)})
     estimate = estimate_analytic(config, arch, options)
     if args.json:
         print(json.dumps(estimate_document(arch.model_name, config, estimate, arch, options), indent=2))

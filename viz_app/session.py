@@ -15,10 +15,10 @@ import param
 
 from .model.analytic import AnalyticOptions, estimate_analytic
 from .model.analytic.model_presets import list_model_presets, load_model_preset
-from .model.analytic.parameters import check_tensor_parallel
+from .model.analytic.parameters import tensor_parallel_choices
 from .model.architecture import Architecture
-from .model.config import TrainingConfig
-from .model.errors import MemvizError, StrategyError
+from .model.config import TrainingConfig, nearest_at_most
+from .model.errors import MemvizError
 from .model.galvatron import estimate_galvatron
 from .model.presets import DEFAULT_PRESET, list_presets, load_preset
 from .model.profile import GalvatronProfile
@@ -93,14 +93,12 @@ class Session(param.Parameterized):
             values.pop("seq_length")
         sp = values.get("sequence_parallel", self.config.sequence_parallel)
         supported = [t for t, _ in profile.tp_choices(sp)]
-        if supported and self.config.tp not in supported:
-            values["tp"] = max((t for t in supported if t <= self.config.tp), default=min(supported))
+        if supported:
+            values["tp"] = nearest_at_most(self.config.tp, supported)
         self._adopt(values, lambda: setattr(self, "profile", profile))
 
     def _adopt_architecture(self, arch: Architecture, values: dict) -> None:
-        supported = tensor_parallel_choices(arch)
-        if self.config.tp not in supported:
-            values = {**values, "tp": max(t for t in supported if t <= self.config.tp)}
+        values = {**values, "tp": nearest_at_most(self.config.tp, tensor_parallel_choices(arch))}
         # Update in place: widgets are bound to this Architecture's parameters.
         self._adopt(values, lambda: self.arch.param.update(**arch.values()))
 
@@ -187,18 +185,6 @@ class Session(param.Parameterized):
         if estimate != self.estimate:
             with self.batch():
                 self.estimate = estimate
-
-
-def tensor_parallel_choices(arch: Architecture, max_tp: int = 64) -> list[int]:
-    """TP degrees the architecture's heads (and vocabulary-parallel layers) allow, up to `max_tp`."""
-    choices = []
-    for tp in range(1, max_tp + 1):
-        try:
-            check_tensor_parallel(arch, tp)
-        except StrategyError:
-            continue
-        choices.append(tp)
-    return choices
 
 
 def _names(obj: param.Parameterized) -> list[str]:

@@ -131,3 +131,14 @@ class TrainingConfig(param.Parameterized):
                  "gbs": self.global_batch_size},
             ))
         return notices
+
+
+def nearest_at_most(value: int, choices: list[int]) -> int:
+    """`value` if allowed, else the largest allowed degree below it (else the smallest allowed).
+
+    Used when a newly chosen model or profile cannot take the current TP: the user keeps as much
+    parallelism as the model allows.
+    """
+    if value in choices:
+        return value
+    return max((c for c in choices if c <= value), default=min(choices))

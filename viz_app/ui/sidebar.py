@@ -8,11 +8,12 @@ import panel as pn
 import param
 
 from ..i18n import t
+from ..model.analytic.parameters import tensor_parallel_choices
 from ..model.architecture import Architecture
 from ..model.config import TrainingConfig
 from ..model.profile import GalvatronProfile
 from ..model.result import Estimate
-from ..session import ANALYTIC, GALVATRON, UPLOADED, Message, Session, tensor_parallel_choices
+from ..session import ANALYTIC, GALVATRON, UPLOADED, Message, Session
 from .editors import architecture_editor, options_editor
 from .theme import card, html, text
 from .widgets import from_param, label, number_slider, switch

@@ -98,6 +98,18 @@ def check_tensor_parallel(arch: Architecture, tp: int) -> None:
             raise StrategyError(f"TP {tp} does not divide the model's {value} {what}")
 
 
+def tensor_parallel_choices(arch: Architecture, max_tp: int = 64) -> list[int]:
+    """TP degrees `check_tensor_parallel` accepts for this architecture, up to `max_tp`."""
+    choices = []
+    for tp in range(1, max_tp + 1):
+        try:
+            check_tensor_parallel(arch, tp)
+        except StrategyError:
+            continue
+        choices.append(tp)
+    return choices
+
+
 def stage_layer_counts(num_layers: int, pp: int, pp_division: list[int] | None = None) -> list[int]:
     """Layers per pipeline stage: an explicit division, else as even as possible (extra layers go
     to the last stages, which hold the fewest in-flight micro-batches under 1F1B)."""
