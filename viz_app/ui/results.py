@@ -149,7 +149,7 @@ class Results(pn.viewable.Viewer):
             label=label("download.label", v.param.lang), disabled=pn.bind(bool, s.param.problem),
             css_classes=["memviz-download"], color="primary", variant="outline", width=150, margin=(28, 10, 10, 10),
         )
-        controls = pn.Row(gpu, custom, unit, download)
+        controls = pn.FlexBox(gpu, custom, unit, download, flex_wrap="wrap", align_items="flex-start")
         return card(pn.FlexBox(total, controls, flex_wrap="wrap", justify_content="space-between",
                                sizing_mode="stretch_width"), problem)
 
