@@ -12,6 +12,7 @@ import panel as pn
 from . import url_state
 from .i18n import t
 from .session import ANALYTIC, Message, Session
+from .ui.batching import batch
 from .ui.results import Results, View
 from .ui.sidebar import Sidebar
 from .ui.theme import CSS, text
@@ -47,8 +48,8 @@ def create_app(session: Session | None = None, view: View | None = None) -> pn.t
     """Build the whole page for one browser session."""
     hv.extension("bokeh", logo=False)
     session = session or Session()
-    # One Bokeh model-graph recompute per change instead of one per chart (Panel's hold + freeze).
-    session.batch = lambda: pn.io.hold(freeze=True)
+    # One message per change, and no Bokeh model-graph walk when only data changed.
+    session.batch = batch
     view = view or View()
     lang = view.param.lang
     language = pn.widgets.RadioButtonGroup.from_param(
@@ -67,6 +68,7 @@ def create_app(session: Session | None = None, view: View | None = None) -> pn.t
         # The status sits inside a layout: `panel convert` drops a top-level item that onload updates.
         sidebar=[Sidebar(session, lang)], main=[pn.Column(results, footer, status, sizing_mode="stretch_width")],
         sidebar_width=360, header_background="#1e4f9a", raw_css=[CSS],
+        busy_indicator=None,  # updates take ~0.1 s; a spinner flashing on every change only costs messages
         meta_description="Per-GPU memory of distributed LLM training (Galvatron-compatible)",
     )
     return template

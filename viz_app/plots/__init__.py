@@ -4,6 +4,8 @@ No Panel here: the app binds these functions to its parameters; the static build
 call them the same way.
 """
 
+from holoviews.plotting.bokeh import BokehRenderer
+
 from .bars import bar_chart
 from .donut import donut, donut_sector_at
 from .geometry import pick_stage
@@ -12,6 +14,11 @@ from .proportion import proportion_chart
 from .stages import stage_chart
 from .treemap import treemap
 from .units import UNITS, format_memory, to_unit
+
+# HoloViews asks Bokeh for WebGL by default. These charts have a few dozen glyphs, and without a
+# GPU (headless browsers, many laptops' software GL) each repaint then copies a WebGL canvas into
+# the 2D one: ~45 ms of a ~100 ms browser-side redraw, measured in Chromium here. Plain canvas.
+BokehRenderer.webgl = False
 
 __all__ = [
     "UNITS", "bar_chart", "donut", "donut_sector_at", "format_memory", "legend_items", "pick_stage", "proportion_chart",

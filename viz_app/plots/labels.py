@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import holoviews as hv
 
-from .geometry import DARK_INK, LIGHT_INK, ink_for
+from .geometry import DARK_INK, ink_for
+
+# A row that draws nothing and is always there: HoloViews decides from a column's values whether
+# it holds colours, and a column that starts out empty is mapped as numbers, after which hex
+# strings fail. With it, one layer carries every label (each layer costs a glyph update per redraw).
+_BLANK = (0.0, 0.0, "", DARK_INK, "10px", "normal")
 
 
-def ink_labels(rows: list[tuple[float, float, str, str]], font_px: int, bold: bool = False) -> hv.Overlay:
-    """(x, y, text, fill colour) rows as two label layers with fixed ink colours.
-
-    Fixed colours, not a colour column: HoloViews maps a column that starts out empty as numbers
-    and then fails on hex strings. Both layers always exist, so a DynamicMap keeps its overlay shape.
-    """
-    layers = []
-    for ink in (DARK_INK, LIGHT_INK):
-        points = [(x, y, text) for x, y, text, fill in rows if ink_for(fill) == ink]
-        layers.append(hv.Labels(points, kdims=["x", "y"], vdims=["text"]).opts(
-            text_color=ink, text_font_size=f"{font_px}px", text_font_style="bold" if bold else "normal",
-        ))
-    return layers[0] * layers[1]
+def ink_labels(rows: list[tuple[float, float, str, str]], font_px: int | list[int], bold: bool | list[bool] = False
+               ) -> hv.Labels:
+    """(x, y, text, fill colour) rows as one label layer; font size and weight per row or for all."""
+    sizes = font_px if isinstance(font_px, list) else [font_px] * len(rows)
+    weights = bold if isinstance(bold, list) else [bold] * len(rows)
+    points = [_BLANK] + [(x, y, text, ink_for(fill), f"{size}px", "bold" if heavy else "normal")
+                         for (x, y, text, fill), size, heavy in zip(rows, sizes, weights, strict=True)]
+    return hv.Labels(points, kdims=["x", "y"], vdims=["text", "ink", "size", "weight"]).opts(
+        text_color="ink", text_font_size="size", text_font_style="weight",
+    )

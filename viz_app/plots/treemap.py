@@ -84,12 +84,13 @@ def treemap(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: i
     total = chosen.total_mib
     rects = [(*_box(r, width, area_height), tooltip(r["part"], chosen, unit, lang), r["part"].color)
              for r in leaves]
-    labels = {BIG_FONT_PX: [], SMALL_FONT_PX: []}
+    labels, sizes = [], []
     for r in leaves:
         fitted = _label(r, total, unit)
         if fitted:
             x0, y0, x1, y1 = _box(r, width, area_height)
-            labels[fitted[1]].append(((x0 + x1) / 2, (y0 + y1) / 2, fitted[0], r["part"].color))
+            labels.append(((x0 + x1) / 2, (y0 + y1) / 2, fitted[0], r["part"].color))
+            sizes.append(fitted[1])
     columns = ["x0", "y0", "x1", "y1"]
     fill = hv.Rectangles(rects, kdims=columns, vdims=["tip", "color"]).opts(
         color="color", line_color="white", line_width=1, tools=[hover()], hover_fill_alpha=0.85,
@@ -97,9 +98,8 @@ def treemap(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: i
     outline = hv.Rectangles([_box(f, width, area_height) for f in frames], kdims=columns).opts(
         fill_alpha=0, line_color="white", line_width=CATEGORY_GAP * 2,
     )
-    big = ink_labels(labels[BIG_FONT_PX], BIG_FONT_PX, bold=True)
-    small = ink_labels(labels[SMALL_FONT_PX], SMALL_FONT_PX)
-    return (fill * outline * big * small).opts(
+    text = ink_labels(labels, sizes, bold=[size == BIG_FONT_PX for size in sizes])
+    return (fill * outline * text).opts(
         hv.opts.Overlay(**BASE_OPTS, height=height, xaxis=None, yaxis=None, xlim=(0, WIDTH), ylim=(0, HEIGHT),
                         padding=0, border=0, min_height=260),
     )

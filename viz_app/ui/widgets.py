@@ -12,6 +12,7 @@ import panel as pn
 import param
 
 from ..i18n import t
+from .batching import respond_at_once
 from .theme import text
 
 # Galvatron's sliders grow to ceil(1.2 * value) when a larger value is typed.
@@ -19,10 +20,10 @@ SLIDER_GROWTH = 1.2
 
 
 def from_param(widget_type: type, parameter: param.Parameter, **kwargs):
-    """`widget_type.from_param` without the parameter's English docstring as a tooltip."""
+    """`widget_type.from_param` without the parameter's English docstring as a tooltip, responsive."""
     if "description" in widget_type.param:
         kwargs.setdefault("description", None)
-    return widget_type.from_param(parameter, **kwargs)
+    return respond_at_once(widget_type.from_param(parameter, **kwargs))
 
 
 def label(key: str, lang_param: param.Parameter, **fmt) -> object:
