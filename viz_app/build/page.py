@@ -142,8 +142,12 @@ def rewrite_page(html: str, site: Site, bokeh_wheel: Path, panel_wheel: Path, so
 def rewrite_worker(worker: str, packages: list[str]) -> str:
     """Panel's worker, loading Pyodide and every package from the site (no micropip, no CDN)."""
     template = (TEMPLATES / "worker_start.js").read_text(encoding="utf-8")
+    python = {name: json.dumps((TEMPLATES / f"{name.lower()}.py").read_text(encoding="utf-8"))
+              for name in ("COMPAT", "LINK")}
     worker = _one(r'importScripts\("https://[^"]+/pyodide\.js"\);', worker,
-                  template.replace("__PACKAGES__", json.dumps(packages)).replace(
-                      "__COMPAT__", json.dumps((TEMPLATES / "compat.py").read_text(encoding="utf-8"))), "importScripts")
+                  template.replace("__PACKAGES__", json.dumps(packages)).replace("__COMPAT__", python["COMPAT"])
+                  .replace("__LINK__", python["LINK"]), "importScripts")
+    worker = _one(r"_link_docs_worker\(state\.curdoc, sendPatch, setter='js'\)", worker,
+                  "memviz_link_docs(state.curdoc, sendPatch)", "document link")
     return _one(r"self\.pyodide = await loadPyodide\(\);.*?console\.log\(\"Environment loaded!\"\);", worker,
                 "await memvizLoad();", "package loading block", flags=re.S)

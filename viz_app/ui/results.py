@@ -6,8 +6,10 @@ data instead of rebuilding the page.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import sys
 from html import escape
 
 import holoviews as hv
@@ -83,7 +85,7 @@ class Results(pn.viewable.Viewer):
 
     The total and the treemap follow the session's estimate at once; the other charts follow
     `later`, set SECONDARY_DELAY_MS after, so the first screen's update reaches the browser without
-    waiting for them (under Pyodide, where there are no server callbacks, both happen together).
+    waiting for them.
     """
 
     later = param.ClassSelector(class_=Estimate, doc="The estimate the secondary charts show.")
@@ -95,7 +97,8 @@ class Results(pn.viewable.Viewer):
 
     def _schedule_later(self, _event: param.parameterized.Event) -> None:
         doc = pn.state.curdoc
-        if doc is None or doc.session_context is None:
+        in_browser = sys.platform == "emscripten"
+        if doc is None or (doc.session_context is None and not in_browser):  # no live page
             self.later = self.session.estimate
             return
 
@@ -104,7 +107,10 @@ class Results(pn.viewable.Viewer):
                 with batch(doc):
                     self.later = self.session.estimate
 
-        doc.add_timeout_callback(update, SECONDARY_DELAY_MS)
+        if in_browser:  # Pyodide: the worker posts the first patch, then draws these
+            asyncio.get_event_loop().call_later(SECONDARY_DELAY_MS / 1000, update)
+        else:
+            doc.add_timeout_callback(update, SECONDARY_DELAY_MS)
 
     def _heading(self, key: str, **refs) -> pn.pane.HTML:
         return html(pn.bind(lambda lang, **v: f'<div class="memviz-card-title">{escape(t(key, lang, **v))}</div>',

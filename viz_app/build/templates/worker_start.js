@@ -3,6 +3,7 @@ importScripts("../pyodide/pyodide.js");  // this worker lives in static/
 // memviz static site: Pyodide and every package load from this site, nothing from elsewhere.
 const MEMVIZ_PACKAGES = __PACKAGES__;
 const MEMVIZ_COMPAT = __COMPAT__;
+const MEMVIZ_LINK = __LINK__;
 
 // Start-up milestones for benchmarks/load.py (window.memvizMarks on the page, ms since navigation).
 function memvizMark(name) {
@@ -25,4 +26,6 @@ async function memvizLoad() {
   memvizMark("packages-loaded");
   // Shims for Panel 1.9 on Pyodide 0.27 (pyodide.ffi.jsnull, nh3): viz_app/build/templates/compat.py.
   self.pyodide.runPython(MEMVIZ_COMPAT);
+  // Changes go to the page as one patch per Python task: viz_app/build/templates/link.py.
+  self.pyodide.runPython(MEMVIZ_LINK);
 }

@@ -1,0 +1,40 @@
+"""The worker's side of the page link (run in the browser): one patch per Python task.
+
+Panel's `_link_docs_worker` posts every document change to the page as its own patch, so one
+redraw arrived as ~15 messages over ~80 ms and BokehJS re-rendered after each. Here the changes
+made by one task (a widget event, a deferred chart update) are collected and posted together
+when it finishes, as `panel serve` does with a held document.
+"""
+
+import asyncio
+import functools
+
+import js
+import pyodide.ffi
+from bokeh.events import DocumentReady
+from panel.io.pyodide import _dict_converter, _process_document_events
+from panel.io.state import state
+
+
+def memviz_link_docs(doc, dispatch_fn, setter="js"):
+    """Link `doc` to the page: its changes go to `dispatch_fn` as one patch per task."""
+    pending = []
+
+    def flush():
+        events = pending[:]
+        pending.clear()
+        json_patch, buffer_map = _process_document_events(doc, events)
+        buffers = js.Map.new(js.Object.entries(pyodide.ffi.to_js(buffer_map)))
+        dispatch_fn(pyodide.ffi.to_js(json_patch, dict_converter=_dict_converter), buffers, None)
+
+    def collect(event):
+        if getattr(event, "setter", None) == setter:  # the page's own change, echoed back
+            return
+        if not pending:
+            asyncio.get_event_loop().call_soon(flush)
+        pending.append(event)
+
+    doc.on_change(collect)
+    doc.unhold()
+    doc.on_event("document_ready", functools.partial(state._schedule_on_load, doc))
+    doc.callbacks.trigger_event(DocumentReady())
