@@ -7,7 +7,8 @@ on 127.0.0.1 from a server that counts the bytes it sends, and loads it `--runs`
 fresh browser profile) and warm (a second visit in that profile). Prints the medians of:
 pre-rendered paint (BokehJS drew the pre-rendered document), live (Python rendered the document
 in the worker; for memviz also `data-live="1"`), and redraw (TP changed in the page until the new
-total is painted), plus site size and bytes transferred. Targets on the 2-core reference machine:
+total is painted), plus site size and bytes transferred, and how many visits restored the memory
+snapshot an earlier visit stored (memviz only). Targets on the 2-core reference machine:
 live in 4 s cold and 2 s warm, redraw under 150 ms.
 
 The comparison ("stock") is `panel convert --to pyodide-worker` of the same app made offline only
@@ -131,8 +132,12 @@ def visit(context, url: str, memviz: bool) -> dict:
         return result
     page.wait_for_selector(".memviz-total[data-mib]", timeout=TIMEOUT_MS)
     result["redraw"] = statistics.median(page.evaluate(REDRAW_JS, tp) for tp in TP_SEQUENCE)
-    if memviz:  # the offline cache is filled once the app is live: part of the first visit's cost
+    if memviz:  # the offline cache and the memory snapshot are stored once the app is live: part of
+        # the first visit's cost (a warm visit restores the snapshot, see templates/snapshot.js)
         page.evaluate("async () => (await navigator.serviceWorker.ready).active.state")
+        result["restored"] = page.evaluate("window.memvizMarks['snapshot-restored'] !== undefined")
+        if not result["restored"]:
+            page.wait_for_function("window.memvizMarks['snapshot-stored'] !== undefined", timeout=TIMEOUT_MS)
     page.close()
     return result
 
@@ -225,8 +230,11 @@ def report(label: str, result: dict) -> None:
     print(f"{label}: site {result['site_bytes'] / 2**20:.1f} MiB, first visit {result['cold_bytes'] / 2**20:.1f} MiB"
           f" transferred, second visit {result['warm_bytes'] / 2**20:.2f} MiB")
     for kind, target in (("cold", 4000), ("warm", 2000)):
+        restored = sum(bool(r.get("restored")) for r in result[kind])
+        snapshot = f", {restored}/{len(result[kind])} from the memory snapshot" if "restored" in result[kind][0] else ""
         print(f"  {kind}: pre-rendered paint {med(kind, 'paint')}, Python rendered {med(kind, 'python')},"
-              f" live {med(kind, 'live')} (target {target} ms), redraw {med(kind, 'redraw')} (target 150 ms)")
+              f" live {med(kind, 'live')} (target {target} ms), redraw {med(kind, 'redraw')} (target 150 ms)"
+              f"{snapshot}")
 
 
 def main() -> None:

@@ -173,17 +173,21 @@ def test_pre_rendered_page_then_live_app_tp_upload_language(browser, served, cli
     assert visit.unexpected_errors() == []
 
 
-def test_offline_after_first_visit(browser, served, cli_json):
+def test_offline_after_first_visit_from_the_snapshot(browser, served, cli_json):
     origin, process = served
     visit = Visit(browser, origin)
     visit.open()
     # The service worker precaches the whole site once the app is live.
     state = visit.page.evaluate("async () => (await navigator.serviceWorker.ready).active.state")
     assert state in ("activating", "activated")
+    # The memory snapshot of the built app is stored once it is live (templates/snapshot.js).
+    visit.page.wait_for_function("window.memvizMarks['snapshot-stored'] !== undefined", timeout=60_000)
     process.terminate()
     process.wait(timeout=10)
     visit.page.reload()
     visit.wait_live()
+    marks = visit.page.evaluate("window.memvizMarks")
+    assert "snapshot-restored" in marks and "packages-loaded" not in marks, marks  # no boot from scratch
     visit.set_tp(2)
     expected = cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"]
     wait_total(visit.page, expected, "the TP 2 total with the server stopped")

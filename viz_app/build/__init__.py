@@ -128,7 +128,9 @@ def _check_replaceable(out: Path) -> None:
 def _write_page(site, html, worker, entry, entries, pure_files, sources) -> list[str]:
     """index.html and the worker, self-contained; returns Panel assets the page names but Panel lacks."""
     origin = f"generated from `panel convert --to pyodide-worker` of {entry.name}"
-    worker_rel = site.write_hashed("static/app.js", page.rewrite_worker(worker, sorted(entries)).encode(), origin)
+    packages = {name: e["sha256"] for name, e in entries.items()}
+    worker = page.rewrite_worker(worker, packages, entry.read_text(encoding="utf-8"))
+    worker_rel = site.write_hashed("static/app.js", worker.encode(), origin)
     html, wanted = page.rewrite_page(
         html, site, pure_files["bokeh"], pure_files["panel"], sources, worker_rel,
         (page.TEMPLATES / "head.html").read_text(encoding="utf-8"),

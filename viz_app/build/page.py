@@ -139,15 +139,35 @@ def rewrite_page(html: str, site: Site, bokeh_wheel: Path, panel_wheel: Path, so
     return html, sorted(wanted)
 
 
-def rewrite_worker(worker: str, packages: list[str]) -> str:
-    """Panel's worker, loading Pyodide and every package from the site (no micropip, no CDN)."""
+def app_code(entry_source: str) -> str:
+    """What the worker runs before `write_doc()`: the code `panel convert` wraps around the entry."""
+    return f"from panel.io.pyodide import init_doc, write_doc\n\ninit_doc()\n\n{entry_source}\n"
+
+
+def rewrite_worker(worker: str, packages: dict[str, str], entry_source: str) -> str:
+    """Panel's worker, loading Pyodide and every package from the site (no micropip, no CDN).
+
+    `packages`: name -> sha256 of every package. The app is built inside `memvizLoad` (so a memory
+    snapshot can hold it, see templates/snapshot.js); Panel's start-up then only serializes it.
+    """
     template = (TEMPLATES / "worker_start.js").read_text(encoding="utf-8")
     python = {name: json.dumps((TEMPLATES / f"{name.lower()}.py").read_text(encoding="utf-8"))
               for name in ("COMPAT", "LINK")}
-    worker = _one(r'importScripts\("https://[^"]+/pyodide\.js"\);', worker,
-                  template.replace("__PACKAGES__", json.dumps(packages)).replace("__COMPAT__", python["COMPAT"])
-                  .replace("__LINK__", python["LINK"]), "importScripts")
+    app = app_code(entry_source)
+    # A snapshot is valid for these exact packages, app and worker code.
+    key = hashlib.sha256(json.dumps([sorted(packages.items()), app, worker, template, python]).encode()).hexdigest()
+    start = (template.replace("__PACKAGES__", json.dumps(sorted(packages))).replace("__COMPAT__", python["COMPAT"])
+             .replace("__LINK__", python["LINK"]).replace("__APP__", json.dumps(app))
+             .replace("__SNAPSHOT_KEY__", json.dumps(key[:32]))
+             .replace("__SNAPSHOT__", (TEMPLATES / "snapshot.js").read_text(encoding="utf-8")))
+    worker = _one(r'importScripts\("https://[^"]+/pyodide\.js"\);', worker, start, "importScripts")
     worker = _one(r"_link_docs_worker\(state\.curdoc, sendPatch, setter='js'\)", worker,
                   "memviz_link_docs(state.curdoc, sendPatch)", "document link")
+    # Panel runs `init_doc()`, the entry and `write_doc()` in one go; the first two moved to memvizLoad.
+    worker = _one(r"runPythonAsync\(`(?:[^`\\]|\\.)*?init_doc\(\)(?:[^`\\]|\\.)*?await write_doc\(\)`\)", worker,
+                  'runPythonAsync("from panel.io.pyodide import write_doc\\nawait write_doc()")', "app code",
+                  flags=re.S)
+    worker = _one(r"if \(msg\.type === 'rendered'\) \{", worker,
+                  "if (msg.type === 'rendered') {\n    memvizStoreSnapshot()", "rendered handler")
     return _one(r"self\.pyodide = await loadPyodide\(\);.*?console\.log\(\"Environment loaded!\"\);", worker,
                 "await memvizLoad();", "package loading block", flags=re.S)

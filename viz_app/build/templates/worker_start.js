@@ -4,28 +4,82 @@ importScripts("../pyodide/pyodide.js");  // this worker lives in static/
 const MEMVIZ_PACKAGES = __PACKAGES__;
 const MEMVIZ_COMPAT = __COMPAT__;
 const MEMVIZ_LINK = __LINK__;
+const MEMVIZ_APP = __APP__;  // the app's code up to `write_doc()`, from `panel convert`
+const MEMVIZ_SNAPSHOT_KEY = __SNAPSHOT_KEY__;  // the packages (their sha256) and this worker
+__SNAPSHOT__
 
-// Start-up milestones for benchmarks/load.py (window.memvizMarks on the page, ms since navigation).
+// Start-up milestones for benchmarks/load.py and the tests (window.memvizMarks on the page).
 function memvizMark(name) {
   self.postMessage({type: "memviz-mark", name: name, at: performance.timeOrigin + performance.now()});
 }
 
+// Boot Pyodide, load the packages and build the app: from the snapshot of an earlier visit when
+// there is one (snapshot.js), else normally, taking a snapshot for the next visit.
 async function memvizLoad() {
   memvizMark("worker-started");
   const base = new URL("../", self.location.href).href;
-  self.pyodide = await loadPyodide({
+  const snapshots = typeof navigator.storage?.getDirectory === "function";
+  if (snapshots) {
+    snapPrecompileRuntime(base + "pyodide/pyodide.asm.wasm");
+    importScripts(base + "pyodide/pyodide.asm.js");
+    snapInstallFactoryHook();
+  }
+  const options = {
     indexURL: base + "pyodide/",
     // Panel points the CSS of worker-rendered documents at this root instead of its CDN.
     env: {PANEL_CDN_ROOT: base + "static/panel/"},
-  });
-  memvizMark("pyodide-ready");
+  };
+  if (!(snapshots && await memvizRestore(options))) await memvizBoot(options, snapshots);
+  // After the snapshot: a JS function held by Python could not be in it.
   self.pyodide.globals.set("sendPatch", sendPatch);
+}
+
+async function memvizRestore(options) {
+  const stored = await snapLoadStored();
+  if (!stored) return false;
+  try {
+    self.pyodide = await loadPyodide(snapRestoreOptions(stored, options));
+    snapAfterRestore(stored, self.pyodide);
+    memvizMark("snapshot-restored");
+    return true;
+  } catch (e) {
+    console.warn("memviz snapshot: restore failed, booting normally", e);
+    snapReset();
+    await snapForget();
+    return false;
+  }
+}
+
+async function memvizBoot(options, snapshots) {
+  self.pyodide = await loadPyodide({...options, _makeSnapshot: snapshots});
+  memvizMark("pyodide-ready");
   self.postMessage({type: "status", msg: "Loading packages"});
   // One call: the wheels download in parallel, listed (with sha256) in the extended pyodide-lock.json.
   await self.pyodide.loadPackage(MEMVIZ_PACKAGES, {messageCallback: () => {}, checkIntegrity: true});
   memvizMark("packages-loaded");
+  if (snapshots) snapStoreFiles();
   // Shims for Panel 1.9 on Pyodide 0.27 (pyodide.ffi.jsnull, nh3): viz_app/build/templates/compat.py.
   self.pyodide.runPython(MEMVIZ_COMPAT);
   // Changes go to the page as one patch per Python task: viz_app/build/templates/link.py.
   self.pyodide.runPython(MEMVIZ_LINK);
+  self.postMessage({type: "status", msg: "Executing code"});
+  await self.pyodide.runPythonAsync(MEMVIZ_APP);
+  memvizMark("app-built");
+  if (snapshots) {
+    try {
+      self.memvizSnapshot = snapMake(self.pyodide);  // completed once the app is live
+    } catch (e) {
+      console.warn("memviz snapshot: not taken", e);
+    }
+  }
+}
+
+// Called when the page has rendered the app: the snapshot's last file is written off the critical path.
+function memvizStoreSnapshot() {
+  const made = self.memvizSnapshot;
+  self.memvizSnapshot = null;
+  if (made) {
+    snapFinish(made).then(() => memvizMark("snapshot-stored"),
+                          (e) => console.warn("memviz snapshot: not stored", e));
+  }
 }
