@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
-from tests.browser_support import CHROMIUM_FLAGS, chromium_path  # noqa: E402
+from tests.browser_support import CHROMIUM_FLAGS, TREEMAP_LABELS_JS, chromium_path  # noqa: E402
 from viz_app.build import build_site, fetch, pins, wheels  # noqa: E402
 
 # Any host but 127.0.0.1 fails at once (a stray CDN URL must not stall a run).
@@ -60,15 +60,17 @@ REDRAW_JS = """async (tp) => {
   const find = FIND_JS;
   const host = find(".memviz-tp");
   const select = (host.shadowRoot && host.shadowRoot.querySelector("select")) || host.querySelector("select");
-  const before = find(".memviz-total").getAttribute("data-mib");
+  const treemap = TREEMAP_LABELS_JS;
+  const total = () => find(".memviz-total") && find(".memviz-total").getAttribute("data-mib");
+  const before = [total(), treemap()];
   const start = performance.now();
   select.value = String(tp);
   select.dispatchEvent(new Event("change", {bubbles: true}));
-  while (find(".memviz-total") === null || find(".memviz-total").getAttribute("data-mib") === before)
+  while (total() === before[0] || treemap() === before[1])  // the total and the treemap both redrawn
     await new Promise((r) => requestAnimationFrame(r));
   await new Promise((r) => requestAnimationFrame(r));  // the frame that paints it
   return performance.now() - start;
-}""".replace("FIND_JS", FIND_JS)
+}""".replace("FIND_JS", FIND_JS).replace("TREEMAP_LABELS_JS", TREEMAP_LABELS_JS)
 
 
 # When the page receives Python's rendered document from the worker (both variants use Panel's protocol).

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser_support import RECORD_MESSAGES_JS, chromium, free_port, server_process  # noqa: E402
+from tests.browser_support import RECORD_MESSAGES_JS, TREEMAP_LABELS_JS, chromium, free_port, server_process  # noqa: E402
 from viz_app.serve import ENTRY, serve_command  # noqa: E402
 
 TARGET_MS = 150
@@ -39,19 +39,11 @@ CONTROLS = {"tp": ".memviz-tp select", "mbs": ".memviz-micro-batch-size input"}
 PLOT_FUNCTIONS = ("treemap", "bar_chart", "proportion_chart", "donut", "stage_chart")
 
 # One change, timed in the page. The total's pane is re-rendered on every update, so it is found
-# again from its shadow root each frame; the treemap is the data source whose labels carry
-# "MiB · 12.3%" (only the treemap prints memory and share that way).
+# again from its shadow root each frame, the treemap's labels from its data source.
 CHANGE_JS = """async ([control, totalElement, value]) => {
   const root = totalElement.getRootNode();
   const total = () => root.querySelector(".memviz-total").getAttribute("data-mib");
-  const treemap = () => {
-    for (const doc of Bokeh.documents)
-      for (const m of doc.all_models)
-        if (m.type === "ColumnDataSource" && m.data.text !== undefined
-            && Array.from(m.data.text).some((s) => / · [\\d.]+%/.test(s)))
-          return Array.from(m.data.text).join("|");
-    return null;
-  };
+  const treemap = TREEMAP_LABELS_JS;
   const frame = () => new Promise((resolve) => requestAnimationFrame(resolve));
   for (const doc of Bokeh.documents)
     if (!doc.__memvizTimed) {  // time BokehJS applying the server's patches (main-thread work)
@@ -81,7 +73,7 @@ CHANGE_JS = """async ([control, totalElement, value]) => {
   const mine = messages.filter((t) => t > start);
   return {visible, total: totalAt - start, treemap: treemapAt - start, reply: mine[0] - start,
           settled: mine[mine.length - 1] - start, messages: mine.length, patch: window.__memvizPatchMs};
-}"""
+}""".replace("TREEMAP_LABELS_JS", TREEMAP_LABELS_JS)
 
 
 def changes(count: int) -> list[tuple[str, int]]:

@@ -104,3 +104,15 @@ def wait_until_quiet(page, quiet_ms: int = 800, timeout_ms: int = 20_000) -> Non
         "(quiet) => performance.now() - (window.__memvizMessages.at(-1) ?? 0) > quiet", arg=quiet_ms,
         timeout=timeout_ms,
     )
+
+
+# A JS expression: the treemap's labels as one string (null before the page has Bokeh documents).
+# The treemap is the data source whose labels carry "MiB · 12.3%": only it prints memory and share so.
+TREEMAP_LABELS_JS = """() => {
+  for (const doc of (window.Bokeh ? Bokeh.documents : []))
+    for (const m of doc.all_models)
+      if (m.type === "ColumnDataSource" && m.data.text !== undefined
+          && Array.from(m.data.text).some((s) => / · [\\d.]+%/.test(s)))
+        return Array.from(m.data.text).join("|");
+  return null;
+}"""

@@ -140,15 +140,19 @@ def rewrite_page(html: str, site: Site, bokeh_wheel: Path, panel_wheel: Path, so
 
 
 def app_code(entry_source: str) -> str:
-    """What the worker runs before `write_doc()`: the code `panel convert` wraps around the entry."""
-    return f"from panel.io.pyodide import init_doc, write_doc\n\ninit_doc()\n\n{entry_source}\n"
+    """What the worker runs to build and serialize the app: what `panel convert` wraps around the entry.
+
+    The serialized document is kept in `_memviz_rendered`, so a memory snapshot holds it too.
+    """
+    return (f"from panel.io.pyodide import init_doc, write_doc\n\ninit_doc()\n\n{entry_source}\n\n"
+            "_memviz_rendered = await write_doc()\n")
 
 
 def rewrite_worker(worker: str, packages: dict[str, str], entry_source: str) -> str:
     """Panel's worker, loading Pyodide and every package from the site (no micropip, no CDN).
 
     `packages`: name -> sha256 of every package. The app is built inside `memvizLoad` (so a memory
-    snapshot can hold it, see templates/snapshot.js); Panel's start-up then only serializes it.
+    snapshot can hold it, see templates/snapshot.js); Panel's start-up then only posts it to the page.
     """
     template = (TEMPLATES / "worker_start.js").read_text(encoding="utf-8")
     python = {name: json.dumps((TEMPLATES / f"{name.lower()}.py").read_text(encoding="utf-8"))
@@ -163,9 +167,9 @@ def rewrite_worker(worker: str, packages: dict[str, str], entry_source: str) -> 
     worker = _one(r'importScripts\("https://[^"]+/pyodide\.js"\);', worker, start, "importScripts")
     worker = _one(r"_link_docs_worker\(state\.curdoc, sendPatch, setter='js'\)", worker,
                   "memviz_link_docs(state.curdoc, sendPatch)", "document link")
-    # Panel runs `init_doc()`, the entry and `write_doc()` in one go; the first two moved to memvizLoad.
+    # Panel runs `init_doc()`, the entry and `write_doc()` here; memvizLoad did, this takes the result.
     worker = _one(r"runPythonAsync\(`(?:[^`\\]|\\.)*?init_doc\(\)(?:[^`\\]|\\.)*?await write_doc\(\)`\)", worker,
-                  'runPythonAsync("from panel.io.pyodide import write_doc\\nawait write_doc()")', "app code",
+                  'runPythonAsync("_memviz_rendered")', "app code",
                   flags=re.S)
     worker = _one(r"if \(msg\.type === 'rendered'\) \{", worker,
                   "if (msg.type === 'rendered') {\n    memvizStoreSnapshot()", "rendered handler")
