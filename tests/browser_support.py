@@ -109,7 +109,8 @@ def wait_until_quiet(page, quiet_ms: int = 800, timeout_ms: int = 20_000) -> Non
 # A JS expression: the treemap's labels as one string (null before the page has Bokeh documents).
 # The treemap is the data source whose labels carry "MiB · 12.3%": only it prints memory and share so.
 TREEMAP_LABELS_JS = """() => {
-  for (const doc of (window.Bokeh ? Bokeh.documents : []))
+  for (const doc of (window.Bokeh ? [...Bokeh.documents].reverse() : []))  // the newest (the static
+    // site keeps its pre-rendered document after the live one replaced it)
     for (const m of doc.all_models)
       if (m.type === "ColumnDataSource" && m.data.text !== undefined
           && Array.from(m.data.text).some((s) => / · [\\d.]+%/.test(s)))
