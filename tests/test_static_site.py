@@ -73,8 +73,8 @@ class Visit:
         # by id only; BokehJS reports each unknown id. Cosmetic (the spinner is gone by then).
         return [e for e in self.errors if not re.fullmatch(r"reference [0-9a-f-]{36} isn't known", e)]
 
-    def open(self) -> None:
-        self.page.goto(self.origin)
+    def open(self, query: str = "") -> None:
+        self.page.goto(self.origin + query)
         self.wait_live()
 
     def wait_live(self) -> None:
@@ -168,6 +168,18 @@ def test_pre_rendered_page_then_live_app_tp_upload_language(browser, served, cli
     wait_until(titles.all_inner_texts, lambda v: set(v) >= {t(k, "zh") for k in CARD_TITLES}, "Chinese card titles")
     assert page.locator(".memviz-tp label").first.inner_text().strip() == t("param.tp", "zh")
     page.screenshot(path=screenshot_path("static-zh.png"), full_page=True)
+    visit.context.close()
+    assert visit.outside == []
+    assert visit.unexpected_errors() == []
+
+
+def test_a_shared_link_opens_its_configuration(browser, served, cli_json):
+    # Under Pyodide the URL reaches Python after the app is built (and after a snapshot restore).
+    origin, _process = served
+    visit = Visit(browser, origin)
+    visit.open("?tp=2")
+    expected = cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"]
+    wait_total(visit.page, expected, "the TP 2 total from the link")
     visit.context.close()
     assert visit.outside == []
     assert visit.unexpected_errors() == []

@@ -7,9 +7,11 @@ Pyodide, so it uses no threads, no network and no files outside the package.
 from __future__ import annotations
 
 import gc
+import sys
 
 import holoviews as hv
 import panel as pn
+import param
 
 from . import url_state
 from .i18n import t
@@ -39,15 +41,26 @@ def connect_location(session: Session, view: View) -> None:
     if location is None:
         return
 
-    def restore_then_follow() -> None:
+    def restore() -> None:
         ignored = url_state.restore(session, view, location.query_params)
         if ignored:
             session.message = Message("error", "msg.url_ignored", {"keys": ", ".join(ignored)})
+
+    def restore_then_follow() -> None:
+        restore()
         for obj, keys in url_state.link_targets(session, view):
             key_of = {name: key for key, name in keys.items()}
             obj.param.watch(lambda *events, key_of=key_of: location.update_query(
                 **{key_of[e.name]: url_state.serialize(e.new) for e in events}), list(key_of))
 
+    if sys.platform == "emscripten":
+        # Under Pyodide, Panel runs onload callbacks at once, while the app is built: the page's
+        # URL reaches Python later, once the page is linked, as one change of `search`.
+        def restore_once(event: param.parameterized.Event) -> None:
+            location.param.unwatch(watcher)
+            restore()
+
+        watcher = location.param.watch(restore_once, "search")
     pn.state.onload(restore_then_follow)
 
 
