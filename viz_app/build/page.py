@@ -173,7 +173,12 @@ def rewrite_worker(worker: str, packages: dict[str, str], entry_source: str) -> 
     worker = _one(r"runPythonAsync\(`(?:[^`\\]|\\.)*?init_doc\(\)(?:[^`\\]|\\.)*?await write_doc\(\)`\)", worker,
                   'runPythonAsync("_memviz_rendered")', "app code",
                   flags=re.S)
+    # The page posts `location` right after `rendered`; its Python must run on a linked document,
+    # else the shared link's configuration is applied but never sent to the page.
     worker = _one(r"if \(msg\.type === 'rendered'\) \{", worker,
-                  "if (msg.type === 'rendered') {\n    memvizStoreSnapshot()", "rendered handler")
+                  "if (msg.type === 'rendered') {\n    memvizStoreSnapshot()\n    self.memvizLinked =",
+                  "rendered handler")
+    worker = _one(r"\} else if \(msg\.type === 'location'\) \{", worker,
+                  "} else if (msg.type === 'location') {\n    await self.memvizLinked", "location handler")
     return _one(r"self\.pyodide = await loadPyodide\(\);.*?console\.log\(\"Environment loaded!\"\);", worker,
                 "await memvizLoad();", "package loading block", flags=re.S)
