@@ -81,6 +81,12 @@ class Visit:
         self.page.wait_for_selector('.memviz-status[data-live="1"]', state="attached", timeout=LIVE_TIMEOUT_MS)
         self.page.wait_for_selector(".memviz-total[data-mib]", timeout=30_000)
 
+    def close_and_check(self) -> None:
+        """End the visit: nothing left the site's origin and the page raised no unexpected error."""
+        self.context.close()
+        assert self.outside == []
+        assert self.unexpected_errors() == []
+
     def set_tp(self, tp: int) -> None:
         self.page.locator(".memviz-tp select").select_option(str(tp))
 
@@ -168,9 +174,7 @@ def test_pre_rendered_page_then_live_app_tp_upload_language(browser, served, cli
     wait_until(titles.all_inner_texts, lambda v: set(v) >= {t(k, "zh") for k in CARD_TITLES}, "Chinese card titles")
     assert page.locator(".memviz-tp label").first.inner_text().strip() == t("param.tp", "zh")
     page.screenshot(path=screenshot_path("static-zh.png"), full_page=True)
-    visit.context.close()
-    assert visit.outside == []
-    assert visit.unexpected_errors() == []
+    visit.close_and_check()
 
 
 def test_a_shared_link_opens_its_configuration(browser, served, cli_json):
@@ -180,9 +184,7 @@ def test_a_shared_link_opens_its_configuration(browser, served, cli_json):
     visit.open("?tp=2")
     expected = cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"]
     wait_total(visit.page, expected, "the TP 2 total from the link")
-    visit.context.close()
-    assert visit.outside == []
-    assert visit.unexpected_errors() == []
+    visit.close_and_check()
 
 
 def test_offline_after_first_visit_from_the_snapshot(browser, served, cli_json):
@@ -204,9 +206,7 @@ def test_offline_after_first_visit_from_the_snapshot(browser, served, cli_json):
     expected = cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"]
     wait_total(visit.page, expected, "the TP 2 total with the server stopped")
     visit.page.screenshot(path=screenshot_path("static-offline.png"), full_page=True)
-    visit.context.close()
-    assert visit.outside == []
-    assert visit.unexpected_errors() == []
+    visit.close_and_check()
 
 
 def test_a_new_build_replaces_the_offline_cache(browser, site, tmp_path):
