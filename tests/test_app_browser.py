@@ -96,6 +96,22 @@ def wait_total(page, expected: float, what: str) -> float:
     return wait_until(lambda: total_mib(page), lambda v: v == pytest.approx(expected, rel=1e-9), what)
 
 
+# The numbers the newest Bokeh document's data sources hold (the static site keeps its pre-rendered
+# document after the live one replaced it).
+CHART_NUMBERS_JS = """() => {
+  const doc = [...Bokeh.documents].at(-1);
+  return [...doc.all_models].filter((m) => m.type === "ColumnDataSource")
+    .flatMap((m) => Object.values(m.data).flatMap((column) => Array.from(column)))
+    .filter((x) => typeof x === "number");
+}"""
+
+
+def wait_stage_chart(page, expected_total: float, what: str) -> None:
+    """Wait until the all-stages chart (redrawn after the total and treemap) stacks up to the total."""
+    wait_until(lambda: page.evaluate(CHART_NUMBERS_JS),
+               lambda numbers: any(x == pytest.approx(expected_total, abs=1e-3) for x in numbers), what)
+
+
 def plot_texts(page) -> list[str]:
     """Texts drawn in the charts, each on one line (long labels wrap onto two)."""
     return [" ".join(text.split()) for text in page.evaluate(PLOT_TEXTS_JS)]

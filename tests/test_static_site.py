@@ -22,7 +22,7 @@ from viz_app.model.presets import DEFAULT_PRESET
 
 from .browser_support import ROOT, chromium, free_port, screenshot_path, server_process
 from .conftest import DATA
-from .test_app_browser import CARD_TITLES, select_language, total_mib, wait_total, wait_until
+from .test_app_browser import CARD_TITLES, select_language, total_mib, wait_stage_chart, wait_total, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -151,7 +151,8 @@ def test_pre_rendered_page_then_live_app_tp_upload_language(browser, served, cli
 
     visit.wait_live()
     visit.set_tp(4)
-    wait_total(page, cli_json("--preset", DEFAULT_PRESET, "--tp", "4")["peak_total_mib"], "the TP 4 total")
+    tp4_total = wait_total(page, cli_json("--preset", DEFAULT_PRESET, "--tp", "4")["peak_total_mib"], "the TP 4 total")
+    wait_stage_chart(page, tp4_total, "the stage chart at TP 4")
     page.screenshot(path=screenshot_path("static-live-tp4.png"), full_page=True)
 
     page.locator(".memviz-upload input[type=file]").set_input_files(str(UPLOAD))
@@ -205,6 +206,7 @@ def test_offline_after_first_visit_from_the_snapshot(browser, served, cli_json):
     visit.set_tp(2)
     expected = cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"]
     wait_total(visit.page, expected, "the TP 2 total with the server stopped")
+    wait_stage_chart(visit.page, expected, "the restored app's stage chart at TP 2")
     visit.page.screenshot(path=screenshot_path("static-offline.png"), full_page=True)
     visit.close_and_check()
 
