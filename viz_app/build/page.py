@@ -144,10 +144,17 @@ def app_code(entry_source: str) -> str:
 
     The serialized document is kept in `_memviz_rendered`, so a memory snapshot holds it too.
     """
+    # unhold/hold: the changes `init_doc`'s hold collected while the app was built are in the
+    # rendered JSON already. Panel's link would send them again (~140 KB, mostly every model's
+    # stylesheets, which the page then re-applies: 150-300 ms before the app is live); released
+    # here, while nothing is subscribed, they only run their Python callbacks.
     # gc.freeze (app.py froze the imports' objects already): the app's own long-lived objects leave
     # the collector's view too, so no full collection walks them during a redraw.
     return (f"from panel.io.pyodide import init_doc, write_doc\n\ninit_doc()\n\n{entry_source}\n\n"
-            "_memviz_rendered = await write_doc()\n\nimport gc\n\ngc.collect()\ngc.freeze()\n")
+            "_memviz_rendered = await write_doc()\n\n"
+            "from panel.io.state import state as _memviz_state\n\n"
+            "_memviz_state.curdoc.unhold()\n_memviz_state.curdoc.hold()\n\n"
+            "import gc\n\ngc.collect()\ngc.freeze()\n")
 
 
 def rewrite_worker(worker: str, packages: dict[str, str], entry_source: str) -> str:

@@ -12,7 +12,7 @@ from .geometry import pick_stage
 from .parts import legend_items
 from .proportion import proportion_chart
 from .stages import stage_chart
-from .treemap import treemap
+from .treemap import treemap, treemap_columns, treemap_sources
 from .units import UNITS, format_memory, to_unit
 
 # HoloViews asks Bokeh for WebGL by default. These charts have a few dozen glyphs, and without a
@@ -22,5 +22,5 @@ BokehRenderer.webgl = False
 
 __all__ = [
     "UNITS", "bar_chart", "donut", "donut_sector_at", "format_memory", "legend_items", "pick_stage", "proportion_chart",
-    "stage_chart", "to_unit", "treemap",
+    "stage_chart", "to_unit", "treemap", "treemap_columns", "treemap_sources",
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import holoviews as hv
 import squarify
 
 from ..model.result import Estimate
 from .geometry import pick_stage, text_width_px, wrap_label
-from .labels import ink_labels
+from .labels import ink_label_columns, labels_element, labels_source
 from .parts import Part, category_parts, detailed_parts, tooltip
 from .style import BASE_OPTS, hover
 from .units import format_memory, format_share
@@ -73,13 +75,21 @@ def _label(rect: dict, total_mib: float, unit: str) -> tuple[str, int] | None:
     return None
 
 
-def treemap(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: int | None = None,
-            details: bool = False, height: int = 440, width_px: float | None = None,
-            height_px: float | None = None) -> hv.Overlay:
-    """The treemap of `stage` (default: the peak stage). Hover shows name, memory and share.
+RECT_COLUMNS = ("x0", "y0", "x1", "y1", "tip", "color")
 
-    `width_px` / `height_px`: the plot's size on screen, when known (default 880 x 440).
-    """
+
+@dataclass(frozen=True)
+class TreemapColumns:
+    """What the treemap draws, as columns: its rectangles (RECT_COLUMNS) and labels (LABEL_COLUMNS)."""
+
+    rects: dict[str, list]
+    labels: dict[str, list]
+
+
+def treemap_columns(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: int | None = None,
+                    details: bool = False, width_px: float | None = None,
+                    height_px: float | None = None) -> TreemapColumns:
+    """The rectangles and labels of `stage` (default: the peak stage) laid out at `width_px` x `height_px`."""
     chosen = pick_stage(estimate, stage)
     width, area_height = width_px or WIDTH, height_px or HEIGHT
     leaves = _layout(estimate, stage, lang, details, width, area_height)
@@ -93,12 +103,36 @@ def treemap(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: i
             x0, y0, x1, y1 = _box(r, width, area_height)
             labels.append(((x0 + x1) / 2, (y0 + y1) / 2, fitted[0], r["part"].color))
             sizes.append(fitted[1])
-    columns = ["x0", "y0", "x1", "y1"]
-    fill = hv.Rectangles(rects, kdims=columns, vdims=["tip", "color"]).opts(
+    return TreemapColumns(
+        rects={name: [rect[i] for rect in rects] for i, name in enumerate(RECT_COLUMNS)},
+        labels=ink_label_columns(labels, sizes, bold=[size == BIG_FONT_PX for size in sizes]),
+    )
+
+
+def treemap(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: int | None = None,
+            details: bool = False, height: int = 440, width_px: float | None = None,
+            height_px: float | None = None) -> hv.Overlay:
+    """The treemap of `stage` (default: the peak stage). Hover shows name, memory and share.
+
+    `width_px` / `height_px`: the plot's size on screen, when known (default 880 x 440).
+    """
+    columns = treemap_columns(estimate, lang, unit, stage=stage, details=details, width_px=width_px,
+                              height_px=height_px)
+    fill = hv.Rectangles(columns.rects, kdims=list(RECT_COLUMNS[:4]), vdims=list(RECT_COLUMNS[4:])).opts(
         color="color", line_color="white", line_width=1, tools=[hover()], hover_fill_alpha=0.85,
     )
-    text = ink_labels(labels, sizes, bold=[size == BIG_FONT_PX for size in sizes])
-    return (fill * text).opts(
+    return (fill * labels_element(columns.labels)).opts(
         hv.opts.Overlay(**BASE_OPTS, height=height, xaxis=None, yaxis=None, xlim=(0, WIDTH), ylim=(0, HEIGHT),
                         padding=0, border=0, min_height=260),
     )
+
+
+def treemap_sources(columns: TreemapColumns) -> tuple[dict[str, list], dict[str, list]]:
+    """The columns of the Bokeh data sources HoloViews draws `treemap()`'s two layers with.
+
+    For redrawing them in place (ui/results.py): HoloViews' own update of this overlay is most of
+    the Python time of a redraw, and the browser waits for it (the static site's worker).
+    """
+    r = columns.rects
+    return ({**r, "left": r["x0"], "right": r["x1"], "bottom": r["y0"], "top": r["y1"]},
+            labels_source(columns.labels))

@@ -24,6 +24,7 @@ from ..plots.units import format_memory
 from ..session import Session
 from .batching import batch
 from .theme import card, html, text
+from .treemap import InPlaceTreemap
 from .widgets import from_param, label
 
 
@@ -123,19 +124,6 @@ class Results(pn.viewable.Viewer):
         return pn.pane.HoloViews(hv.DynamicMap(bound), height=height, sizing_mode="stretch_width",
                                  linked_axes=False)
 
-    def _treemap(self) -> pn.pane.HoloViews:
-        """The treemap, laid out at the plot's real size (PlotSize), so it reads on a phone too."""
-        s, v, c = self.session, self.view, self.session.config
-        inputs = hv.streams.Params(parameters=[s.param.estimate, v.param.lang, v.param.unit, v.param.details,
-                                               c.param.stage])
-        size = hv.streams.PlotSize()
-
-        def draw(estimate, lang, unit, details, stage, width=None, height=None, scale=1.0):
-            return plots.treemap(estimate, lang, unit, stage=stage, details=details, width_px=width, height_px=height)
-
-        return pn.pane.HoloViews(hv.DynamicMap(draw, streams=[inputs, size]), height=440,
-                                 sizing_mode="stretch_width", linked_axes=False)
-
     def summary(self) -> pn.Row:
         s, v = self.session, self.view
         total = html(pn.bind(_summary_html, s.param.estimate, v.param.unit, v.param.lang, v.param.gpu,
@@ -180,7 +168,7 @@ class Results(pn.viewable.Viewer):
         )
         header = pn.FlexBox(self._heading("treemap.title", stage=c.param.stage), pn.Row(stage, details, details_label),
                             flex_wrap="wrap", justify_content="space-between", sizing_mode="stretch_width")
-        chart = self._treemap()
+        chart = InPlaceTreemap(self.session, self.view).pane
         hint = text(label("treemap.hint", v.param.lang), "memviz-hint")
         return card(header, chart, hint, css_classes=("memviz-treemap",))
 
