@@ -75,18 +75,20 @@ def _summary_html(estimate: Estimate, unit: str, lang: str, gpu: str, custom_gib
     )
 
 
-# The secondary charts update this long after the total and treemap, so the browser has received
-# and painted that first patch before theirs competes for its main thread (a next-tick update
-# runs before Bokeh has even written the first message: measured 220 ms vs 170 ms to paint).
-SECONDARY_DELAY_MS = 60
+# The secondary charts update once the estimate has not changed for this long, so the browser
+# has received and painted the total and treemap first (a next-tick update runs before Bokeh has
+# even written the first message: measured 220 ms vs 170 ms to paint), and a run of changes (a
+# slider dragged, a spinner held) does not wait behind charts that are redrawn again right after:
+# in the static site, changes ~90 ms apart each waited ~50-100 ms for the previous one's charts.
+SECONDARY_DELAY_MS = 150
 
 
 class Results(pn.viewable.Viewer):
     """Every chart of a session, drawn in the view's language and unit.
 
     The total and the treemap follow the session's estimate at once; the other charts follow
-    `later`, set SECONDARY_DELAY_MS after, so the first screen's update reaches the browser without
-    waiting for them.
+    `later`, set SECONDARY_DELAY_MS after the last change, so the first screen's update reaches
+    the browser without waiting for them.
     """
 
     later = param.ClassSelector(class_=Estimate, doc="The estimate the secondary charts show.")
@@ -94,6 +96,7 @@ class Results(pn.viewable.Viewer):
     def __init__(self, session: Session, view: View, **params):
         super().__init__(later=session.estimate, **params)
         self.session, self.view = session, view
+        self._cancel_pending = lambda: None  # the scheduled update of `later`, if any
         session.param.watch(self._schedule_later, "estimate")
 
     def _schedule_later(self, _event: param.parameterized.Event) -> None:
@@ -104,14 +107,17 @@ class Results(pn.viewable.Viewer):
             return
 
         def update() -> None:
+            self._cancel_pending = lambda: None
             if self.later is not self.session.estimate:
                 with batch(doc):
                     self.later = self.session.estimate
 
+        self._cancel_pending()
         if in_browser:  # Pyodide: the worker posts the first patch, then draws these
-            asyncio.get_event_loop().call_later(SECONDARY_DELAY_MS / 1000, update)
+            self._cancel_pending = asyncio.get_event_loop().call_later(SECONDARY_DELAY_MS / 1000, update).cancel
         else:
-            doc.add_timeout_callback(update, SECONDARY_DELAY_MS)
+            callback = doc.add_timeout_callback(update, SECONDARY_DELAY_MS)
+            self._cancel_pending = lambda: doc.remove_timeout_callback(callback)
 
     def _heading(self, key: str, **refs) -> pn.pane.HTML:
         return html(pn.bind(lambda lang, **v: f'<div class="memviz-card-title">{escape(t(key, lang, **v))}</div>',
