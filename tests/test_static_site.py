@@ -207,6 +207,8 @@ def test_offline_after_first_visit_from_the_snapshot(browser, served, cli_json):
     expected = cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"]
     wait_total(visit.page, expected, "the TP 2 total with the server stopped")
     wait_stage_chart(visit.page, expected, "the restored app's stage chart at TP 2")
+    # The restored worker ran a redraw's Python off the page once it was idle (templates/warmup.py).
+    visit.page.wait_for_function("window.memvizMarks['warmed-up'] !== undefined", timeout=30_000)
     visit.page.screenshot(path=screenshot_path("static-offline.png"), full_page=True)
     visit.close_and_check()
 

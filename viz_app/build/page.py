@@ -165,12 +165,13 @@ def rewrite_worker(worker: str, packages: dict[str, str], entry_source: str) -> 
     """
     template = (TEMPLATES / "worker_start.js").read_text(encoding="utf-8")
     python = {name: json.dumps((TEMPLATES / f"{name.lower()}.py").read_text(encoding="utf-8"))
-              for name in ("COMPAT", "LINK")}
+              for name in ("COMPAT", "LINK", "WARMUP")}
     app = app_code(entry_source)
     # A snapshot is valid for these exact packages, app and worker code.
     key = hashlib.sha256(json.dumps([sorted(packages.items()), app, worker, template, python]).encode()).hexdigest()
     start = (template.replace("__PACKAGES__", json.dumps(sorted(packages))).replace("__COMPAT__", python["COMPAT"])
-             .replace("__LINK__", python["LINK"]).replace("__APP__", json.dumps(app))
+             .replace("__LINK__", python["LINK"]).replace("__WARMUP__", python["WARMUP"])
+             .replace("__APP__", json.dumps(app))
              .replace("__SNAPSHOT_KEY__", json.dumps(key[:32]))
              .replace("__SNAPSHOT__", (TEMPLATES / "snapshot.js").read_text(encoding="utf-8")))
     worker = _one(r'importScripts\("https://[^"]+/pyodide\.js"\);', worker, start, "importScripts")

@@ -4,6 +4,7 @@ importScripts("../pyodide/pyodide.js");  // this worker lives in static/
 const MEMVIZ_PACKAGES = __PACKAGES__;
 const MEMVIZ_COMPAT = __COMPAT__;
 const MEMVIZ_LINK = __LINK__;
+const MEMVIZ_WARMUP = __WARMUP__;  // run after a restore: templates/warmup.py
 const MEMVIZ_APP = __APP__;  // the app's code up to `write_doc()`, from `panel convert`
 const MEMVIZ_SNAPSHOT_KEY = __SNAPSHOT_KEY__;  // the packages (their sha256) and this worker
 __SNAPSHOT__
@@ -41,6 +42,7 @@ async function memvizRestore(options) {
     self.pyodide = await loadPyodide(snapRestoreOptions(stored, options));
     snapAfterRestore(stored, self.pyodide);
     memvizMark("snapshot-restored");
+    self.memvizWarmUp = true;
     return true;
   } catch (e) {
     console.warn("memviz snapshot: restore failed, booting normally", e);
@@ -74,8 +76,16 @@ async function memvizBoot(options, snapshots) {
   }
 }
 
-// Called when the page has rendered the app: the snapshot's last file is written off the critical path.
+// Called when the page has rendered the app: the snapshot's last file is written off the critical
+// path, and a restored worker warms up once the page is idle.
 function memvizStoreSnapshot() {
+  if (self.memvizWarmUp) {
+    self.memvizWarmUp = false;
+    setTimeout(() => {
+      self.pyodide.runPython(MEMVIZ_WARMUP);
+      memvizMark("warmed-up");
+    }, 300);
+  }
   const made = self.memvizSnapshot;
   self.memvizSnapshot = null;
   if (made) {
