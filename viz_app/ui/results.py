@@ -1,7 +1,8 @@
 """The results side: peak total and GPU verdict, treemap, analysis tabs, all-stages view.
 
 Plots are DynamicMaps over bound plot functions, so a change updates the existing figures'
-data instead of rebuilding the page.
+data instead of rebuilding the page; the treemap, redrawn on every change, writes its data
+sources in place (ui/treemap.py).
 """
 
 from __future__ import annotations
