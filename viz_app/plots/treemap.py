@@ -130,7 +130,7 @@ def treemap(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: i
 def treemap_sources(columns: TreemapColumns) -> tuple[dict[str, list], dict[str, list]]:
     """The columns of the Bokeh data sources HoloViews draws `treemap()`'s two layers with.
 
-    For redrawing them in place (ui/results.py): HoloViews' own update of this overlay is most of
+    For redrawing them in place (ui/treemap.py): HoloViews' own update of this overlay is most of
     the Python time of a redraw, and the browser waits for it (the static site's worker).
     """
     r = columns.rects

@@ -12,6 +12,7 @@ from bokeh.models import ColumnDataSource
 
 from viz_app import plots
 from viz_app.session import Session
+from viz_app.ui.patches import coalesce
 
 
 def memviz_warm_up() -> None:
@@ -20,13 +21,16 @@ def memviz_warm_up() -> None:
     sources = [ColumnDataSource(), ColumnDataSource()]
     for source in sources:
         document.add_root(source)
+    events = []
+    document.on_change(events.append)
     for tp in (4, 2, 1):
         session.config.tp = tp
         for details in (True, False):
             columns = plots.treemap_columns(session.estimate, details=details)
             for source, data in zip(sources, plots.treemap_sources(columns), strict=True):
                 source.data = data
-        Serializer().encode([document.to_json()])
+        Serializer().encode(coalesce(events))  # as the page link serializes a patch
+        events.clear()
 
 
 memviz_warm_up()
