@@ -1,15 +1,16 @@
 """Load the static site in Debian's Chromium, cold and warm, against a stock `panel convert`.
 
-    python benchmarks/load.py [--site pyodide_dist] [--runs 3] [--no-stock]
+    python benchmarks/load.py [--site pyodide_dist] [--runs 3] [--no-stock] [--no-shipped]
 
-Builds the site (`memviz build`, reusing build_cache/) unless --site names a built one, serves it
+Builds the site twice (`memviz build` and `memviz build --ship-snapshot`, reusing build_cache/)
+unless --site names a built one (--no-shipped: the first only), serves each
 on 127.0.0.1 from a server that counts the bytes it sends, and loads it `--runs` times cold (a
 fresh browser profile) and warm (a second visit in that profile). Prints the medians of:
 pre-rendered paint (BokehJS drew the pre-rendered document), live (Python rendered the document
 in the worker; for memviz also `data-live="1"`), and redraw (TP changed in the page until the new
 total and treemap are painted; timed on the settled app, 1 s after start-up's background work,
 for both variants), plus site size and bytes transferred, and how many visits restored the memory
-snapshot an earlier visit stored (memviz only). Targets on the 2-core reference machine:
+snapshot (an earlier visit's copy, or the one the site ships). Targets on the 2-core reference machine:
 live in 4 s cold and 2 s warm, redraw under 150 ms.
 
 The comparison ("stock") is `panel convert --to pyodide-worker` of the same app made offline only
@@ -138,8 +139,10 @@ def visit(context, url: str, memviz: bool) -> dict:
     if memviz:  # the offline cache and the memory snapshot are stored once the app is live: part of
         # the first visit's cost (a warm visit restores the snapshot, see templates/snapshot.js)
         page.evaluate("async () => (await navigator.serviceWorker.ready).active.state")
-        result["restored"] = page.evaluate("window.memvizMarks['snapshot-restored'] !== undefined")
-        if not result["restored"]:
+        marks = page.evaluate("window.memvizMarks")
+        result["restored"] = "snapshot-restored" in marks
+        result["shipped"] = "snapshot-restored-shipped" in marks  # the site's own (--ship-snapshot)
+        if not result["restored"] or result["shipped"]:  # then a copy is stored for the next visit
             page.wait_for_function("window.memvizMarks['snapshot-stored'] !== undefined", timeout=TIMEOUT_MS)
     # Redraw is timed on a settled app, for both variants: not racing start-up's background work.
     page.wait_for_timeout(SETTLE_MS)
@@ -237,7 +240,9 @@ def report(label: str, result: dict) -> None:
           f" transferred, second visit {result['warm_bytes'] / 2**20:.2f} MiB")
     for kind, target in (("cold", 4000), ("warm", 2000)):
         restored = sum(bool(r.get("restored")) for r in result[kind])
-        snapshot = f", {restored}/{len(result[kind])} from the memory snapshot" if "restored" in result[kind][0] else ""
+        shipped = sum(bool(r.get("shipped")) for r in result[kind])
+        snapshot = (f", {restored}/{len(result[kind])} from the memory snapshot ({shipped} the site's own)"
+                    if "restored" in result[kind][0] else "")
         print(f"  {kind}: pre-rendered paint {med(kind, 'paint')}, Python rendered {med(kind, 'python')},"
               f" live {med(kind, 'live')} (target {target} ms), redraw {med(kind, 'redraw')} (target 150 ms)"
               f"{snapshot}")
@@ -248,18 +253,23 @@ def main() -> None:
     parser.add_argument("--site", type=Path, help="a built site (default: build one now)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-stock", action="store_true", help="skip the stock `panel convert` comparison")
+    parser.add_argument("--no-shipped", action="store_true", help="skip the `--ship-snapshot` build")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="memviz-load-") as tmp:
-        site = args.site
-        if site is None:
-            started = time.monotonic()
-            site = Path(tmp) / "pyodide_dist"
-            build_site(site, cache=ROOT / "build_cache")
-            print(f"memviz build: {time.monotonic() - started:.1f} s")
+        sites = {"memviz build": args.site}
+        if args.site is None:
+            variants = {"memviz build": False} if args.no_shipped else {"memviz build": False,
+                                                                        "memviz build --ship-snapshot": True}
+            for label, ship_snapshot in variants.items():
+                started = time.monotonic()
+                sites[label] = Path(tmp) / f"site-{len(sites)}"
+                build_site(sites[label], cache=ROOT / "build_cache", ship_snapshot=ship_snapshot)
+                print(f"{label}: built in {time.monotonic() - started:.1f} s")
         with sync_playwright() as p:
-            report("memviz build", measure(p, site, args.runs, memviz=True))
+            for label, site in sites.items():
+                report(label, measure(p, site, args.runs, memviz=True))
             if not args.no_stock:
                 stock = build_stock(Path(tmp) / "stock", ROOT / "build_cache")
                 report("stock panel convert, URLs rewritten", measure(p, stock, args.runs, memviz=False))

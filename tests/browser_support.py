@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from viz_app.build.ship import CHROMIUM_FLAGS
+
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-]
 
 
 def chromium_path() -> str:

@@ -134,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     build = commands.add_parser("build", help="build the static, offline Pyodide site")
     build.add_argument("--out", default="pyodide_dist", help="output folder (default: pyodide_dist)")
+    build.add_argument("--ship-snapshot", action="store_true",
+                       help="also ship a memory snapshot of the started app, made in Chromium at build time: a "
+                            "first visit starts in about half the time, for ~47 MB more to download "
+                            "(needs Debian's chromium and playwright)")
     return parser
 
 
@@ -250,7 +254,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     from .build import build_site
 
-    summary = build_site(Path(args.out))
+    summary = build_site(Path(args.out), ship_snapshot=args.ship_snapshot)
     print(json.dumps(summary, indent=2))
     return 0
 

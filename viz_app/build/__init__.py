@@ -12,7 +12,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from . import fetch, offline, page, pins, wheels
+from . import fetch, offline, page, pins, ship, wheels
 from .fetch import BuildError, sha256_of
 
 __all__ = ["BuildError", "build_site"]
@@ -72,8 +72,11 @@ def _imports_of(wheel: Path) -> list[str]:
     return sorted(t for t in tops if t.isidentifier())
 
 
-def build_site(out: Path, entry: Path | None = None, cache: Path | None = None) -> dict:
-    """Build the site into `out` (replacing an earlier build there); returns a summary for the CLI."""
+def build_site(out: Path, entry: Path | None = None, cache: Path | None = None, ship_snapshot: bool = False) -> dict:
+    """Build the site into `out` (replacing an earlier build there); returns a summary for the CLI.
+
+    `ship_snapshot`: run the site once in Chromium and ship the memory snapshot it takes (ship.py).
+    """
     started = time.monotonic()
     out, cache = Path(out).resolve(), (cache or default_cache())
     entry = (entry or PACKAGE_DIR / "main.py").resolve()
@@ -105,8 +108,9 @@ def build_site(out: Path, entry: Path | None = None, cache: Path | None = None) 
             wheel = staging / PYODIDE_DIR / entry_["file_name"]
             entry_.update(sha256=sha256_of(wheel), imports=entry_.get("imports") or _imports_of(wheel))
         _write_core(site, core, lock, entries)
-        missing_css = _write_page(site, html, worker, entry, entries, pure_files, sources)
+        missing_css = _write_page(site, html, worker, entry, entries, pure_files, sources, ship_snapshot)
         offline.write_pwa(site)
+        snapshot = ship.ship_snapshot(site) if ship_snapshot else None
         manifest, version = _write_manifest(site)
         shutil.rmtree(out, ignore_errors=True)
         staging.rename(out)
@@ -115,7 +119,7 @@ def build_site(out: Path, entry: Path | None = None, cache: Path | None = None) 
         "site_bytes": sum(p.stat().st_size for p in out.rglob("*") if p.is_file()),
         "packages": {name: e["version"] for name, e in sorted(entries.items())},
         "bytecode": python or "none (no CPython 3.12 found: shipped .py sources)",
-        "missing_panel_assets": missing_css, "seconds": round(time.monotonic() - started, 1),
+        "missing_panel_assets": missing_css, "snapshot": snapshot, "seconds": round(time.monotonic() - started, 1),
     }
 
 
@@ -125,11 +129,11 @@ def _check_replaceable(out: Path) -> None:
         raise BuildError(f"{out} exists and is not a memviz build (no {MANIFEST}): choose another --out")
 
 
-def _write_page(site, html, worker, entry, entries, pure_files, sources) -> list[str]:
+def _write_page(site, html, worker, entry, entries, pure_files, sources, ships_snapshot) -> list[str]:
     """index.html and the worker, self-contained; returns Panel assets the page names but Panel lacks."""
     origin = f"generated from `panel convert --to pyodide-worker` of {entry.name}"
     packages = {name: e["sha256"] for name, e in entries.items()}
-    worker = page.rewrite_worker(worker, packages, entry.read_text(encoding="utf-8"))
+    worker = page.rewrite_worker(worker, packages, entry.read_text(encoding="utf-8"), ships_snapshot)
     worker_rel = site.write_hashed("static/app.js", worker.encode(), origin)
     html, wanted = page.rewrite_page(
         html, site, pure_files["bokeh"], pure_files["panel"], sources, worker_rel,

@@ -157,19 +157,22 @@ def app_code(entry_source: str) -> str:
             "import gc\n\ngc.collect()\ngc.freeze()\n")
 
 
-def rewrite_worker(worker: str, packages: dict[str, str], entry_source: str) -> str:
+def rewrite_worker(worker: str, packages: dict[str, str], entry_source: str, ships_snapshot: bool = False) -> str:
     """Panel's worker, loading Pyodide and every package from the site (no micropip, no CDN).
 
     `packages`: name -> sha256 of every package. The app is built inside `memvizLoad` (so a memory
     snapshot can hold it, see templates/snapshot.js); Panel's start-up then only posts it to the page.
+    `ships_snapshot`: the site will have snapshot/ (build/ship.py), to restore on a first visit too.
     """
     template = (TEMPLATES / "worker_start.js").read_text(encoding="utf-8")
     python = {name: json.dumps((TEMPLATES / f"{name.lower()}.py").read_text(encoding="utf-8"))
               for name in ("COMPAT", "LINK", "WARMUP")}
     app = app_code(entry_source)
     # A snapshot is valid for these exact packages, app and worker code.
-    key = hashlib.sha256(json.dumps([sorted(packages.items()), app, worker, template, python]).encode()).hexdigest()
+    key = hashlib.sha256(json.dumps([sorted(packages.items()), app, worker, template, python,
+                                     ships_snapshot]).encode()).hexdigest()
     start = (template.replace("__PACKAGES__", json.dumps(sorted(packages))).replace("__COMPAT__", python["COMPAT"])
+             .replace("__SHIPS_SNAPSHOT__", json.dumps(ships_snapshot))
              .replace("__LINK__", python["LINK"]).replace("__WARMUP__", python["WARMUP"])
              .replace("__APP__", json.dumps(app))
              .replace("__SNAPSHOT_KEY__", json.dumps(key[:32]))

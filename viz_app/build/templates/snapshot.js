@@ -144,6 +144,43 @@ function snapUnpackFiles(FS, entries, blob) {
   }
 }
 
+// A snapshot the site ships (`memviz build --ship-snapshot`, viz_app/build/ship.py): made once at
+// build time, so a first visit restores it too. Gzipped files, checked against the sha256 that
+// snapshot/meta.json gives (which the service worker's copy of the site keeps offline).
+async function snapFetchGzip(url, sha256, bytes) {
+  const response = await fetch(url, {integrity: `sha256-${sha256}`});
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  const reader = response.body.pipeThrough(new DecompressionStream("gzip")).getReader();
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (;;) {
+    const {done, value} = await reader.read();
+    if (done) break;
+    if (at + value.length > bytes) throw new Error(`${url}: more than ${bytes} bytes`);
+    out.set(value, at);
+    at += value.length;
+  }
+  if (at !== bytes) throw new Error(`${url}: ${at} bytes, expected ${bytes}`);
+  return out;
+}
+
+async function snapLoadShipped(base) {
+  try {
+    const response = await fetch(base + "snapshot/meta.json", {cache: "no-cache"});
+    if (response.status === 404) return null;  // `memviz build --ship-snapshot` is making it
+    if (!response.ok) throw new Error(`snapshot/meta.json: HTTP ${response.status}`);
+    const meta = await response.json();
+    if (meta.key !== MEMVIZ_SNAPSHOT_KEY) throw new Error("made for another build of the site");
+    const [heap, files] = await Promise.all([
+      snapFetchGzip(base + "snapshot/" + meta.shipped.heap, meta.shipped.heapSha256, meta.heapBytes),
+      snapFetchGzip(base + "snapshot/" + meta.shipped.files, meta.shipped.filesSha256, meta.filesBytes)]);
+    return {meta, heap, files, shipped: true};
+  } catch (e) {
+    console.warn("memviz snapshot: the site's snapshot is unusable, booting normally", e);
+    return null;
+  }
+}
+
 // One OPFS directory per build and browser: a snapshot is only valid for the exact packages, app
 // and engine that made it.
 function snapDirName() {
@@ -261,8 +298,23 @@ function snapMake(pyodide) {
   const handles = Object.entries(Mod.LDSO.loadedLibsByHandle).filter(([h]) => +h !== 0).map(([h, dso]) => [+h, dso.name]);
   const heapStored = (async () => snapWrite(await snapDir(true), "heap.bin", heap))();
   heapStored.catch(() => {});
-  return {heapStored, meta: {loadedPackages: loaded, libs: SNAP.libs.slice(), handles, files: SNAP.files.entries,
+  return {heapStored, meta: {key: MEMVIZ_SNAPSHOT_KEY, loadedPackages: loaded, libs: SNAP.libs.slice(), handles, files: SNAP.files.entries,
                              heapBytes: heap.length, filesBytes: SNAP.files.bytes, tableLength: Mod.wasmTable.length}};
+}
+
+// Restored from the site's snapshot: keep a copy in OPFS too, so later visits read it from there
+// instead of fetching and unzipping the site's files again.
+function snapKeepShipped(stored) {
+  const {shipped, ...meta} = stored.meta;
+  SNAP.filesStored = (async () => {
+    const dir = await snapDir(true);
+    try { await dir.removeEntry("meta.json"); } catch (e) { /* none yet */ }
+    await snapWrite(dir, "files.bin", stored.files);
+  })();
+  SNAP.filesStored.catch(() => {});
+  const heapStored = (async () => snapWrite(await snapDir(true), "heap.bin", stored.heap))();
+  heapStored.catch(() => {});
+  return {heapStored, meta};
 }
 
 // First visit, app live: complete the stored copy (meta.json last: its presence means complete).

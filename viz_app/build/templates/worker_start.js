@@ -7,6 +7,8 @@ const MEMVIZ_LINK = __LINK__;
 const MEMVIZ_WARMUP = __WARMUP__;  // run after a restore: templates/warmup.py
 const MEMVIZ_APP = __APP__;  // the app's code up to `write_doc()`, from `panel convert`
 const MEMVIZ_SNAPSHOT_KEY = __SNAPSHOT_KEY__;  // the packages (their sha256) and this worker
+// Built with --ship-snapshot: the site has snapshot/ (a memory snapshot made at build time).
+const MEMVIZ_SHIPS_SNAPSHOT = __SHIPS_SNAPSHOT__;
 __SNAPSHOT__
 
 // Start-up milestones for benchmarks/load.py and the tests (window.memvizMarks on the page).
@@ -20,6 +22,12 @@ async function memvizLoad() {
   memvizMark("worker-started");
   const base = new URL("../", self.location.href).href;
   const snapshots = typeof navigator.storage?.getDirectory === "function";
+  if (MEMVIZ_SHIPS_SNAPSHOT) {
+    // With stack switching (JSPI) the runtime's function table has other entries, so a snapshot
+    // fits only engines alike in this. Without it, the build's snapshot fits every browser.
+    delete WebAssembly.Suspending;
+    delete WebAssembly.Suspender;
+  }
   if (snapshots) {
     snapPrecompileRuntime(base + "pyodide/pyodide.asm.wasm");
     importScripts(base + "pyodide/pyodide.asm.js");
@@ -27,27 +35,32 @@ async function memvizLoad() {
   }
   const options = {
     indexURL: base + "pyodide/",
-    // Panel points the CSS of worker-rendered documents at this root instead of its CDN.
-    env: {PANEL_CDN_ROOT: base + "static/panel/"},
+    // Panel points the CSS of worker-rendered documents at this root instead of its CDN. Relative
+    // to the page (index.html at the site's root), as in the pre-rendered page: a snapshot made at
+    // build time holds these URLs, so they must not name the origin that made it.
+    env: {PANEL_CDN_ROOT: "./static/panel/"},
   };
-  if (!(snapshots && await memvizRestore(options))) await memvizBoot(options, snapshots);
+  if (!(snapshots && await memvizRestore(options, base))) await memvizBoot(options, snapshots);
   // After the snapshot: a JS function held by Python could not be in it.
   self.pyodide.globals.set("sendPatch", sendPatch);
 }
 
-async function memvizRestore(options) {
-  const stored = await snapLoadStored();
+// The copy an earlier visit stored, else the site's own (--ship-snapshot), else none.
+async function memvizRestore(options, base) {
+  const stored = await snapLoadStored() || (MEMVIZ_SHIPS_SNAPSHOT && await snapLoadShipped(base));
   if (!stored) return false;
   try {
     self.pyodide = await loadPyodide(snapRestoreOptions(stored, options));
     snapAfterRestore(stored, self.pyodide);
+    memvizMark(stored.shipped ? "snapshot-restored-shipped" : "snapshot-restored");
     memvizMark("snapshot-restored");
     self.memvizWarmUp = true;
+    if (stored.shipped) self.memvizSnapshot = snapKeepShipped(stored);
     return true;
   } catch (e) {
     console.warn("memviz snapshot: restore failed, booting normally", e);
     snapReset();
-    await snapForget();
+    if (!stored.shipped) await snapForget();
     return false;
   }
 }

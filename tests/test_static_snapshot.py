@@ -1,0 +1,94 @@
+"""`memviz build --ship-snapshot`: a first visit restores the memory snapshot the build made in Chromium.
+
+The site is served on another port than the one the build used, so a URL of the build's origin in
+the snapshot would show up as a request leaving the site.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import shutil
+
+import pytest
+
+from viz_app.build import build_site
+from viz_app.model.presets import DEFAULT_PRESET
+
+from .browser_support import ROOT
+from .test_app_browser import wait_stage_chart, wait_total
+from .test_static_site import Visit, browser, serve  # noqa: F401 (browser: the module's fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# Run in the worker after the copy for later visits is stored: a module the app never imported
+# reads its files from MEMFS, which the stored copy shares its bytes with.
+LAZY_IMPORT_JS = """() => self.pyodide.runPython(
+  "import pandas.tseries.holiday as h; int(h.USFederalHolidayCalendar().holidays('2026-01-01', '2026-12-31').size)")"""
+
+
+@pytest.fixture(scope="module")
+def shipped(tmp_path_factory):
+    out = tmp_path_factory.mktemp("shipped") / "pyodide_dist"
+    return out, build_site(out, cache=ROOT / "build_cache", ship_snapshot=True)
+
+
+def marks(visit) -> dict:
+    return visit.page.evaluate("window.memvizMarks")
+
+
+def test_the_build_ships_a_checked_snapshot(shipped):
+    out, summary = shipped
+    meta = json.loads((out / "snapshot" / "meta.json").read_text())
+    manifest = {e["path"]: e for e in json.loads((out / "memviz-manifest.json").read_text())["files"]}
+    for name in ("heap", "files"):
+        packed = (out / "snapshot" / meta["shipped"][name]).read_bytes()
+        assert base64.b64encode(hashlib.sha256(packed).digest()).decode() == meta["shipped"][f"{name}Sha256"]
+        assert len(gzip.decompress(packed)) == meta[f"{name}Bytes"] == summary["snapshot"][f"{name}_bytes"]
+        assert "memviz build --ship-snapshot" in manifest[f"snapshot/{meta['shipped'][name]}"]["source"]
+    assert "snapshot/meta.json" in manifest
+    assert summary["snapshot"]["shipped_bytes"] < (meta["heapBytes"] + meta["filesBytes"]) / 2
+    worker = next((out / "static").glob("app.*.js")).read_text()
+    assert f"const MEMVIZ_SNAPSHOT_KEY = {json.dumps(meta['key'])};" in worker
+    assert "const MEMVIZ_SHIPS_SNAPSHOT = true;" in worker
+
+
+def test_a_first_visit_restores_the_shipped_snapshot(browser, shipped, cli_json):  # noqa: F811
+    origin, server = serve(shipped[0])
+    with server:
+        visit = Visit(browser, origin)
+        visit.open()
+        assert "snapshot-restored-shipped" in marks(visit) and "packages-loaded" not in marks(visit), marks(visit)
+        visit.set_tp(4)
+        expected = cli_json("--preset", DEFAULT_PRESET, "--tp", "4")["peak_total_mib"]
+        wait_total(visit.page, expected, "the TP 4 total on a first visit restored from the site's snapshot")
+        wait_stage_chart(visit.page, expected, "the stage chart at TP 4")
+        # A copy is stored for the next visit, and the files it shares with MEMFS stay intact.
+        visit.page.wait_for_function("window.memvizMarks['snapshot-stored'] !== undefined", timeout=60_000)
+        assert visit.page.workers[0].evaluate(LAZY_IMPORT_JS) == 11  # US federal holidays in 2026
+        visit.page.reload()
+        visit.wait_live()
+        assert "snapshot-restored" in marks(visit) and "snapshot-restored-shipped" not in marks(visit), marks(visit)
+        visit.set_tp(2)
+        wait_total(visit.page, cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"],
+                   "the TP 2 total on a second visit, restored from the stored copy")
+        visit.close_and_check()
+
+
+def test_a_damaged_shipped_snapshot_means_a_normal_start(browser, shipped, cli_json, tmp_path):  # noqa: F811
+    out = tmp_path / "pyodide_dist"
+    shutil.copytree(shipped[0], out)
+    meta = json.loads((out / "snapshot" / "meta.json").read_text())
+    heap = out / "snapshot" / meta["shipped"]["heap"]
+    heap.write_bytes(heap.read_bytes()[:-1000])  # a truncated upload: its sha256 no longer matches
+    origin, server = serve(out)
+    with server:
+        visit = Visit(browser, origin)
+        visit.open()
+        assert "packages-loaded" in marks(visit) and "snapshot-restored" not in marks(visit), marks(visit)
+        visit.set_tp(4)
+        wait_total(visit.page, cli_json("--preset", DEFAULT_PRESET, "--tp", "4")["peak_total_mib"],
+                   "the TP 4 total after a normal start")
+        visit.close_and_check()

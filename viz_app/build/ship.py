@@ -1,0 +1,139 @@
+"""`memviz build --ship-snapshot`: the built app's memory snapshot, made once at build time.
+
+After a first visit the site's worker keeps a Pyodide memory snapshot of the built app in the
+browser (templates/snapshot.js), so later visits skip start-up. Here the staged site is opened once
+in headless Chromium (Debian's, driven by Playwright), that stored copy is read back, and it is
+shipped gzipped in snapshot/, so a first visit restores it too. The worker of such a build runs
+without stack switching (JSPI), whose function-table entries differ between engines.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import gzip
+import hashlib
+import json
+import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+from .fetch import BuildError
+from .page import Site
+
+# How the project runs Debian's Chromium everywhere (tests and benchmarks use these too).
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+]
+EXPORT_PATH = "/__memviz_export__/"
+SNAPSHOT_FILES = ("meta.json", "heap.bin", "files.bin")
+TIMEOUT_MS = 300_000
+# The page hands the worker's stored copy (OPFS) to the build's server.
+EXPORT_JS = """async ([prefix, files, path]) => {
+  const root = await navigator.storage.getDirectory();
+  const names = [];
+  for await (const name of root.keys()) if (name.startsWith(prefix)) names.push(name);
+  if (names.length !== 1) throw new Error(`expected one stored snapshot, found ${names.length}`);
+  const dir = await root.getDirectoryHandle(names[0]);
+  for (const file of files) {
+    const body = await (await dir.getFileHandle(file)).getFile();
+    const response = await fetch(path + file, {method: "PUT", body});
+    if (!response.ok) throw new Error(`${file}: HTTP ${response.status}`);
+  }
+}"""
+
+
+class _ExportHandler(SimpleHTTPRequestHandler):
+    """Serves the staged site, and takes the snapshot's files by PUT."""
+
+    def do_PUT(self):  # noqa: N802 (http.server's naming)
+        name = self.path.removeprefix(EXPORT_PATH)
+        if not self.path.startswith(EXPORT_PATH) or name not in SNAPSHOT_FILES:
+            self.send_error(404)
+            return
+        self.server.exported[name] = self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def chromium_executable() -> str:
+    path = shutil.which("chromium")
+    if not path:
+        raise BuildError("--ship-snapshot runs the site once in Debian's Chromium: apt-get install chromium")
+    return path
+
+
+def _export(directory: str) -> tuple[dict[str, bytes], str]:
+    """Open the staged site in a fresh Chromium profile; return the snapshot it stored and Chromium's version."""
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:
+        raise BuildError("--ship-snapshot needs Playwright: pip install 'memviz[snapshot]'") from error
+    executable = chromium_executable()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_ExportHandler, directory=directory))
+    server.exported = {}
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    outside, console = [], []
+
+    def route(request_route):
+        url = request_route.request.url
+        if url.startswith((origin + "/", "data:", "blob:")):
+            request_route.continue_()
+        else:
+            outside.append(url)
+            request_route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        context = browser.new_context()  # a first visit: nothing stored
+        try:
+            context.route("**/*", route)
+            page = context.new_page()
+            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+            page.goto(origin + "/index.html")
+            page.wait_for_function("window.memvizMarks['snapshot-stored'] !== undefined", timeout=TIMEOUT_MS,
+                                   polling=100)
+            page.evaluate(EXPORT_JS, ["memviz-snapshot-", list(SNAPSHOT_FILES), EXPORT_PATH])
+            version = browser.version
+        except PlaywrightError as error:
+            notes = "\n".join(console[-20:])
+            raise BuildError(f"--ship-snapshot: the site did not store its snapshot in Chromium ({error.message})"
+                             f"\n{notes}") from error
+        finally:
+            browser.close()
+            server.shutdown()
+    if outside:
+        raise BuildError(f"--ship-snapshot: the site asked for other hosts: {', '.join(sorted(set(outside)))}")
+    missing = [name for name in SNAPSHOT_FILES if name not in server.exported]
+    if missing:
+        raise BuildError(f"--ship-snapshot: the browser did not hand over {', '.join(missing)}")
+    return server.exported, version
+
+
+def _sri(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+def ship_snapshot(site: Site) -> dict:
+    """Add snapshot/ to the staged site (everything but sw.js and the manifest written); returns sizes."""
+    exported, chromium_version = _export(str(site.out))
+    meta = json.loads(exported["meta.json"])
+    heap, files = exported["heap.bin"], exported["files.bin"]
+    if not meta.get("key") or (len(heap), len(files)) != (meta.get("heapBytes"), meta.get("filesBytes")):
+        raise BuildError("--ship-snapshot: the stored snapshot is incomplete (sizes or key differ from meta.json)")
+    source = (f"made by `memviz build --ship-snapshot`: the built app's Pyodide memory snapshot, "
+              f"taken in Chromium {chromium_version}")
+    shipped = {}
+    for name, data in (("heap", heap), ("files", files)):
+        packed = gzip.compress(data, compresslevel=6, mtime=0)
+        shipped[name] = site.write_hashed(f"snapshot/{name}.bin.gz", packed, source).removeprefix("snapshot/")
+        shipped[f"{name}Sha256"] = _sri(packed)
+    meta["shipped"] = shipped
+    site.write("snapshot/meta.json", json.dumps(meta).encode(), source)
+    return {"heap_bytes": len(heap), "files_bytes": len(files), "chromium": chromium_version,
+            "shipped_bytes": sum((site.out / "snapshot" / shipped[name]).stat().st_size for name in ("heap", "files"))}
