@@ -262,9 +262,9 @@ def main() -> None:
         if args.site is None:
             variants = {"memviz build": False} if args.no_shipped else {"memviz build": False,
                                                                         "memviz build --ship-snapshot": True}
-            for label, ship_snapshot in variants.items():
+            for number, (label, ship_snapshot) in enumerate(variants.items()):
                 started = time.monotonic()
-                sites[label] = Path(tmp) / f"site-{len(sites)}"
+                sites[label] = Path(tmp) / f"site-{number}"
                 build_site(sites[label], cache=ROOT / "build_cache", ship_snapshot=ship_snapshot)
                 print(f"{label}: built in {time.monotonic() - started:.1f} s")
         with sync_playwright() as p:

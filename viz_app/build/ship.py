@@ -9,10 +9,8 @@ without stack switching (JSPI), whose function-table entries differ between engi
 
 from __future__ import annotations
 
-import base64
 import functools
 import gzip
-import hashlib
 import json
 import shutil
 import threading
@@ -115,10 +113,6 @@ def _export(directory: str) -> tuple[dict[str, bytes], str]:
     return server.exported, version
 
 
-def _sri(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode()
-
-
 def ship_snapshot(site: Site) -> dict:
     """Add snapshot/ to the staged site (everything but sw.js and the manifest written); returns sizes."""
     exported, chromium_version = _export(str(site.out))
@@ -128,12 +122,9 @@ def ship_snapshot(site: Site) -> dict:
         raise BuildError("--ship-snapshot: the stored snapshot is incomplete (sizes or key differ from meta.json)")
     source = (f"made by `memviz build --ship-snapshot`: the built app's Pyodide memory snapshot, "
               f"taken in Chromium {chromium_version}")
-    shipped = {}
-    for name, data in (("heap", heap), ("files", files)):
-        packed = gzip.compress(data, compresslevel=6, mtime=0)
-        shipped[name] = site.write_hashed(f"snapshot/{name}.bin.gz", packed, source).removeprefix("snapshot/")
-        shipped[f"{name}Sha256"] = _sri(packed)
-    meta["shipped"] = shipped
+    meta["shipped"] = {name: site.write_hashed(f"snapshot/{name}.bin.gz", gzip.compress(data, compresslevel=6, mtime=0),
+                                               source).removeprefix("snapshot/")
+                       for name, data in (("heap", heap), ("files", files))}
     site.write("snapshot/meta.json", json.dumps(meta).encode(), source)
     return {"heap_bytes": len(heap), "files_bytes": len(files), "chromium": chromium_version,
-            "shipped_bytes": sum((site.out / "snapshot" / shipped[name]).stat().st_size for name in ("heap", "files"))}
+            "shipped_bytes": sum((site.out / "snapshot" / name).stat().st_size for name in meta["shipped"].values())}

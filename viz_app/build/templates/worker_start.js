@@ -49,6 +49,7 @@ async function memvizLoad() {
 async function memvizRestore(options, base) {
   const stored = await snapLoadStored() || (MEMVIZ_SHIPS_SNAPSHOT && await snapLoadShipped(base));
   if (!stored) return false;
+  memvizMark("snapshot-read");
   try {
     self.pyodide = await loadPyodide(snapRestoreOptions(stored, options));
     snapAfterRestore(stored, self.pyodide);
