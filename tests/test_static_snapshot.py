@@ -14,13 +14,12 @@ import shutil
 import pytest
 
 from viz_app.build import build_site
+from viz_app.cli import main
 from viz_app.model.presets import DEFAULT_PRESET
 
 from .browser_support import ROOT
 from .test_app_browser import wait_stage_chart, wait_total
 from .test_static_site import Visit, browser, serve  # noqa: F401 (browser: the module's fixture)
-
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 # Run in the worker after the copy for later visits is stored: a module the app never imported
 # reads its files from MEMFS, which the stored copy shares its bytes with.
@@ -38,6 +37,16 @@ def marks(visit) -> dict:
     return visit.page.evaluate("window.memvizMarks")
 
 
+def test_without_chromium_the_build_stops_at_once_and_says_what_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("viz_app.build.ship.shutil.which", lambda name: None)
+    assert main(["build", "--out", str(tmp_path / "site"), "--ship-snapshot"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "memviz: error: --ship-snapshot runs the site once in Debian's Chromium: apt-get install chromium")
+    assert not (tmp_path / "site").exists() and not (tmp_path / "site.partial").exists()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
 def test_the_build_ships_a_checked_snapshot(shipped):
     out, summary = shipped
     meta = json.loads((out / "snapshot" / "meta.json").read_text())
@@ -56,12 +65,16 @@ def test_the_build_ships_a_checked_snapshot(shipped):
     assert "const MEMVIZ_SHIPS_SNAPSHOT = true;" in worker
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_a_first_visit_restores_the_shipped_snapshot(browser, shipped, cli_json):  # noqa: F811
     origin, server = serve(shipped[0])
     with server:
         visit = Visit(browser, origin)
-        visit.open()
+        visit.open("?tp=2")  # a shared link: its configuration is applied after the restore
         assert "snapshot-restored-shipped" in marks(visit) and "packages-loaded" not in marks(visit), marks(visit)
+        wait_total(visit.page, cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"],
+                   "the TP 2 total from the link, restored from the site's snapshot")
         visit.set_tp(4)
         expected = cli_json("--preset", DEFAULT_PRESET, "--tp", "4")["peak_total_mib"]
         wait_total(visit.page, expected, "the TP 4 total on a first visit restored from the site's snapshot")
@@ -72,12 +85,14 @@ def test_a_first_visit_restores_the_shipped_snapshot(browser, shipped, cli_json)
         visit.page.reload()
         visit.wait_live()
         assert "snapshot-restored" in marks(visit) and "snapshot-restored-shipped" not in marks(visit), marks(visit)
-        visit.set_tp(2)
-        wait_total(visit.page, cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"],
-                   "the TP 2 total on a second visit, restored from the stored copy")
+        visit.set_tp(1)
+        wait_total(visit.page, cli_json("--preset", DEFAULT_PRESET, "--tp", "1")["peak_total_mib"],
+                   "the TP 1 total on a second visit, restored from the stored copy")
         visit.close_and_check()
 
 
+@pytest.mark.browser
+@pytest.mark.slow
 def test_a_damaged_shipped_snapshot_means_a_normal_start(browser, shipped, cli_json, tmp_path):  # noqa: F811
     out = tmp_path / "pyodide_dist"
     shutil.copytree(shipped[0], out)

@@ -82,6 +82,8 @@ def build_site(out: Path, entry: Path | None = None, cache: Path | None = None, 
     entry = (entry or PACKAGE_DIR / "main.py").resolve()
     _check_installed_versions()
     _check_replaceable(out)
+    if ship_snapshot:
+        ship.chromium_executable()  # before the work, not after it
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="memviz-build-") as tmp:
         work = Path(tmp)

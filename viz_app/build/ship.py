@@ -14,6 +14,7 @@ import gzip
 import json
 import shutil
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 from .fetch import BuildError
@@ -58,19 +59,22 @@ class _ExportHandler(SimpleHTTPRequestHandler):
 
 
 def chromium_executable() -> str:
+    """Debian's Chromium, with Playwright to drive it; a BuildError saying what to install if either is missing."""
     path = shutil.which("chromium")
     if not path:
         raise BuildError("--ship-snapshot runs the site once in Debian's Chromium: apt-get install chromium")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as error:
+        raise BuildError("--ship-snapshot drives Chromium with Playwright: pip install 'memviz[snapshot]'") from error
     return path
 
 
 def _export(directory: str) -> tuple[dict[str, bytes], str]:
     """Open the staged site in a fresh Chromium profile; return the snapshot it stored and Chromium's version."""
-    try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
-    except ImportError as error:
-        raise BuildError("--ship-snapshot needs Playwright: pip install 'memviz[snapshot]'") from error
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
     executable = chromium_executable()
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_ExportHandler, directory=directory))
     server.exported = {}
@@ -115,7 +119,10 @@ def _export(directory: str) -> tuple[dict[str, bytes], str]:
 
 def ship_snapshot(site: Site) -> dict:
     """Add snapshot/ to the staged site (everything but sw.js and the manifest written); returns sizes."""
-    exported, chromium_version = _export(str(site.out))
+    # Its own thread: Playwright's sync API refuses to run where an asyncio loop is running (a
+    # notebook, or a test that holds a browser already).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        exported, chromium_version = pool.submit(_export, str(site.out)).result()
     meta = json.loads(exported["meta.json"])
     heap, files = exported["heap.bin"], exported["files.bin"]
     if not meta.get("key") or (len(heap), len(files)) != (meta.get("heapBytes"), meta.get("filesBytes")):
