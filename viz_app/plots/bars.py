@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import holoviews as hv
+from bokeh.models import NoOverlap
 
 from ..i18n import t
 from ..model.result import Estimate
@@ -31,6 +32,9 @@ def bar_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage:
 
 
 def _few_value_ticks(plot, element) -> None:
-    """At most five memory ticks, so their numbers never run together on a narrow screen."""
-    plot.state.xaxis[0].ticker.desired_num_ticks = 5
-    plain_numbers(plot.state.xaxis[0])
+    """About five memory ticks; on a narrow screen, labels that would touch are left out."""
+    axis = plot.state.xaxis[0]
+    axis.ticker.desired_num_ticks = 5
+    if not isinstance(axis.major_label_policy, NoOverlap):  # once: hooks run on every redraw
+        axis.major_label_policy = NoOverlap(min_distance=8)
+    plain_numbers(axis)

@@ -53,6 +53,8 @@ def stage_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, capa
     )
     caption = hv.Labels(marks, kdims=[stage_dim, memory_dim], vdims=["text"]).opts(
         text_color=CAPACITY_COLOR, text_font_size="11px", text_align="right", text_baseline="bottom", framewise=True,
+        # Readable where it crosses a bar taller than the capacity (out of memory).
+        background_fill_color="white", background_fill_alpha=0.85, border_radius=3,
     )
     return (bars * capacity * caption).opts(
         hv.opts.Overlay(**BASE_OPTS, height=height, padding=0, xlabel=t("axis.stage", lang),
