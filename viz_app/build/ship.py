@@ -4,7 +4,7 @@ After a first visit the site's worker keeps a Pyodide memory snapshot of the bui
 browser (templates/snapshot.js), so later visits skip start-up. Here the staged site is opened once
 in headless Chromium (Debian's, driven by Playwright), that stored copy is read back, and it is
 shipped gzipped in snapshot/, so a first visit restores it too. The worker of such a build runs
-without stack switching (JSPI), whose function-table entries differ between engines.
+without stack switching (JSPI), which Pyodide's set-up depends on and not every engine has.
 """
 
 from __future__ import annotations

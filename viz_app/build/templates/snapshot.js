@@ -279,12 +279,21 @@ function snapStoreFiles() {
   const Mod = SNAP.Mod;
   const {entries, blob} = snapPackFiles(Mod.FS, [Mod.API.sitepackages, "/usr/lib"]);
   SNAP.files = {entries, bytes: blob.length};
-  SNAP.filesStored = (async () => {
+  SNAP.filesStored = snapStorePart("files.bin", blob);
+}
+
+// The stored copy is written in parts as they become available; files.bin first drops meta.json
+// (its presence means complete), which `snapFinish` writes last.
+function snapStorePart(name, bytes) {
+  const stored = (async () => {
     const dir = await snapDir(true);
-    try { await dir.removeEntry("meta.json"); } catch (e) { /* none yet */ }
-    await snapWrite(dir, "files.bin", blob);
+    if (name === "files.bin") {
+      try { await dir.removeEntry("meta.json"); } catch (e) { /* none yet */ }
+    }
+    await snapWrite(dir, name, bytes);
   })();
-  SNAP.filesStored.catch(() => {});
+  stored.catch(() => {});
+  return stored;
 }
 
 // First visit, app built: copy the heap and start writing it. Returns what `snapFinish` needs.
@@ -297,8 +306,7 @@ function snapMake(pyodide) {
   try { heap = pyodide.makeMemorySnapshot({serializer: snapSerializer}); }
   finally { Object.assign(pyodide.loadedPackages, loaded); }
   const handles = Object.entries(Mod.LDSO.loadedLibsByHandle).filter(([h]) => +h !== 0).map(([h, dso]) => [+h, dso.name]);
-  const heapStored = (async () => snapWrite(await snapDir(true), "heap.bin", heap))();
-  heapStored.catch(() => {});
+  const heapStored = snapStorePart("heap.bin", heap);
   return {heapStored, meta: {key: MEMVIZ_SNAPSHOT_KEY, loadedPackages: loaded, libs: SNAP.libs.slice(), handles, files: SNAP.files.entries,
                              heapBytes: heap.length, filesBytes: SNAP.files.bytes, tableLength: Mod.wasmTable.length}};
 }
@@ -307,15 +315,8 @@ function snapMake(pyodide) {
 // instead of fetching and unzipping the site's files again.
 function snapKeepShipped(stored) {
   const {shipped, ...meta} = stored.meta;
-  SNAP.filesStored = (async () => {
-    const dir = await snapDir(true);
-    try { await dir.removeEntry("meta.json"); } catch (e) { /* none yet */ }
-    await snapWrite(dir, "files.bin", stored.files);
-  })();
-  SNAP.filesStored.catch(() => {});
-  const heapStored = (async () => snapWrite(await snapDir(true), "heap.bin", stored.heap))();
-  heapStored.catch(() => {});
-  return {heapStored, meta};
+  SNAP.filesStored = snapStorePart("files.bin", stored.files);
+  return {heapStored: snapStorePart("heap.bin", stored.heap), meta};
 }
 
 // First visit, app live: complete the stored copy (meta.json last: its presence means complete).

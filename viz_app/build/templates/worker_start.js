@@ -23,8 +23,8 @@ async function memvizLoad() {
   const base = new URL("../", self.location.href).href;
   const snapshots = typeof navigator.storage?.getDirectory === "function";
   if (MEMVIZ_SHIPS_SNAPSHOT) {
-    // With stack switching (JSPI) the runtime's function table has other entries, so a snapshot
-    // fits only engines alike in this. Without it, the build's snapshot fits every browser.
+    // Pyodide sets its runtime up differently where the engine has stack switching (JSPI), and
+    // a snapshot holds that set-up: without it everywhere, the build's snapshot fits every engine.
     delete WebAssembly.Suspending;
     delete WebAssembly.Suspender;
   }
@@ -53,7 +53,7 @@ async function memvizRestore(options, base) {
   try {
     self.pyodide = await loadPyodide(snapRestoreOptions(stored, options));
     snapAfterRestore(stored, self.pyodide);
-    memvizMark(stored.shipped ? "snapshot-restored-shipped" : "snapshot-restored");
+    if (stored.shipped) memvizMark("snapshot-restored-shipped");
     memvizMark("snapshot-restored");
     self.memvizWarmUp = true;
     if (stored.shipped) self.memvizSnapshot = snapKeepShipped(stored);
