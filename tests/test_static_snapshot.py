@@ -37,6 +37,18 @@ def marks(visit) -> dict:
     return visit.page.evaluate("window.memvizMarks")
 
 
+def total_for_tp(cli_json, tp: int) -> float:
+    return cli_json("--preset", DEFAULT_PRESET, "--tp", str(tp))["peak_total_mib"]
+
+
+def change_tp_and_check(visit, cli_json, tp: int, when: str) -> float:
+    """Select `tp` in the page; wait for the CLI's total for it."""
+    visit.set_tp(tp)
+    expected = total_for_tp(cli_json, tp)
+    wait_total(visit.page, expected, f"the TP {tp} total {when}")
+    return expected
+
+
 def test_without_chromium_the_build_stops_at_once_and_says_what_to_install(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("viz_app.build.ship.shutil.which", lambda name: None)
     assert main(["build", "--out", str(tmp_path / "site"), "--ship-snapshot"]) == 2
@@ -73,11 +85,8 @@ def test_a_first_visit_restores_the_shipped_snapshot(browser, shipped, cli_json)
         visit = Visit(browser, origin)
         visit.open("?tp=2")  # a shared link: its configuration is applied after the restore
         assert "snapshot-restored-shipped" in marks(visit) and "packages-loaded" not in marks(visit), marks(visit)
-        wait_total(visit.page, cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"],
-                   "the TP 2 total from the link, restored from the site's snapshot")
-        visit.set_tp(4)
-        expected = cli_json("--preset", DEFAULT_PRESET, "--tp", "4")["peak_total_mib"]
-        wait_total(visit.page, expected, "the TP 4 total on a first visit restored from the site's snapshot")
+        wait_total(visit.page, total_for_tp(cli_json, 2), "the TP 2 total from the link, after the restore")
+        expected = change_tp_and_check(visit, cli_json, 4, "on a first visit restored from the site's snapshot")
         wait_stage_chart(visit.page, expected, "the stage chart at TP 4")
         # A copy is stored for the next visit, and the files it shares with MEMFS stay intact.
         visit.page.wait_for_function("window.memvizMarks['snapshot-stored'] !== undefined", timeout=60_000)
@@ -85,9 +94,7 @@ def test_a_first_visit_restores_the_shipped_snapshot(browser, shipped, cli_json)
         visit.page.reload()
         visit.wait_live()
         assert "snapshot-restored" in marks(visit) and "snapshot-restored-shipped" not in marks(visit), marks(visit)
-        visit.set_tp(1)
-        wait_total(visit.page, cli_json("--preset", DEFAULT_PRESET, "--tp", "1")["peak_total_mib"],
-                   "the TP 1 total on a second visit, restored from the stored copy")
+        change_tp_and_check(visit, cli_json, 1, "on a second visit, restored from the stored copy")
         visit.close_and_check()
 
 
@@ -106,7 +113,5 @@ def test_a_damaged_shipped_snapshot_means_a_normal_start(browser, shipped, cli_j
         visit = Visit(browser, origin)
         visit.open()
         assert "packages-loaded" in marks(visit) and "snapshot-restored" not in marks(visit), marks(visit)
-        visit.set_tp(4)
-        wait_total(visit.page, cli_json("--preset", DEFAULT_PRESET, "--tp", "4")["peak_total_mib"],
-                   "the TP 4 total after a normal start")
+        change_tp_and_check(visit, cli_json, 4, "after a normal start")
         visit.close_and_check()
