@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from viz_app.i18n import t
 from viz_app.model.presets import DEFAULT_PRESET, list_presets, preset_path
 from viz_app.model.profile import MAX_PROFILE_BYTES
 from viz_app.session import UPLOADED, Session
@@ -100,6 +101,22 @@ def test_bad_upload_after_a_good_one_keeps_the_upload(session):
     assert session.load_upload(b"[1]", "list.json") is False
     assert snapshot(session) == before
     assert session.message.values["error"] == "list.json: expected a JSON object at the top level, found a list"
+
+
+def test_errors_read_in_the_page_language_and_stay_english_for_the_cli(session):
+    """The model's messages carry their catalog key: the Chinese page shows them in Chinese."""
+    session.load_upload(b'{"layertype_0": {"2048": []}}', "bad.json")
+    error = session.message.values["error"]
+    assert error == "bad.json: key 'layertype_0.2048': expected an object, found a list"
+    assert t(session.message.key, "zh", **session.message.values) == (
+        "无法加载此文件，当前配置未改变：bad.json：键 'layertype_0.2048' 应为对象，实际为列表")
+    layers = session.config.num_layers
+    session.config.pp = layers + 1
+    assert t("msg.strategy_error", "zh", error=session.problem) == (
+        f"无法估算该策略：PP {layers + 1} 大于模型的 {layers} 层：会有流水线阶段为空。图表显示上一个有效策略。")
+    assert t("msg.strategy_error", "en", error=session.problem) == (
+        f"This strategy cannot be estimated: PP {layers + 1} is more than the model's {layers} layers: a stage "
+        "would be empty. The charts show the last valid strategy.")
 
 
 def test_pp_beyond_layers_sets_problem_and_keeps_last_estimate(session, cli_json):

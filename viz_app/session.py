@@ -135,7 +135,7 @@ class Session(param.Parameterized):
         try:
             loaded = read_upload(data, filename)
         except MemvizError as exc:
-            self.message = Message("error", "msg.upload_failed", {"error": str(exc)})
+            self.message = Message("error", "msg.upload_failed", {"error": exc.text})
             return False
         if isinstance(loaded, GalvatronProfile):
             self._adopt_profile(loaded)
@@ -178,7 +178,7 @@ class Session(param.Parameterized):
         try:
             estimate = self.compute()
         except MemvizError as exc:
-            self.problem = str(exc)
+            self.problem = exc.text  # English, and in the page's language where shown
             return
         self.problem = ""
         # Coupled parameters arrive as several events for one user action: redraw only on change.

@@ -14,11 +14,33 @@ DEFAULT_LANGUAGE = "en"
 CATALOGS: dict[str, dict[str, str]] = {"en": en.CATALOG, "zh": zh.CATALOG}
 
 
+class Text(str):
+    """The English text of a catalog entry that remembers its key and values.
+
+    It is a plain string wherever a string is expected (the CLI prints it); used as a value of
+    another entry, `t()` puts it into that entry's language.
+    """
+
+    key: str
+    values: dict
+
+    def __new__(cls, key: str, values: dict | None = None):
+        values = dict(values or {})
+        text = super().__new__(cls, t(key, DEFAULT_LANGUAGE, **values))
+        text.key, text.values = key, values
+        return text
+
+    def __reduce__(self):
+        return Text, (self.key, self.values)
+
+
 def t(key: str, lang: str = DEFAULT_LANGUAGE, **fmt) -> str:
-    """The text for `key` in `lang`, with `{name}` fields filled from `fmt`."""
+    """The text for `key` in `lang`, with `{name}` fields filled from `fmt` (a `Text` in `lang` too)."""
     catalog = CATALOGS.get(lang, CATALOGS[DEFAULT_LANGUAGE])
     text = catalog.get(key) or CATALOGS[DEFAULT_LANGUAGE].get(key) or key
-    return text.format(**fmt) if fmt else text
+    if not fmt:
+        return text
+    return text.format(**{name: t(v.key, lang, **v.values) if isinstance(v, Text) else v for name, v in fmt.items()})
 
 
 def has(key: str) -> bool:

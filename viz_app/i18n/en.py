@@ -198,4 +198,61 @@ CATALOG = {
     "app.footer_analytic": "Analytic mode: published formulas from the architecture (Korthikanti et al. 2022, "
                            "Megatron-LM, ZeRO), per GPU, in MiB (2^20 bytes); every block's formula and source under "
                            "Formulas. Estimates, not measurements.",
+    # Errors in what the user gave (raised by the model layer with these keys)
+    "error.cannot_read": "{name}: cannot read the file ({reason})",
+    "error.not_utf8": "{name}: not a text file (expected UTF-8 JSON)",
+    "error.not_json": "{name}: not valid JSON (line {line}, column {column}: {detail})",
+    "error.not_an_object": "{name}: expected a JSON object at the top level, found {found}",
+    "error.too_large": "{name}: file is {mib} MiB; memory profiles are at most {max_mib} MiB (is this the right file?)",
+    "error.key_expected": "{name}: key '{path}': expected {expected}",
+    "error.key_expected_found": "{name}: key '{path}': expected {expected}, found {found}",
+    "error.not_a_profile": "{name}: no 'layertype_0_sp' or 'layertype_0' key; this is not a Galvatron memory profile "
+                           "(expected keys layertype_N[_sp] and other_memory_pp_off|on_first|on_last[_sp])",
+    "error.missing_other": "{name}: missing key '{path}' (expected next to '{layer_key}': "
+                           "{{seq: {{model_states: {{tp: MiB}}, activation: {{tp: MiB}}}}}})",
+    "error.missing_key": "{name}: missing key '{path}'",
+    "error.missing_size": "{name}: missing key '{path}' (a size in MiB)",
+    "error.profile_no_sp": "profile '{name}' has no sequence-parallel measurements (keys ending in _sp); "
+                           "turn sequence parallel off",
+    "error.profile_sp_only": "profile '{name}' was measured with sequence parallel only (its keys end in _sp); "
+                             "turn sequence parallel on, or load a profile measured without it",
+    "error.no_tp": "profile '{name}' has no measurements for TP {tp}; available: {available}",
+    "error.no_tp_without_sp": "profile '{name}' has no measurements for TP {tp}; available: {available} "
+                              "(without sequence parallel, missing degrees cannot be extrapolated)",
+    "error.pp_over_layers": "PP {pp} is more than the model's {layers} layers: a stage would be empty",
+    "error.pp_division": "pp_division {division} must have {pp} positive entries summing to {layers} layers",
+    "error.tp_divides_heads": "TP {tp} does not divide the model's {value} attention heads",
+    "error.tp_divides_kv_heads": "TP {tp} does not divide the model's {value} KV heads",
+    "error.tp_divides_ffn": "TP {tp} does not divide the model's {value} FFN size",
+    "error.cp_divides_seq": "CP {cp} does not divide the sequence length {seq}",
+    "error.unknown_schedule": "unknown pipeline schedule '{schedule}'",
+    "error.virtual_needs_interleaved": "virtual stages {virtual} need the interleaved schedule, not {schedule}",
+    "error.virtual_uneven": "{virtual} virtual stages do not divide a stage's {layers} layers into equal model chunks",
+    "error.config_key_missing": "{where}: required key '{path}' is missing",
+    "error.config_activation": "{where}: activation '{value}' is not one of {known}",
+    "error.config_bias": "{where}: attention_bias != mlp_bias is not modelled",
+    "error.config_family": "{name}: model_type '{family}' is not supported; supported: {known}",
+    "error.config_t5": "{name}: T5 meta config recognised (d_model {d_model}, {encoder} encoder + {decoder} decoder "
+                       "layers), but the analytic mode models decoder-only transformers; estimate T5 with a Galvatron "
+                       "profile instead",
+    "error.config_unknown": "{name}: unrecognised model config: expected a Hugging Face config.json with model_type "
+                            "({known}) or a Galvatron meta config (n_layer/n_embd/n_head or dim/n_heads/n_layers)",
+    "error.config_positive": "{name}: '{path}' must be a positive integer, got {value}",
+    "error.config_head_dim": "{name}: hidden size {hidden} is not divisible by {heads} heads and no head_dim is given",
+    "error.config_kv_heads": "{name}: {heads} heads not divisible by {kv} KV heads",
+    "kind.object": "an object",
+    "kind.list": "a list",
+    "kind.string": "a string",
+    "kind.boolean": "a boolean",
+    "kind.null": "null",
+    "kind.number": "a number",
+    "expect.profiled_keys": "an object of profiled keys",
+    "expect.by_sequence": "an object keyed by sequence length, e.g. {example}",
+    "expect.sequence_key": "a sequence-length key (a positive whole number)",
+    "expect.object": "an object",
+    "expect.mib": "a number of MiB",
+    "expect.mib_finite": "a finite, non-negative number of MiB, not {value}",
+    "expect.tp_key": 'a tensor-parallel degree key ("1", "2", "4", ...)',
+    "expect.tp_degrees": "at least one tensor-parallel degree",
+    "expect.positive_int": "a positive whole number",
 }

@@ -1,8 +1,21 @@
 """Errors the model layer raises for bad input; each message is meant for the user as is."""
 
+from __future__ import annotations
+
+from ..i18n import Text
+
 
 class MemvizError(ValueError):
-    """Base class: a problem with what the user gave us, with a readable message."""
+    """Base class: a problem with what the user gave us, with a readable message.
+
+    Raised with an `error.*` catalog key (viz_app/i18n) and its values, the message is the English
+    entry, which the CLI prints, and `text` shows it in the page's language; raised with a plain
+    message, `text` is that message.
+    """
+
+    def __init__(self, message: str = "", *, key: str = "", **values):
+        self.text: str = Text(key, values) if key else message
+        super().__init__(str(self.text))
 
 
 class ProfileError(MemvizError):

@@ -106,19 +106,15 @@ class _Lookup:
             value, extrapolated = values.at(tp, halving=self.halving)
         except KeyError:
             degrees = ", ".join(map(str, self.variant.tp_degrees()))
-            how = "" if self.halving else " (without sequence parallel, missing degrees cannot be extrapolated)"
-            raise StrategyError(
-                f"profile '{self.profile.name}' has no measurements for TP {tp}; available: {degrees}{how}"
-            ) from None
+            raise StrategyError(key="error.no_tp" if self.halving else "error.no_tp_without_sp",
+                                name=self.profile.name, tp=tp, available=degrees) from None
         self.extrapolated |= extrapolated
         return value
 
 
 def _validate(config: TrainingConfig) -> None:
     if config.pp > config.num_layers:
-        raise StrategyError(
-            f"PP {config.pp} is more than the model's {config.num_layers} layers: a stage would be empty"
-        )
+        raise StrategyError(key="error.pp_over_layers", pp=config.pp, layers=config.num_layers)
 
 
 def estimate_galvatron(config: TrainingConfig, profile: GalvatronProfile) -> Estimate:

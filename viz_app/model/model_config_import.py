@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .architecture import ACTIVATIONS, Architecture
 from .errors import MemvizError
-from .profile import _kind
+from .profile import json_kind
 
 MAX_CONFIG_BYTES = 1 << 20  # a model config is a few KiB; refuse anything absurd
 HF_FAMILIES = ("llama", "mistral", "qwen2", "gpt2", "gpt_neox")
@@ -44,7 +44,7 @@ def read_model_config(path: str | Path, name: str | None = None) -> Architecture
 def import_model_config(data: dict, name: str = "imported") -> Architecture:
     """Dispatch on the keys: HF configs carry `model_type`, Galvatron meta configs do not."""
     if not isinstance(data, dict):
-        raise ModelConfigError(f"{name}: expected a JSON object at the top level, found {_kind(data)}")
+        raise ModelConfigError(key="error.not_an_object", name=name, found=json_kind(data))
     if isinstance(data.get("model_config"), dict):  # a Galvatron profile file
         data = data["model_config"]
     if "model_type" in data:
@@ -54,13 +54,13 @@ def import_model_config(data: dict, name: str = "imported") -> Architecture:
 
 def _need(data: dict, key: str, where: str):
     if key not in data or data[key] is None:
-        raise ModelConfigError(f"{where}: required key '{key}' is missing")
+        raise ModelConfigError(key="error.config_key_missing", where=where, path=key)
     return data[key]
 
 
 def _activation(value, where: str) -> str:
     if value not in ACTIVATIONS:
-        raise ModelConfigError(f"{where}: activation '{value}' is not one of {', '.join(ACTIVATIONS)}")
+        raise ModelConfigError(key="error.config_activation", where=where, value=value, known=", ".join(ACTIVATIONS))
     return value
 
 
@@ -68,7 +68,7 @@ def _llama_like(data: dict, name: str, family: str) -> dict:
     where = f"{name} ({family})"
     attention_bias = bool(data.get("attention_bias", False))
     if bool(data.get("mlp_bias", attention_bias)) != attention_bias:
-        raise ModelConfigError(f"{where}: attention_bias != mlp_bias is not modelled")
+        raise ModelConfigError(key="error.config_bias", where=where)
     return dict(
         **_hf_common(data, where, default_positions=4096),
         num_kv_heads=data.get("num_key_value_heads"),
@@ -144,9 +144,7 @@ def architecture_from_hf_config(data: dict, name: str = "imported") -> Architect
     elif family == "gpt_neox":
         values = _gpt_neox(data, name)
     else:
-        raise ModelConfigError(
-            f"{name}: model_type '{family}' is not supported; supported: {', '.join(HF_FAMILIES)}"
-        )
+        raise ModelConfigError(key="error.config_family", name=name, family=family, known=", ".join(HF_FAMILIES))
     return _build(values, name, family)
 
 
@@ -164,15 +162,10 @@ def architecture_from_galvatron_meta(data: dict, name: str = "imported") -> Arch
     if {"dim", "n_heads", "n_layers"} <= data.keys():
         return _build(_galvatron_llama(data, name), name, "llama")
     if {"d_model", "d_ff", "num_heads"} <= data.keys():
-        raise ModelConfigError(
-            f"{name}: T5 meta config recognised (d_model {data['d_model']}, {data.get('num_layers')} encoder + "
-            f"{data.get('num_decoder_layers', data.get('num_layers'))} decoder layers), but the analytic mode "
-            "models decoder-only transformers; estimate T5 with a Galvatron profile instead"
-        )
-    raise ModelConfigError(
-        f"{name}: unrecognised model config: expected a Hugging Face config.json with model_type "
-        f"({', '.join(HF_FAMILIES)}) or a Galvatron meta config (n_layer/n_embd/n_head or dim/n_heads/n_layers)"
-    )
+        raise ModelConfigError(key="error.config_t5", name=name, d_model=data["d_model"],
+                               encoder=data.get("num_layers"),
+                               decoder=data.get("num_decoder_layers", data.get("num_layers")))
+    raise ModelConfigError(key="error.config_unknown", name=name, known=", ".join(HF_FAMILIES))
 
 
 def _galvatron_llama(data: dict, name: str) -> dict:
@@ -198,15 +191,13 @@ def _galvatron_llama(data: dict, name: str) -> dict:
 def _build(values: dict, name: str, family: str) -> Architecture:
     for key in ("hidden_size", "num_layers", "num_attention_heads", "ffn_hidden_size", "vocab_size"):
         if not isinstance(values[key], int) or values[key] < 1:
-            raise ModelConfigError(f"{name}: '{key}' must be a positive integer, got {values[key]!r}")
+            raise ModelConfigError(key="error.config_positive", name=name, path=key, value=repr(values[key]))
     if values.get("head_dim") is None and values["hidden_size"] % values["num_attention_heads"]:
-        raise ModelConfigError(
-            f"{name}: hidden size {values['hidden_size']} is not divisible by "
-            f"{values['num_attention_heads']} heads and no head_dim is given"
-        )
+        raise ModelConfigError(key="error.config_head_dim", name=name, hidden=values["hidden_size"],
+                               heads=values["num_attention_heads"])
     kv = values.get("num_kv_heads")
     if kv is not None and values["num_attention_heads"] % kv:
-        raise ModelConfigError(f"{name}: {values['num_attention_heads']} heads not divisible by {kv} KV heads")
+        raise ModelConfigError(key="error.config_kv_heads", name=name, heads=values["num_attention_heads"], kv=kv)
     try:
         return Architecture(model_name=name, family=family, **values)
     except ValueError as exc:  # param's bound checks

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..i18n import Text
 from .errors import ProfileError, StrategyError
 
 MAX_PROFILE_BYTES = 16 * 2**20  # real profiles are tens of KiB; this leaves room for raw keys
@@ -99,14 +100,8 @@ class GalvatronProfile:
         if sequence_parallel in self.variants:
             return self.variants[sequence_parallel]
         if sequence_parallel:
-            raise StrategyError(
-                f"profile '{self.name}' has no sequence-parallel measurements (keys ending in _sp); "
-                "turn sequence parallel off"
-            )
-        raise StrategyError(
-            f"profile '{self.name}' was measured with sequence parallel only (its keys end in _sp); "
-            "turn sequence parallel on, or load a profile measured without it"
-        )
+            raise StrategyError(key="error.profile_no_sp", name=self.name)
+        raise StrategyError(key="error.profile_sp_only", name=self.name)
 
     def config_defaults(self) -> dict:
         """What loading this profile sets in a TrainingConfig (as Galvatron's loader does)."""
@@ -137,7 +132,7 @@ def load_profile(path: str | Path) -> GalvatronProfile:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise ProfileError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+        raise ProfileError(key="error.cannot_read", name=str(path), reason=exc.strerror or str(exc)) from None
     _check_size(path.name, size)
     return parse_profile(path.read_bytes(), path.name)
 
@@ -149,11 +144,11 @@ def decode_json(data: bytes | str, name: str) -> object:
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise ProfileError(f"{name}: not a text file (expected UTF-8 JSON)") from None
+            raise ProfileError(key="error.not_utf8", name=name) from None
     try:
         return json.loads(data)
     except json.JSONDecodeError as exc:
-        raise ProfileError(f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        raise ProfileError(key="error.not_json", name=name, line=exc.lineno, column=exc.colno, detail=exc.msg) from None
 
 
 def is_profile(data: object) -> bool:
@@ -169,22 +164,20 @@ def parse_profile(data: bytes | str | dict, name: str) -> GalvatronProfile:
     if isinstance(data, bytes | str):
         data = decode_json(data, name)
     if not isinstance(data, dict):
-        raise ProfileError(f"{name}: expected a JSON object at the top level, found {_kind(data)}")
+        raise ProfileError(key="error.not_an_object", name=name, found=json_kind(data))
     return _Reader(name).profile(data)
 
 
 def _check_size(name: str, size: int) -> None:
     if size > MAX_PROFILE_BYTES:
-        raise ProfileError(
-            f"{name}: file is {size / 2**20:.1f} MiB; memory profiles are at most "
-            f"{MAX_PROFILE_BYTES // 2**20} MiB (is this the right file?)"
-        )
+        raise ProfileError(key="error.too_large", name=name, mib=f"{size / 2**20:.1f}",
+                           max_mib=MAX_PROFILE_BYTES // 2**20)
 
 
-def _kind(value: object) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number"
-    )
+def json_kind(value: object) -> Text:
+    """What a JSON value is ("an object", "a list", ...), for messages."""
+    kinds = {dict: "kind.object", list: "kind.list", str: "kind.string", bool: "kind.boolean", type(None): "kind.null"}
+    return Text(kinds.get(type(value), "kind.number"))
 
 
 class _Reader:
@@ -193,9 +186,12 @@ class _Reader:
     def __init__(self, name: str):
         self.name = name
 
-    def fail(self, path: str, expected: str, found: object = None) -> ProfileError:
-        tail = f", found {_kind(found)}" if found is not None else ""
-        return ProfileError(f"{self.name}: key '{path}': expected {expected}{tail}")
+    def fail(self, path: str, expected: str, found: object = None, **values) -> ProfileError:
+        """`expected`: an `expect.*` catalog key (with `values`); `found`: the value there, if any."""
+        if found is None:
+            return ProfileError(key="error.key_expected", name=self.name, path=path, expected=Text(expected, values))
+        return ProfileError(key="error.key_expected_found", name=self.name, path=path,
+                            expected=Text(expected, values), found=json_kind(found))
 
     def profile(self, data: dict) -> GalvatronProfile:
         shape = "v1"
@@ -203,17 +199,14 @@ class _Reader:
         if isinstance(data.get("memory_profiling"), dict):
             shape, root = "v2", data["memory_profiling"]
         elif "memory_profiling" in data:
-            raise self.fail("memory_profiling", "an object of profiled keys", data["memory_profiling"])
+            raise self.fail("memory_profiling", "expect.profiled_keys", data["memory_profiling"])
         elif any(re.match(r"^\d+_\d+_\d+", k) for k in data):
             shape = "main"
         layertypes = sorted(
             (int(m.group(1)), bool(m.group(2)), key) for key in root if (m := _LAYERTYPE_KEY.match(key))
         )
         if not layertypes:
-            raise ProfileError(
-                f"{self.name}: no 'layertype_0_sp' or 'layertype_0' key; this is not a Galvatron memory "
-                "profile (expected keys layertype_N[_sp] and other_memory_pp_off|on_first|on_last[_sp])"
-            )
+            raise ProfileError(key="error.not_a_profile", name=self.name)
         first_type = layertypes[0][0]
         variants = {}
         for _index, sp, key in (t for t in layertypes if t[0] == first_type):
@@ -231,11 +224,11 @@ class _Reader:
 
     def seq_keys(self, node: object, path: str) -> list[int]:
         if not isinstance(node, dict) or not node:
-            raise self.fail(path, "an object keyed by sequence length, e.g. {\"2048\": {...}}", node)
+            raise self.fail(path, "expect.by_sequence", node, example='{"2048": {...}}')
         seqs = []
         for key in node:
             if not key.isdigit() or int(key) <= 0:
-                raise self.fail(f"{path}.{key}", "a sequence-length key (a positive whole number)")
+                raise self.fail(f"{path}.{key}", "expect.sequence_key")
             seqs.append(int(key))
         return seqs
 
@@ -254,10 +247,7 @@ class _Reader:
         for placement in OTHER_PLACEMENTS:
             key = f"other_memory_{placement}{suffix}"
             if key not in root:
-                raise ProfileError(
-                    f"{self.name}: missing key '{key}' (expected next to '{layer_key}': "
-                    f"{{seq: {{model_states: {{tp: MiB}}, activation: {{tp: MiB}}}}}})"
-                )
+                raise ProfileError(key="error.missing_other", name=self.name, path=key, layer_key=layer_key)
             node = root[key]
             seqs = self.seq_keys(node, key)
             # Galvatron reads "other" memory at the layer's profiled length; fall back to its largest.
@@ -273,36 +263,35 @@ class _Reader:
 
     def obj(self, node: object, path: str) -> dict:
         if not isinstance(node, dict):
-            raise self.fail(path, "an object", node) if node is not None else ProfileError(
-                f"{self.name}: missing key '{path}'"
-            )
+            raise self.fail(path, "expect.object", node) if node is not None else ProfileError(
+                key="error.missing_key", name=self.name, path=path)
         return node
 
     def number(self, node: dict, key: str, path: str) -> float:
         if key not in node:
-            raise ProfileError(f"{self.name}: missing key '{path}.{key}' (a size in MiB)")
+            raise ProfileError(key="error.missing_size", name=self.name, path=f"{path}.{key}")
         value = node[key]
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.fail(f"{path}.{key}", "a number of MiB", value)
+            raise self.fail(f"{path}.{key}", "expect.mib", value)
         if not math.isfinite(value) or value < 0:
-            raise self.fail(f"{path}.{key}", f"a finite, non-negative number of MiB, not {value}")
+            raise self.fail(f"{path}.{key}", "expect.mib_finite", value=value)
         return float(value)
 
     def by_tp(self, node: dict, path: str) -> ByTp:
         values = {}
         for key in node:
             if not key.isdigit() or int(key) < 1:
-                raise self.fail(f"{path}.{key}", "a tensor-parallel degree key (\"1\", \"2\", \"4\", ...)")
+                raise self.fail(f"{path}.{key}", "expect.tp_key")
             values[int(key)] = self.number(node, key, path)
         if not values:
-            raise self.fail(path, "at least one tensor-parallel degree")
+            raise self.fail(path, "expect.tp_degrees")
         return ByTp(values)
 
     def model_facts(self, node: object) -> ModelFacts:
         if node is None:
             return ModelFacts()
         if not isinstance(node, dict):
-            raise self.fail("model_config", "an object", node)
+            raise self.fail("model_config", "expect.object", node)
 
         def pick(*keys: str) -> int | None:
             for key in keys:
@@ -310,7 +299,7 @@ class _Reader:
                 if value is None:
                     continue
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise self.fail(f"model_config.{key}", "a positive whole number", value)
+                    raise self.fail(f"model_config.{key}", "expect.positive_int", value)
                 return value
             return None
 

@@ -65,7 +65,7 @@ def resolve_run(config: TrainingConfig, arch: Architecture, options: AnalyticOpt
     """Check the strategy against the architecture; raise StrategyError with the reason."""
     check_tensor_parallel(arch, config.tp)
     if config.seq_length % options.context_parallel:
-        raise StrategyError(f"CP {options.context_parallel} does not divide the sequence length {config.seq_length}")
+        raise StrategyError(key="error.cp_divides_seq", cp=options.context_parallel, seq=config.seq_length)
     layers = stage_layer_counts(config.num_layers, config.pp, options.pp_division)
     check_schedule(options.schedule, options.virtual_stages, layers)
     recompute = "full" if config.checkpoint else options.recompute

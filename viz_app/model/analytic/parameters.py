@@ -92,10 +92,10 @@ def parameter_counts(arch: Architecture, num_layers: int | None = None) -> dict[
 
 def check_tensor_parallel(arch: Architecture, tp: int) -> None:
     """Megatron's divisibility rules: heads, KV groups and FFN width split evenly over tp."""
-    for what, value in (("attention heads", arch.num_attention_heads), ("KV heads", arch.kv_heads),
-                        ("FFN size", arch.ffn_hidden_size)):
+    for key, value in (("error.tp_divides_heads", arch.num_attention_heads),
+                       ("error.tp_divides_kv_heads", arch.kv_heads), ("error.tp_divides_ffn", arch.ffn_hidden_size)):
         if value % tp:
-            raise StrategyError(f"TP {tp} does not divide the model's {value} {what}")
+            raise StrategyError(key=key, tp=tp, value=value)
 
 
 def tensor_parallel_choices(arch: Architecture, max_tp: int = 64) -> list[int]:
@@ -114,13 +114,11 @@ def stage_layer_counts(num_layers: int, pp: int, pp_division: list[int] | None =
     """Layers per pipeline stage: an explicit division, else as even as possible (extra layers go
     to the last stages, which hold the fewest in-flight micro-batches under 1F1B)."""
     if pp > num_layers:
-        raise StrategyError(f"PP {pp} is more than the model's {num_layers} layers: a stage would be empty")
+        raise StrategyError(key="error.pp_over_layers", pp=pp, layers=num_layers)
     if pp_division:
         if len(pp_division) != pp or sum(pp_division) != num_layers or min(pp_division) < 1:
-            raise StrategyError(
-                f"pp_division {','.join(map(str, pp_division))} must have {pp} positive entries summing to "
-                f"{num_layers} layers"
-            )
+            raise StrategyError(key="error.pp_division", division=",".join(map(str, pp_division)), pp=pp,
+                                layers=num_layers)
         return list(pp_division)
     base, extra = divmod(num_layers, pp)
     return [base + (1 if stage >= pp - extra else 0) for stage in range(pp)]

@@ -26,7 +26,7 @@ def inflight_chunk_passes(schedule: str, stage: int, pp: int, chunks: int, virtu
     if schedule == "interleaved":
         warmup = (pp - stage - 1) * 2 + (virtual_stages - 1) * pp
         return min(warmup + 1, chunks * virtual_stages)
-    raise StrategyError(f"unknown pipeline schedule '{schedule}'")
+    raise StrategyError(key="error.unknown_schedule", schedule=schedule)
 
 
 def first_chunk_microbatches(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int = 1) -> int:
@@ -43,12 +43,10 @@ def first_chunk_microbatches(schedule: str, stage: int, pp: int, chunks: int, vi
 
 def check_schedule(schedule: str, virtual_stages: int, layers_per_stage: list[int]) -> None:
     if schedule != "interleaved" and virtual_stages != 1:
-        raise StrategyError(f"virtual stages {virtual_stages} need the interleaved schedule, not {schedule}")
+        raise StrategyError(key="error.virtual_needs_interleaved", virtual=virtual_stages, schedule=schedule)
     uneven = [n for n in layers_per_stage if n % virtual_stages]
     if uneven:
-        raise StrategyError(
-            f"{virtual_stages} virtual stages do not divide a stage's {uneven[0]} layers into equal model chunks"
-        )
+        raise StrategyError(key="error.virtual_uneven", virtual=virtual_stages, layers=uneven[0])
 
 
 def schedule_formula(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int) -> str:
