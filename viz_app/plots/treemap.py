@@ -58,21 +58,43 @@ def _box(rect: dict, width: float, height: float) -> tuple[float, float, float, 
             (height - rect["y"]) * sy)
 
 
-def _label(rect: dict, total_mib: float, unit: str) -> tuple[str, int] | None:
-    """Text and font size that fit in the rectangle, or None when nothing fits."""
-    part: Part = rect["part"]
+def _label_candidates(part: Part, total_mib: float, unit: str) -> tuple[tuple[str, int], ...]:
+    """What a rectangle may say, from the most to the least (text, font size)."""
     figures = f"{format_memory(part.mib, unit)} · {format_share(part.mib, total_mib)}"
     name = wrap_label(part.label)
-    candidates = (
+    return (
         (f"{part.label}\n{figures}", BIG_FONT_PX), (f"{name}\n{figures}", BIG_FONT_PX), (name, BIG_FONT_PX),
         (f"{name}\n{figures}", SMALL_FONT_PX), (name, SMALL_FONT_PX),
         (part.short_label or part.label.split(" ")[0], SMALL_FONT_PX),
     )
-    for text, font in candidates:
-        lines = text.count("\n") + 1
-        if text and rect["dx"] > text_width_px(text, font) + 8 and rect["dy"] > lines * font * 1.35 + 4:
-            return text, font
+
+
+def _fits(rect: dict, text: str, font: int) -> bool:
+    lines = text.count("\n") + 1
+    return bool(text) and rect["dx"] > text_width_px(text, font) + 8 and rect["dy"] > lines * font * 1.35 + 4
+
+
+def _label(rect: dict, total_mib: float, unit: str, least: int = 0) -> tuple[int, str, int] | None:
+    """(candidate index, text, font size) of the first candidate from `least` on that fits, or None."""
+    for index, (text, font) in enumerate(_label_candidates(rect["part"], total_mib, unit)):
+        if index >= least and _fits(rect, text, font):
+            return index, text, font
     return None
+
+
+def _fit_labels(leaves: list[dict], total_mib: float, unit: str) -> list[tuple[str, int] | None]:
+    """Each leaf's (text, font size); the units of one block (its layers) say it in one form."""
+    fitted = [_label(r, total_mib, unit) for r in leaves]
+    # A block's layers in several forms ("Layer 3" in big bold next to "4") read as different
+    # things: each takes the most compact form any of its siblings needed.
+    # (A cell where nothing fits stays blank either way.)
+    compact = {}
+    for r, f in zip(leaves, fitted, strict=True):
+        if r["part"].short_label and f:
+            compact[r["part"].category] = max(compact.get(r["part"].category, 0), f[0])
+    fitted = [_label(r, total_mib, unit, compact[r["part"].category]) if r["part"].short_label and f else f
+              for r, f in zip(leaves, fitted, strict=True)]
+    return [f[1:] if f else None for f in fitted]
 
 
 RECT_COLUMNS = ("x0", "y0", "x1", "y1", "tip", "color")
@@ -97,8 +119,7 @@ def treemap_columns(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, 
     rects = [(*_box(r, width, area_height), tooltip(r["part"], chosen, unit, lang), r["part"].color)
              for r in leaves]
     labels, sizes = [], []
-    for r in leaves:
-        fitted = _label(r, total, unit)
+    for r, fitted in zip(leaves, _fit_labels(leaves, total, unit), strict=True):
         if fitted:
             x0, y0, x1, y1 = _box(r, width, area_height)
             labels.append(((x0 + x1) / 2, (y0 + y1) / 2, fitted[0], r["part"].color))
