@@ -281,3 +281,14 @@ def test_details_treemap_and_phone_screenshots(page):
     page.screenshot(path=screenshot_path("app-phone.png"), full_page=True)
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], "sideways scrolling"
     assert box["width"] >= 0.8 * PHONE["width"], f"treemap squeezed on a phone: {box}"
+    # The donut (labels either side of the ring) fits the phone's width too.
+    page.locator(".memviz-tabs button", has_text=t("tab.donut", "en")).click()
+    centre = t("donut.center_total", "en")
+    wait_until(lambda: plot_texts(page), lambda v: centre in v, "the donut")
+    wait_until_quiet(page)
+    page.wait_for_timeout(300)
+    page.locator(".memviz-analysis").screenshot(path=screenshot_path("app-phone-donut.png"))
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"], "the donut scrolls sideways"
+    card, canvas = page.locator(".memviz-analysis").bounding_box(), page.locator(".memviz-analysis canvas").first
+    donut = canvas.bounding_box()
+    assert card["x"] <= donut["x"] and donut["x"] + donut["width"] <= card["x"] + card["width"], (card, donut)

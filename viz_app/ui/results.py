@@ -82,6 +82,8 @@ def _summary_html(estimate: Estimate, unit: str, lang: str, gpu: str, custom_gib
 # slider dragged, a spinner held) does not wait behind charts that are redrawn again right after:
 # in the static site, changes ~90 ms apart each waited ~50-100 ms for the previous one's charts.
 SECONDARY_DELAY_MS = 150
+# The donut fills the card's width at this height (plots.donut keeps its ring round).
+DONUT_HEIGHT_PX = 340
 
 
 class Results(pn.viewable.Viewer):
@@ -98,6 +100,7 @@ class Results(pn.viewable.Viewer):
         super().__init__(later=session.estimate, **params)
         self.session, self.view = session, view
         self._cancel_pending = lambda: None  # the scheduled update of `later`, if any
+        self._donut_size = hv.streams.PlotSize()  # the donut's drawing area, as the browser reports it
         session.param.watch(self._schedule_later, "estimate")
 
     def _schedule_later(self, _event: param.parameterized.Event) -> None:
@@ -187,8 +190,10 @@ class Results(pn.viewable.Viewer):
             html(pn.bind(_legend_html, self.param.later, c.param.stage, v.param.lang)),
             sizing_mode="stretch_width",
         )
-        donut_map = hv.DynamicMap(pn.bind(plots.donut, self.param.later, v.param.lang, v.param.unit,
-                                          stage=c.param.stage, drill=v.param.drill))
+        # PlotSize: the donut is drawn for its real width, so its ring stays round and fits a phone.
+        donut_map = hv.DynamicMap(self._donut, streams=[
+            hv.streams.Params(parameters=[self.param.later, v.param.lang, v.param.unit, c.param.stage,
+                                          v.param.drill]), self._donut_size])
         tap = hv.streams.Tap(source=donut_map)
         tap.add_subscriber(lambda x, y: self._on_donut_tap(x, y))
         drill_button = pn.widgets.Button(
@@ -200,7 +205,7 @@ class Results(pn.viewable.Viewer):
         donut = pn.Column(
             pn.FlexBox(text(label("donut.hint", v.param.lang), "memviz-hint", sizing_mode="fixed", width=330),
                        drill_button, flex_wrap="wrap", justify_content="space-between", sizing_mode="stretch_width"),
-            pn.Row(pn.layout.HSpacer(), pn.pane.HoloViews(donut_map), pn.layout.HSpacer(), sizing_mode="stretch_width"),
+            pn.pane.HoloViews(donut_map, height=DONUT_HEIGHT_PX, sizing_mode="stretch_width", linked_axes=False),
             sizing_mode="stretch_width",
         )
         formulas = pn.Column(
@@ -217,12 +222,19 @@ class Results(pn.viewable.Viewer):
         )
         # Only the shown view is in the page, so hidden charts cost nothing when the estimate changes.
         shown = pn.panel(pn.bind(contents.__getitem__, v.param.tab), sizing_mode="stretch_width")
-        return card(self._heading("analysis.title", stage=c.param.stage), switcher, shown)
+        return card(self._heading("analysis.title", stage=c.param.stage), switcher, shown,
+                    css_classes=("memviz-analysis",))
+
+    @staticmethod
+    def _donut(later, lang, unit, stage, drill, width=None, height=None, scale=1.0) -> hv.Overlay:
+        return plots.donut(later, lang, unit, stage=stage, drill=drill, height=DONUT_HEIGHT_PX, width_px=width,
+                           height_px=height)
 
     def _on_donut_tap(self, x: float | None, y: float | None) -> None:
         if x is None or y is None or self.view.drill:
             return
-        key = plots.donut_sector_at(self.session.estimate, x, y, stage=self.session.config.stage)
+        key = plots.donut_sector_at(self.session.estimate, x, y, stage=self.session.config.stage,
+                                    width_px=self._donut_size.width, height_px=self._donut_size.height)
         if key == MODEL_STATES:
             self.view.drill = True
 
