@@ -7,7 +7,6 @@ Debian's Chromium driven by Playwright (never a downloaded browser), screenshots
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
 import subprocess
 import time
@@ -17,17 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from viz_app.build.ship import CHROMIUM_FLAGS
+from viz_app.build import BuildError
+from viz_app.build.ship import CHROMIUM_FLAGS, chromium_executable
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 
 
 def chromium_path() -> str:
-    path = shutil.which("chromium")
-    if not path:
-        pytest.fail("Debian's chromium is not installed: run `bash .ci/run` (apt-get install chromium)")
-    return path
+    try:
+        return chromium_executable()  # the build's own check: Debian's Chromium and Playwright
+    except BuildError as error:
+        pytest.fail(f"{error} (`bash .ci/run` installs both)")
 
 
 @contextlib.contextmanager

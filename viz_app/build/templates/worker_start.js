@@ -53,10 +53,12 @@ async function memvizRestore(options, base) {
   try {
     self.pyodide = await loadPyodide(snapRestoreOptions(stored, options));
     snapAfterRestore(stored, self.pyodide);
-    if (stored.shipped) memvizMark("snapshot-restored-shipped");
     memvizMark("snapshot-restored");
     self.memvizWarmUp = true;
-    if (stored.shipped) self.memvizSnapshot = snapKeepShipped(stored);
+    if (stored.shipped) {
+      memvizMark("snapshot-restored-shipped");
+      self.memvizSnapshot = snapKeepShipped(stored);
+    }
     return true;
   } catch (e) {
     console.warn("memviz snapshot: restore failed, booting normally", e);
