@@ -210,10 +210,8 @@ def build_stock(out: Path, cache: Path) -> Path:
     for path in fetch.pypi_files(cache, pins.PURE_WHEELS).values():
         shutil.copy(path, out / "wheels" / path.name)
         local.append(f"./wheels/{path.name}")
-    sdists = fetch.pypi_files(cache, {d: v[:2] for d, v in pins.PURE_FROM_SDIST.items()}, binary=False)
     with tempfile.TemporaryDirectory() as tmp:
-        for dist, (version, _sha, source_dir) in pins.PURE_FROM_SDIST.items():
-            made = wheels.pure_wheel_from_sdist(sdists[dist], dist, version, source_dir, Path(tmp))
+        for made in wheels.fallback_only_wheels(cache, Path(tmp)).values():
             shutil.copy(made, out / "wheels" / made.name)
             local.append(f"./wheels/{made.name}")
         own, _digest = wheels.project_wheel(ROOT / "viz_app", Path(tmp))

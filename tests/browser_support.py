@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from viz_app.build import BuildError
+from viz_app.build import BuildSetupError
 from viz_app.build.ship import CHROMIUM_FLAGS, chromium_executable
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 def chromium_path() -> str:
     try:
         return chromium_executable()  # the build's own check: Debian's Chromium and Playwright
-    except BuildError as error:
+    except BuildSetupError as error:
         pytest.fail(f"{error} (`bash .ci/run` installs both)")
 
 

@@ -16,7 +16,7 @@ import zipfile
 
 import pytest
 
-from viz_app.build import BuildError, build_site
+from viz_app.build import BuildSetupError, build_site
 from viz_app.i18n import t
 from viz_app.model.presets import DEFAULT_PRESET
 
@@ -133,7 +133,7 @@ def test_build_summary_and_manifest(site):
 
 def test_build_refuses_to_replace_a_folder_that_is_not_a_build(tmp_path):
     (tmp_path / "notes.txt").write_text("keep me")
-    with pytest.raises(BuildError, match="not a memviz build"):
+    with pytest.raises(BuildSetupError, match="not a memviz build"):
         build_site(tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 

@@ -19,7 +19,7 @@ from .session import ANALYTIC, Message, Session
 from .ui.batching import batch
 from .ui.results import Results, View
 from .ui.sidebar import Sidebar
-from .ui.theme import CSS, text
+from .ui.theme import CSS, OwnOriginTemplate, text
 from .ui.widgets import label
 
 LANGUAGE_OPTIONS = {"EN": "en", "中文": "zh"}
@@ -64,7 +64,7 @@ def connect_location(session: Session, view: View) -> None:
     pn.state.onload(restore_then_follow)
 
 
-def create_app(session: Session | None = None, view: View | None = None) -> pn.template.VanillaTemplate:
+def create_app(session: Session | None = None, view: View | None = None) -> OwnOriginTemplate:
     """Build the whole page for one browser session."""
     hv.extension("bokeh", logo=False)
     session = session or Session()
@@ -83,7 +83,7 @@ def create_app(session: Session | None = None, view: View | None = None) -> pn.t
     connect_location(session, view)
     footer = text(pn.bind(lambda mode, lng: t("app.footer_analytic" if mode == ANALYTIC else "app.footer", lng),
                           session.param.mode, lang), "memviz-footer")
-    template = pn.template.VanillaTemplate(
+    template = OwnOriginTemplate(
         title="memviz", header=[tagline, pn.layout.HSpacer(), language],
         # The status sits inside a layout: `panel convert` drops a top-level item that onload updates.
         sidebar=[Sidebar(session, lang)], main=[pn.Column(results, footer, status, sizing_mode="stretch_width")],

@@ -1,23 +1,30 @@
 """`memviz` command line: the model layer's numbers as a table or JSON.
 
 Imports only the model layer at start (the app and the site builder are imported lazily by their
-own subcommands), so `memviz estimate` starts fast. Bad input exits with status 2 and one
-readable line on stderr.
+own subcommands), so `memviz estimate` starts fast.
+
+Exit status: 0 done; 1 an internal error (a bug: one line saying so, `--debug` shows the
+traceback); 2 bad input (one line naming the problem); 3 a build step outside memviz failed (a
+download, a hash check, a tool it runs).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Sequence
 
+from . import __version__
 from .model.analytic.options import GRAD_DTYPES, KERNELS, OPTIMIZERS, RECOMPUTE, SCHEDULES
-from .model.errors import MemvizError
+from .model.errors import MemvizError, param_values_checked
 from .model.report import estimate_document
 from .model.text_report import format_stages
 
+EXIT_INTERNAL_ERROR = 1
 EXIT_BAD_INPUT = 2
+EXIT_STEP_FAILED = 3
 
 # CLI flag -> TrainingConfig parameter (flags are a public interface: only add, never rename).
 STRATEGY_FLAGS = {
@@ -94,9 +101,15 @@ ANALYTIC_FLAGS = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memviz", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"memviz {__version__}")
+    parser.add_argument("--debug", action="store_true", help="on an internal error, print the full traceback")
+    # --debug after the command too; SUPPRESS keeps a subcommand from resetting one given before it
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
+    add_command = functools.partial(commands.add_parser, parents=[debug])
 
-    est = commands.add_parser("estimate", help="per-GPU memory of every pipeline stage")
+    est = add_command("estimate", help="per-GPU memory of every pipeline stage")
     source = est.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", help="a bundled Galvatron profile (see `memviz presets`)")
     source.add_argument("--profile", help="a Galvatron memory-profiling JSON file")
@@ -121,18 +134,21 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, (_, keywords) in ANALYTIC_FLAGS.items():
         analytic.add_argument(f"--{flag.replace('_', '-')}", dest=flag, **keywords)
 
-    commands.add_parser("presets", help="list the bundled presets")
-    commands.add_parser("models", help="list the bundled model architectures of the analytic mode")
+    add_command("presets", help="list the bundled presets")
+    add_command("models", help="list the bundled model architectures of the analytic mode")
 
-    validate = commands.add_parser("validate", help="the analytic mode against published peak-memory measurements")
+    validate = add_command("validate", help="the analytic mode against published peak-memory measurements")
     validate.add_argument("--file", help="a measurements JSON file (default: the bundled validation/measured.json)")
     validate.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    serve = commands.add_parser("serve", help="run the web app locally (panel serve)")
+    serve = add_command("serve", help="run the web app locally (panel serve)")
     serve.add_argument("--port", type=_positive_int, default=5006)
+    serve.add_argument("--address", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every "
+                            "interface, with a warning)")
     serve.add_argument("--show", action="store_true", help="open a browser")
 
-    build = commands.add_parser("build", help="build the static, offline Pyodide site")
+    build = add_command("build", help="build the static, offline Pyodide site")
     build.add_argument("--out", default="pyodide_dist", help="output folder (default: pyodide_dist)")
     build.add_argument("--ship-snapshot", action="store_true",
                        help="also ship a memory snapshot of the started app, made in Chromium at build time: a "
@@ -193,7 +209,8 @@ def run_analytic_estimate(args: argparse.Namespace) -> int:
     from .model.model_config_import import read_model_config
 
     arch = load_model_preset(args.model) if args.model else read_model_config(args.model_config)
-    options = AnalyticOptions(**analytic_option_values(args))
+    with param_values_checked():
+        options = AnalyticOptions(**analytic_option_values(args))
     config = TrainingConfig()
     # Unless --tp is given, the default TP is lowered to one the model's heads divide (as the app does).
     defaults = {**arch.config_defaults(), "tp": nearest_at_most(config.tp, tensor_parallel_choices(arch))}
@@ -245,7 +262,7 @@ def run_validate(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     from .serve import serve
 
-    serve(port=args.port, show=args.show)
+    serve(port=args.port, show=args.show, address=args.address)
     return 0
 
 
@@ -270,9 +287,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemvizError as exc:
         print(f"memviz: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except ValueError as exc:  # param rejects out-of-bounds values with a ValueError
-        print(f"memviz: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except Exception as exc:
+        from .build.fetch import BuildError  # the builder only when the error may be one of its
+
+        if isinstance(exc, BuildError):
+            print(f"memviz: build failed: {exc}", file=sys.stderr)
+            return EXIT_STEP_FAILED
+        if args.debug:
+            raise
+        print(f"memviz: internal error (a bug in memviz, please report it): {type(exc).__name__}: {exc}. "
+              "Run again with --debug for the traceback.", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

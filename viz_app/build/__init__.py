@@ -13,9 +13,9 @@ import zipfile
 from pathlib import Path
 
 from . import fetch, offline, page, pins, ship, wheels
-from .fetch import BuildError, sha256_of
+from .fetch import BuildError, BuildSetupError, sha256_of
 
-__all__ = ["BuildError", "build_site"]
+__all__ = ["BuildError", "BuildSetupError", "build_site"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 PYODIDE_DIR = "pyodide/"
@@ -36,7 +36,7 @@ def _check_installed_versions() -> None:
 
     for dist in ("panel", "bokeh", "holoviews", "param"):
         if version(dist) != pins.PURE_WHEELS[dist][0]:
-            raise BuildError(f"{dist} {version(dist)} is installed but the site pins {pins.PURE_WHEELS[dist][0]}: "
+            raise BuildSetupError(f"{dist} {version(dist)} is installed but the site pins {pins.PURE_WHEELS[dist][0]}: "
                              f"pip install {dist}=={pins.PURE_WHEELS[dist][0]}")
 
 
@@ -54,15 +54,15 @@ def _finish_convert(process: subprocess.Popen, work: Path) -> tuple[str, str, se
 
 
 def _select(imported: set[str], lock: dict) -> tuple[list[str], list[str], list[str]]:
-    """Which pure wheels, sdist-made wheels and official packages the app needs."""
+    """Which pure wheels, fallback-only wheels and official packages the app needs."""
     pure = sorted(d for d in pins.PURE_WHEELS if d in imported)
-    from_sdist = sorted(d for d in pins.PURE_FROM_SDIST if d in imported)
+    fallback_only = sorted(d for d in pins.PURE_FROM_PLATFORM_WHEEL if d in imported)
     official = set(fetch.lock_closure([d for d in pins.OFFICIAL_PACKAGES if d in imported], lock))
-    unknown = sorted(imported - set(pure) - set(from_sdist) - official - pins.SERVER_ONLY)
+    unknown = sorted(imported - set(pure) - set(fallback_only) - official - pins.SERVER_ONLY)
     if unknown:
         raise BuildError(f"the app imports {', '.join(unknown)}, which the static site does not ship: "
                          "pin it in viz_app/build/pins.py")
-    return pure, from_sdist, sorted(official)
+    return pure, fallback_only, sorted(official)
 
 
 def _imports_of(wheel: Path) -> list[str]:
@@ -89,23 +89,26 @@ def build_site(out: Path, entry: Path | None = None, cache: Path | None = None, 
         work = Path(tmp)
         converting = _start_convert(entry, work / "convert")
         try:
-            core = fetch.pyodide_core(cache)
-            lock = fetch.read_lock(core)
-            pure_files = fetch.pypi_files(cache, pins.PURE_WHEELS)
-            sdists = fetch.pypi_files(cache, {d: v[:2] for d, v in pins.PURE_FROM_SDIST.items()}, binary=False)
-            official_files = fetch.official_packages(cache, lock, fetch.lock_closure(pins.OFFICIAL_PACKAGES, lock))
+            with fetch.cache_lock(cache):
+                core = fetch.pyodide_core(cache)
+                lock = fetch.read_lock(core)
+                pure_files = fetch.pypi_files(cache, pins.PURE_WHEELS)
+                fallback_files = wheels.fallback_only_wheels(cache, work)
+                official_files = fetch.official_packages(cache, lock,
+                                                         fetch.lock_closure(pins.OFFICIAL_PACKAGES, lock))
         finally:
             html, worker, imported = _finish_convert(converting, work / "convert")
-        pure, from_sdist, official = _select(imported, lock)
+        pure, fallback_only, official = _select(imported, lock)
 
         staging = out.with_name(out.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         site = page.Site(staging)
         sources = {d: f"pypi:{d}=={pins.PURE_WHEELS[d][0]} sha256:{pins.PURE_WHEELS[d][1]}" for d in pins.PURE_WHEELS}
-        jobs, entries = _package_jobs(site, work, pure, from_sdist, official, pure_files, sdists, official_files,
-                                      lock, sources)
+        jobs, entries = _package_jobs(site, work, pure, fallback_only, official, pure_files, fallback_files,
+                                      official_files, lock, sources)
         python = wheels.bytecode_python()
-        wheels.repack_all([*jobs, _stdlib_job(site, core)], cache, python)
+        with fetch.cache_lock(cache):
+            wheels.repack_all([*jobs, _stdlib_job(site, core)], cache, python)
         for entry_ in entries.values():
             wheel = staging / PYODIDE_DIR / entry_["file_name"]
             entry_.update(sha256=sha256_of(wheel), imports=entry_.get("imports") or _imports_of(wheel))
@@ -128,7 +131,7 @@ def build_site(out: Path, entry: Path | None = None, cache: Path | None = None, 
 def _check_replaceable(out: Path) -> None:
     # The build replaces `out` whole: never a folder that is not an earlier build.
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST).is_file():
-        raise BuildError(f"{out} exists and is not a memviz build (no {MANIFEST}): choose another --out")
+        raise BuildSetupError(f"{out} exists and is not a memviz build (no {MANIFEST}): choose another --out")
 
 
 def _write_page(site, html, worker, entry, entries, pure_files, sources, ships_snapshot) -> list[str]:
@@ -158,7 +161,8 @@ def _write_manifest(site) -> tuple[list[dict], str]:
     return manifest, version
 
 
-def _package_jobs(site, work, pure, from_sdist, official, pure_files, sdists, official_files, lock, sources):
+def _package_jobs(site, work, pure, fallback_only, official, pure_files, fallback_files, official_files, lock,
+                  sources):
     """Repack jobs for every shipped package, and their pyodide-lock.json entries (hash filled later)."""
     target = site.out / PYODIDE_DIR
     target.mkdir(parents=True, exist_ok=True)
@@ -179,11 +183,12 @@ def _package_jobs(site, work, pure, from_sdist, official, pure_files, sdists, of
         keep = pins.WHEEL_KEEP.get(dist, ())
         note = ", JS removed" if drop else ""
         add(dist, version, pure_files[dist], sha, f"{sources[dist]}{note}, precompiled", drop, keep)
-    for dist in from_sdist:
-        version, sha, source_dir = pins.PURE_FROM_SDIST[dist]
-        made = wheels.pure_wheel_from_sdist(sdists[dist], dist, version, source_dir, work)
+    for dist in fallback_only:
+        version, sha, package = pins.PURE_FROM_PLATFORM_WHEEL[dist]
+        made = fallback_files[dist]
         add(dist, version, made, sha256_of(made),
-            f"pypi:{dist}=={version} sdist sha256:{sha}, pure-Python fallback only, precompiled")
+            f"pypi:{dist}=={version} cp312 manylinux wheel sha256:{sha}, its {package}/*.py only "
+            "(the pure-Python fallback), precompiled")
     for name in official:
         official_entry = lock["packages"][name]
         add(name, official_entry["version"], official_files[name], official_entry["sha256"],

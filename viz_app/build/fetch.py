@@ -6,6 +6,7 @@ Downloads go through the ordinary clients (`npm pack`, `pip download --require-h
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -14,14 +15,34 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one build at a time per cache is then up to the user
+    fcntl = None
 
 from ..model.errors import MemvizError
 from . import pins
 
 
-class BuildError(MemvizError):
-    """The static site cannot be built (a download failed, a hash does not match, ...)."""
+class BuildError(Exception):
+    """A step of the build failed (a download, a hash check, a tool it runs): not the user's input."""
+
+
+class BuildSetupError(MemvizError):
+    """The build cannot start as asked: a missing prerequisite or an output folder it must not replace."""
+
+
+@contextlib.contextmanager
+def cache_lock(cache: Path) -> Iterator[None]:
+    """Hold the build cache alone: builds sharing it (parallel tests, two terminals) take turns."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".lock").open("w") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield  # the lock ends when the file is closed
 
 
 def sha256_of(path: Path) -> str:
@@ -61,7 +82,7 @@ def pyodide_core(cache: Path) -> Path:
     tarball.parent.mkdir(parents=True, exist_ok=True)
     if not _cached(tarball, sha):
         if not shutil.which("npm"):
-            raise BuildError("npm is needed once to fetch the Pyodide core (apt-get install npm)")
+            raise BuildSetupError("npm is needed once to fetch the Pyodide core (apt-get install npm)")
         _run(["npm", "pack", f"{name}@{version}", "--silent", "--pack-destination", str(tarball.parent)],
              f"npm pack {name}@{version}")
         _checked(tarball, sha, tarball.name)
@@ -77,11 +98,16 @@ def pyodide_core(cache: Path) -> Path:
     return extracted
 
 
-def _pip_download(requirements: list[str], dest: Path, binary: bool) -> None:
+PURE_PYTHON_TAGS = ("any", "3.12", "py", "none")
+
+
+def _pip_download(requirements: list[str], dest: Path, tags: tuple[str, str, str, str]) -> None:
+    """Wheels only, for the given (platform, python version, implementation, abi): pip builds nothing."""
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as req:
         req.write("\n".join(requirements) + "\n")
-    selection = (["--only-binary=:all:", "--platform", "any", "--python-version", "3.12",
-                  "--implementation", "py", "--abi", "none"] if binary else ["--no-binary=:all:"])
+    platform, python_version, implementation, abi = tags
+    selection = ["--only-binary=:all:", "--platform", platform, "--python-version", python_version,
+                 "--implementation", implementation, "--abi", abi]
     try:
         _run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--require-hashes",
               "--disable-pip-version-check", *selection, "-d", str(dest), "-r", req.name],
@@ -90,14 +116,15 @@ def _pip_download(requirements: list[str], dest: Path, binary: bool) -> None:
         Path(req.name).unlink()
 
 
-def pypi_files(cache: Path, wanted: dict[str, tuple[str, str]], binary: bool = True) -> dict[str, Path]:
-    """Wheels (or sdists) from PyPI: distribution -> cached file with the pinned hash."""
+def pypi_files(cache: Path, wanted: dict[str, tuple[str, str]],
+               tags: tuple[str, str, str, str] = PURE_PYTHON_TAGS) -> dict[str, Path]:
+    """Wheels from PyPI for `tags`: distribution -> cached file with the pinned hash."""
     folder = cache / "pypi"
     folder.mkdir(parents=True, exist_ok=True)
     by_hash = {sha256_of(p): p for p in folder.iterdir() if p.is_file()}
     missing = {d: (v, s) for d, (v, s) in wanted.items() if s not in by_hash}
     if missing:
-        _pip_download([f"{d}=={v} --hash=sha256:{s}" for d, (v, s) in missing.items()], folder, binary)
+        _pip_download([f"{d}=={v} --hash=sha256:{s}" for d, (v, s) in missing.items()], folder, tags)
         by_hash = {sha256_of(p): p for p in folder.iterdir() if p.is_file()}
     found = {d: by_hash.get(s) for d, (v, s) in wanted.items()}
     absent = sorted(d for d, p in found.items() if p is None)

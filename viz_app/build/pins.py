@@ -44,12 +44,16 @@ PURE_WHEELS = {
     "squarify": ("0.4.5", "2689b426eccf4c5aefc28c7fc5363a9e671c0391a17d86c50de8f6ea739606f3"),
 }
 
-# C-accelerated packages with an official pure-Python fallback: their sdists, packaged as pure
-# wheels by copying the Python sources (the C code is left out).
-PURE_FROM_SDIST = {
-    "markupsafe": ("3.0.3", "722695808f4b6457b320fdc131280796bdceb04ab50fe1795cd540799ebe1698", "src/markupsafe"),
-    "pyyaml": ("6.0.3", "d76623373421df22fb4cf8817020cbb7ef15c725b9d5e45f17e189bfc384190f", "lib/yaml"),
+# C-accelerated packages with an official pure-Python fallback: their CPython 3.12 manylinux wheels,
+# from which only the Python sources are shipped (the compiled module is left out, so the fallback
+# runs). A wheel, not the sdist: pip prepares an sdist's metadata by building it, which compiles its
+# build dependencies (Cython among them) from source. distribution -> (version, sha256, package dir).
+PURE_FROM_PLATFORM_WHEEL = {
+    "markupsafe": ("3.0.3", "d6dd0be5b5b189d31db7cda48b91d7e0a9795f31430b7f271219ab30f1d3ac9d", "markupsafe"),
+    "pyyaml": ("6.0.3", "ba1cc08a7ccde2d2ec775841541641e4548226580ab850948cbfda66a1befcdc", "yaml"),
 }
+# The one platform those wheels are taken for (any would do: only their .py files are used).
+PLATFORM_WHEEL_TAGS = ("manylinux_2_17_x86_64", "3.12", "cp", "cp312")
 
 # Imported by the app under CPython but never in the browser (bokeh marks tornado
 # `sys_platform != "emscripten"`; the others come with the build machine's tooling).

@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-from .fetch import BuildError
+from .fetch import BuildError, BuildSetupError
 from .page import Site
 
 # How the project runs Debian's Chromium everywhere (tests and benchmarks use these too).
@@ -59,14 +59,15 @@ class _ExportHandler(SimpleHTTPRequestHandler):
 
 
 def chromium_executable() -> str:
-    """Debian's Chromium, with Playwright to drive it; a BuildError saying what to install if either is missing."""
+    """Debian's Chromium, with Playwright to drive it; a BuildSetupError saying what to install if either is missing."""
     path = shutil.which("chromium")
     if not path:
-        raise BuildError("--ship-snapshot runs the site once in Debian's Chromium: apt-get install chromium")
+        raise BuildSetupError("--ship-snapshot runs the site once in Debian's Chromium: apt-get install chromium")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError as error:
-        raise BuildError("--ship-snapshot drives Chromium with Playwright: pip install 'memviz[snapshot]'") from error
+        raise BuildSetupError(
+            "--ship-snapshot drives Chromium with Playwright: pip install 'memviz[snapshot]'") from error
     return path
 
 

@@ -1,4 +1,4 @@
-"""The wheels the site ships: made from sdists or the checkout, then slimmed and precompiled."""
+"""The wheels the site ships: pure ones, fallback-only ones and the checkout's, then slimmed and precompiled."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
 
-from . import pins, repack
+from . import fetch, pins, repack
 from .fetch import BuildError
 
 # Bump when the repacking rules change, so cached outputs are not reused.
@@ -43,21 +42,26 @@ def wheel_name(name: str, version: str) -> str:
     return f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
 
 
-def pure_wheel_from_sdist(sdist: Path, dist: str, version: str, source_dir: str, out: Path) -> Path:
-    """The pure-Python half of a C-accelerated sdist (its official fallback), as a wheel."""
+def pure_wheel_from_platform_wheel(platform_wheel: Path, dist: str, version: str, package: str, out: Path) -> Path:
+    """The pure-Python half of a C-accelerated wheel (its official fallback), as a py3-none-any wheel."""
     files, metadata = {}, ""
-    with tarfile.open(sdist) as archive:
-        root = archive.getnames()[0].split("/")[0]
-        for member in archive.getmembers():
-            rel = member.name.removeprefix(f"{root}/")
-            if rel == "PKG-INFO":
-                metadata = archive.extractfile(member).read().decode()
-            elif member.isfile() and rel.startswith(source_dir + "/") and rel.endswith((".py", "py.typed")):
-                package = source_dir.rsplit("/", 1)[-1]
-                files[package + rel.removeprefix(source_dir)] = archive.extractfile(member).read()
+    with zipfile.ZipFile(platform_wheel) as archive:
+        for name in archive.namelist():
+            if name.endswith(".dist-info/METADATA"):
+                metadata = archive.read(name).decode()
+            elif name.startswith(package + "/") and name.endswith((".py", "py.typed")):
+                files[name] = archive.read(name)
     if not files or not metadata:
-        raise BuildError(f"{sdist.name}: no Python sources under {source_dir}")
+        raise BuildError(f"{platform_wheel.name}: no Python sources under {package}/")
     return write_wheel(out / wheel_name(dist, version), dist, version, files, metadata)
+
+
+def fallback_only_wheels(cache: Path, out: Path) -> dict[str, Path]:
+    """Every PURE_FROM_PLATFORM_WHEEL distribution as a py3-none-any wheel in `out`."""
+    wanted = {dist: (version, sha) for dist, (version, sha, _package) in pins.PURE_FROM_PLATFORM_WHEEL.items()}
+    downloaded = fetch.pypi_files(cache, wanted, pins.PLATFORM_WHEEL_TAGS)
+    return {dist: pure_wheel_from_platform_wheel(downloaded[dist], dist, version, package, out)
+            for dist, (version, _sha, package) in pins.PURE_FROM_PLATFORM_WHEEL.items()}
 
 
 def project_wheel(package_dir: Path, out: Path) -> tuple[Path, str]:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import param
 
+from .errors import param_values_checked
 from .result import Notice
 
 # Order in which explicitly given values are applied, so later rules see earlier choices.
@@ -99,11 +100,12 @@ class TrainingConfig(param.Parameterized):
         unknown = set(values) - set(APPLY_ORDER)
         if unknown:
             raise TypeError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
-        for name in APPLY_ORDER:
-            if name in values:
-                setattr(self, name, values[name])
-        with self.coupling_paused():
-            self.param.update(**{k: v for k, v in values.items() if k != "stage"})
+        with param_values_checked():
+            for name in APPLY_ORDER:
+                if name in values:
+                    setattr(self, name, values[name])
+            with self.coupling_paused():
+                self.param.update(**{k: v for k, v in values.items() if k != "stage"})
         if "stage" in values:
             self.stage = min(values["stage"], self.pp - 1)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from ..i18n import Text
 
 
@@ -24,3 +27,18 @@ class ProfileError(MemvizError):
 
 class StrategyError(MemvizError):
     """A parallel strategy that cannot be estimated with the data at hand."""
+
+
+@contextlib.contextmanager
+def param_values_checked(where: str = "") -> Iterator[None]:
+    """Report param's refusal of a value (a plain ValueError naming the parameter) as a StrategyError.
+
+    Only around code that sets user-given values on Parameterized objects, so that no other
+    ValueError is mistaken for bad input.
+    """
+    try:
+        yield
+    except MemvizError:
+        raise
+    except ValueError as exc:
+        raise StrategyError(f"{where}: {exc}" if where else str(exc)) from exc

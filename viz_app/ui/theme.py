@@ -31,6 +31,23 @@ class LiveHTML(pn.pane.HTML):
         model.update(**props)
 
 
+class OwnOriginTemplate(pn.template.VanillaTemplate):
+    """Panel's VanillaTemplate without its web font: the page requests nothing from another host.
+
+    VanillaTemplate adds Lato from fonts.googleapis.com to every page: a request that tells Google
+    who opened the app, and an error offline. The stylesheet's system fonts are used instead.
+    """
+
+    def resolve_resources(self, cdn="auto", extras=None):
+        resources = super().resolve_resources(cdn=cdn, extras=extras)
+        resources["css"] = {name: url for name, url in resources["css"].items() if not _other_host(url)}
+        return resources
+
+
+def _other_host(url: str) -> bool:
+    return url.startswith(("http://", "https://", "//"))
+
+
 def html(obj, **kwargs) -> pn.pane.HTML:
     """An HTML pane styled by the app's stylesheet."""
     kwargs.setdefault("sizing_mode", "stretch_width")
