@@ -17,7 +17,7 @@ The comparison ("stock") is `panel convert --to pyodide-worker` of the same app 
 by rewriting URLs: BokehJS, Panel's dist, Pyodide 0.27.7 and unmodified PyPI wheels served
 locally and installed by micropip. Two things beyond URLs are unavoidable on Pyodide 0.27.7 and
 are the same as in the site: `deps=False` (else micropip asks PyPI for nh3 and panel-material-ui)
-and viz_app/build/templates/compat.py (without nh3 no Panel template renders at all).
+and viz_app/browser/templates/compat.py (without nh3 no Panel template renders at all).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
 from tests.browser_support import CHROMIUM_FLAGS, TREEMAP_LABELS_JS, chromium_path  # noqa: E402
-from viz_app.build import build_site, fetch, pins, wheels  # noqa: E402
+from viz_app.site import build_site, fetch, pins, wheels  # noqa: E402
 
 # Any host but 127.0.0.1 fails at once (a stray CDN URL must not stall a run).
 FLAGS = [*CHROMIUM_FLAGS, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
@@ -137,7 +137,7 @@ def visit(context, url: str, memviz: bool) -> dict:
         return result
     page.wait_for_selector(".memviz-total[data-mib]", timeout=TIMEOUT_MS)
     if memviz:  # the offline cache and the memory snapshot are stored once the app is live: part of
-        # the first visit's cost (a warm visit restores the snapshot, see templates/snapshot.js)
+        # the first visit's cost (a warm visit restores the snapshot, see browser/templates/snapshot.js)
         page.evaluate("async () => (await navigator.serviceWorker.ready).active.state")
         marks = page.evaluate("window.memvizMarks")
         result["restored"] = "snapshot-restored" in marks

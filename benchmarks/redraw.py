@@ -172,7 +172,7 @@ def server_breakdown(plan: list[tuple[str, int]]) -> None:
             undo.callback(setattr, owner, attribute, original)
         from viz_app.app import create_app
         from viz_app.session import Session
-        from viz_app.ui.results import View
+        from viz_app.view import View
 
         session = Session()
         document = Document()

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from viz_app.build import BuildSetupError
-from viz_app.build.ship import CHROMIUM_FLAGS, chromium_executable
+from viz_app.site import BuildSetupError
+from viz_app.site.ship import CHROMIUM_FLAGS, chromium_executable
 
 ROOT = Path(__file__).resolve().parent.parent
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from viz_app.model.analytic import AnalyticOptions, estimate_analytic, layer_activation_bytes
-from viz_app.model.architecture import Architecture
+from viz_app.model.analytic.architecture import Architecture
 from viz_app.model.config import TrainingConfig
 
 GIB = 1024.0  # MiB per GiB

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from viz_app.model.analytic import parameter_counts
+from viz_app.model.analytic.model_config_import import ModelConfigError
 from viz_app.model.analytic.model_presets import list_model_presets, load_model_preset
 from viz_app.model.analytic.parameters import (
     embedding_parameter_count,
@@ -14,7 +15,6 @@ from viz_app.model.analytic.parameters import (
     stage_layer_counts,
 )
 from viz_app.model.errors import StrategyError
-from viz_app.model.model_config_import import ModelConfigError
 
 # Totals the model cards / papers publish (safetensors metadata "total" counts).
 PUBLISHED = {

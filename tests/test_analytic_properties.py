@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from viz_app.model.analytic import AnalyticOptions, estimate_analytic, layer_activation_bytes, parameter_counts
+from viz_app.model.analytic.architecture import Architecture
 from viz_app.model.analytic.parameters import layer_parameter_count
-from viz_app.model.architecture import Architecture
 from viz_app.model.config import TrainingConfig
 
 MIB = 1 << 20

@@ -7,14 +7,14 @@ import json
 import pytest
 
 from viz_app.model.analytic import AnalyticOptions, estimate_analytic
-from viz_app.model.config import TrainingConfig
-from viz_app.model.validation import (
+from viz_app.model.analytic.validation import (
     ValidationFileError,
     default_measurements_path,
     estimate_row,
     load_measurements,
     validate_rows,
 )
+from viz_app.model.config import TrainingConfig
 
 from .conftest import DATA
 

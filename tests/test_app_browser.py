@@ -17,12 +17,12 @@ import pytest
 from viz_app.i18n import CATALOGS, t
 from viz_app.model.config import TrainingConfig
 from viz_app.model.errors import ProfileError, StrategyError
-from viz_app.model.galvatron import estimate_galvatron
-from viz_app.model.presets import DEFAULT_PRESET, load_preset, preset_path
-from viz_app.model.profile import parse_profile
-from viz_app.plots.units import format_memory
+from viz_app.model.galvatron.estimate import estimate_galvatron
+from viz_app.model.galvatron.presets import DEFAULT_PRESET, load_preset, preset_path
+from viz_app.model.galvatron.profile import parse_profile
+from viz_app.model.units import format_memory
 from viz_app.serve import serve_command
-from viz_app.ui.results import View
+from viz_app.view import View
 
 from .browser_support import (
     RECORD_MESSAGES_JS,

@@ -5,8 +5,9 @@ import pytest
 
 from viz_app.app import create_app
 from viz_app.session import Session
-from viz_app.ui.results import Results, View
+from viz_app.ui.results import Results
 from viz_app.ui.sidebar import Sidebar
+from viz_app.view import View
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 import viz_app
 from viz_app import cli, serve
-from viz_app.build.fetch import BuildError
+from viz_app.site.fetch import BuildError
 
 
 def test_version_is_the_installed_distributions(capsys):
@@ -70,7 +70,7 @@ def test_debug_shows_the_traceback(monkeypatch, argv):
 
 
 def test_exit_3_for_a_failed_build_step_which_is_not_bad_input(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr("viz_app.build.build_site", _raise(BuildError("npm pack pyodide@0.27.7 failed: E404")))
+    monkeypatch.setattr("viz_app.site.build_site", _raise(BuildError("npm pack pyodide@0.27.7 failed: E404")))
     assert cli.main(["build", "--out", str(tmp_path / "site")]) == cli.EXIT_STEP_FAILED == 3
     assert capsys.readouterr().err == "memviz: build failed: npm pack pyodide@0.27.7 failed: E404\n"
 

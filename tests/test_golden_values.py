@@ -6,9 +6,9 @@ import pytest
 
 from viz_app.cli import main
 from viz_app.model.config import TrainingConfig
-from viz_app.model.galvatron import estimate_galvatron
-from viz_app.model.presets import load_preset
-from viz_app.model.profile import load_profile
+from viz_app.model.galvatron.estimate import estimate_galvatron
+from viz_app.model.galvatron.presets import load_preset
+from viz_app.model.galvatron.profile import load_profile
 
 from .conftest import DATA
 

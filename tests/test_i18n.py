@@ -16,9 +16,9 @@ from viz_app.i18n import CATALOGS, LANGUAGES, t
 from viz_app.model.analytic import estimate_analytic
 from viz_app.model.analytic.model_presets import list_model_presets, load_model_preset
 from viz_app.model.config import TrainingConfig
-from viz_app.model.galvatron import estimate_galvatron
-from viz_app.model.presets import list_presets, load_preset
-from viz_app.ui.results import View
+from viz_app.model.galvatron.estimate import estimate_galvatron
+from viz_app.model.galvatron.presets import list_presets, load_preset
+from viz_app.view import View
 
 SOURCES = Path(__file__).resolve().parent.parent / "viz_app"
 EN, ZH = CATALOGS["en"], CATALOGS["zh"]

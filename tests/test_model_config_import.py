@@ -7,8 +7,8 @@ import json
 import pytest
 
 from viz_app.model.analytic import parameter_counts
+from viz_app.model.analytic.model_config_import import ModelConfigError, import_model_config, read_model_config
 from viz_app.model.analytic.model_presets import load_model_preset, model_presets_dir
-from viz_app.model.model_config_import import ModelConfigError, import_model_config, read_model_config
 
 from .conftest import DATA, ROOT
 

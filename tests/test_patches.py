@@ -1,4 +1,4 @@
-"""One patch per redraw (viz_app/ui/patches.py): fewer events, the same page state."""
+"""One patch per redraw (viz_app/browser/patches.py): fewer events, the same page state."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from bokeh.document.json import PatchJson
 from bokeh.models import ColumnDataSource, Markup, Range1d
 
 from viz_app.app import create_app
+from viz_app.browser.patches import coalesce
 from viz_app.session import Session
 from viz_app.ui.batching import batch
-from viz_app.ui.patches import coalesce
-from viz_app.ui.results import View
+from viz_app.view import View
 
 
 def _as_bokehjs(doc: Document, event: ColumnDataChangedEvent) -> None:

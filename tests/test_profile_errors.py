@@ -6,12 +6,12 @@ import json
 import pytest
 
 from viz_app.cli import main
-from viz_app.model import profile as profile_module
+from viz_app.model import json_input
 from viz_app.model.config import TrainingConfig
 from viz_app.model.errors import ProfileError, StrategyError
-from viz_app.model.galvatron import estimate_galvatron
-from viz_app.model.presets import load_preset, preset_path
-from viz_app.model.profile import load_profile, parse_profile
+from viz_app.model.galvatron.estimate import estimate_galvatron
+from viz_app.model.galvatron.presets import load_preset, preset_path
+from viz_app.model.galvatron.profile import load_profile, parse_profile
 
 from .conftest import DATA
 
@@ -61,7 +61,7 @@ def test_malformed_profile_message(data, message):
 
 
 def test_oversized_file_is_refused_before_reading(tmp_path, monkeypatch):
-    monkeypatch.setattr(profile_module, "MAX_PROFILE_BYTES", 1000)
+    monkeypatch.setattr(json_input, "MAX_PROFILE_BYTES", 1000)
     path = tmp_path / "huge.json"
     path.write_bytes(b" " * 2000)
     with pytest.raises(ProfileError, match=r"^huge.json: file is 0.0 MiB; memory profiles are at most 0 MiB"):

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from viz_app.model.config import TrainingConfig
-from viz_app.model.galvatron import estimate_galvatron
-from viz_app.model.presets import list_presets, load_preset
+from viz_app.model.galvatron.estimate import estimate_galvatron
+from viz_app.model.galvatron.presets import list_presets, load_preset
 
 PROFILES = {name: load_preset(name) for name in list_presets()}
 

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from viz_app.i18n import t
-from viz_app.model.presets import DEFAULT_PRESET, list_presets, preset_path
-from viz_app.model.profile import MAX_PROFILE_BYTES
+from viz_app.model.galvatron.presets import DEFAULT_PRESET, list_presets, preset_path
+from viz_app.model.json_input import MAX_PROFILE_BYTES
 from viz_app.session import UPLOADED, Session
 
 from .conftest import DATA, cli_flags

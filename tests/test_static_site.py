@@ -16,9 +16,9 @@ import zipfile
 
 import pytest
 
-from viz_app.build import BuildSetupError, build_site
 from viz_app.i18n import t
-from viz_app.model.presets import DEFAULT_PRESET
+from viz_app.model.galvatron.presets import DEFAULT_PRESET
+from viz_app.site import BuildSetupError, build_site
 
 from .browser_support import ROOT, chromium, free_port, screenshot_path, server_process
 from .conftest import DATA
@@ -195,7 +195,7 @@ def test_offline_after_first_visit_from_the_snapshot(browser, served, cli_json):
     # The service worker precaches the whole site once the app is live.
     state = visit.page.evaluate("async () => (await navigator.serviceWorker.ready).active.state")
     assert state in ("activating", "activated")
-    # The memory snapshot of the built app is stored once it is live (templates/snapshot.js).
+    # The memory snapshot of the built app is stored once it is live (browser/templates/snapshot.js).
     visit.page.wait_for_function("window.memvizMarks['snapshot-stored'] !== undefined", timeout=60_000)
     process.terminate()
     process.wait(timeout=10)
@@ -207,7 +207,7 @@ def test_offline_after_first_visit_from_the_snapshot(browser, served, cli_json):
     expected = cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"]
     wait_total(visit.page, expected, "the TP 2 total with the server stopped")
     wait_stage_chart(visit.page, expected, "the restored app's stage chart at TP 2")
-    # The restored worker ran a redraw's Python off the page once it was idle (templates/warmup.py).
+    # The restored worker ran a redraw's Python off the page once it was idle (browser/templates/warmup.py).
     visit.page.wait_for_function("window.memvizMarks['warmed-up'] !== undefined", timeout=30_000)
     visit.page.screenshot(path=screenshot_path("static-offline.png"), full_page=True)
     visit.close_and_check()

@@ -13,9 +13,9 @@ import shutil
 
 import pytest
 
-from viz_app.build import build_site
 from viz_app.cli import main
-from viz_app.model.presets import DEFAULT_PRESET
+from viz_app.model.galvatron.presets import DEFAULT_PRESET
+from viz_app.site import build_site
 
 from .browser_support import ROOT
 from .test_app_browser import wait_stage_chart, wait_total
@@ -50,7 +50,7 @@ def change_tp_and_check(visit, cli_json, tp: int, when: str) -> float:
 
 
 def test_without_chromium_the_build_stops_at_once_and_says_what_to_install(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("viz_app.build.ship.shutil.which", lambda name: None)
+    monkeypatch.setattr("viz_app.site.ship.shutil.which", lambda name: None)
     assert main(["build", "--out", str(tmp_path / "site"), "--ship-snapshot"]) == 2
     assert capsys.readouterr().err.strip() == (
         "memviz: error: --ship-snapshot runs the site once in Debian's Chromium: apt-get install chromium")

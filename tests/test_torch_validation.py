@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch", reason="torch is not installed (pip install
 pytest.importorskip("transformers", reason="transformers is not installed (pip install -e '.[test]' installs it)")
 
 from viz_app.model.analytic import parameter_counts  # noqa: E402
-from viz_app.model.model_config_import import import_model_config  # noqa: E402
+from viz_app.model.analytic.model_config_import import import_model_config  # noqa: E402
 
 from . import validation_torch as vt  # noqa: E402
 

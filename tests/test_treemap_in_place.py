@@ -10,8 +10,8 @@ from bokeh.models import GlyphRenderer
 
 from viz_app import plots
 from viz_app.session import Session
-from viz_app.ui.results import View
 from viz_app.ui.treemap import InPlaceTreemap
+from viz_app.view import View
 
 
 def _columns(data) -> dict:

@@ -3,11 +3,11 @@
 import pytest
 
 from viz_app.model.config import TrainingConfig
-from viz_app.model.galvatron import estimate_galvatron
-from viz_app.model.presets import load_preset
+from viz_app.model.galvatron.estimate import estimate_galvatron
+from viz_app.model.galvatron.presets import load_preset
 from viz_app.session import ANALYTIC, Session
-from viz_app.ui.results import View
 from viz_app.url_state import link_targets, restore, serialize
+from viz_app.view import View
 
 
 def cli_like_total(preset: str, **values) -> float:

@@ -99,7 +99,7 @@ def analytic_outside_layers(arch, seq_length: int, batch: int, dtype: torch.dtyp
 
 def main() -> None:
     """Print measured / analytic per model, attention and dtype (the table of docs/analytic.md)."""
-    from viz_app.model.model_config_import import import_model_config
+    from viz_app.model.analytic.model_config_import import import_model_config
 
     seq_length, batch = 40, 3
     print("family    attention dtype     per-layer measured  analytic    ratio")

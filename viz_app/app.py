@@ -17,10 +17,11 @@ from . import url_state
 from .i18n import t
 from .session import ANALYTIC, Message, Session
 from .ui.batching import batch
-from .ui.results import Results, View
+from .ui.results import Results
 from .ui.sidebar import Sidebar
 from .ui.theme import CSS, OwnOriginTemplate, text
 from .ui.widgets import label
+from .view import View
 
 LANGUAGE_OPTIONS = {"EN": "en", "中文": "zh"}
 

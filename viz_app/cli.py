@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .model.analytic.options import GRAD_DTYPES, KERNELS, OPTIMIZERS, RECOMPUTE, SCHEDULES
+from .model.config import ZERO_STAGES
 from .model.errors import MemvizError, param_values_checked
 from .model.report import estimate_document
 from .model.text_report import format_stages
@@ -125,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("layers", "number of layers (default: the profile's model_config)"),
     ):
         est.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=_positive_int, metavar="N", help=help_text)
-    est.add_argument("--zero", type=int, choices=range(4), metavar="{0,1,2,3}", help="ZeRO stage")
+    est.add_argument("--zero", type=int, choices=ZERO_STAGES, metavar="{" + ",".join(map(str, ZERO_STAGES)) + "}",
+                     help="ZeRO stage")
     est.add_argument("--checkpoint", action="store_true", help="full activation checkpointing")
     est.add_argument("--no-sequence-parallel", action="store_true", help="turn sequence parallel off")
     est.add_argument("--fp32", action="store_true", help="pure fp32 training instead of mixed precision")
@@ -183,9 +185,9 @@ def run_estimate(args: argparse.Namespace) -> int:
         given = ", ".join(f"--{f.replace('_', '-')}" for f, _ in ANALYTIC_FLAGS.items() if getattr(args, f) is not None)
         raise MemvizError(f"{given}: analytic-mode options; use them with --model or --model-config, not a profile")
     from .model.config import TrainingConfig
-    from .model.galvatron import estimate_galvatron
-    from .model.presets import load_preset
-    from .model.profile import load_profile
+    from .model.galvatron.estimate import estimate_galvatron
+    from .model.galvatron.presets import load_preset
+    from .model.galvatron.profile import load_profile
 
     profile = load_preset(args.preset) if args.preset else load_profile(args.profile)
     config = TrainingConfig()
@@ -203,10 +205,10 @@ def run_estimate(args: argparse.Namespace) -> int:
 
 def run_analytic_estimate(args: argparse.Namespace) -> int:
     from .model.analytic import AnalyticOptions, estimate_analytic
+    from .model.analytic.model_config_import import read_model_config
     from .model.analytic.model_presets import load_model_preset
     from .model.analytic.parameters import tensor_parallel_choices
     from .model.config import TrainingConfig, nearest_at_most
-    from .model.model_config_import import read_model_config
 
     arch = load_model_preset(args.model) if args.model else read_model_config(args.model_config)
     with param_values_checked():
@@ -232,7 +234,7 @@ def _strategy_line(config) -> str:
 
 
 def run_presets(_args: argparse.Namespace) -> int:
-    from .model.presets import list_presets
+    from .model.galvatron.presets import list_presets
 
     for name in list_presets():
         print(name)
@@ -249,7 +251,7 @@ def run_models(_args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from .model.validation import format_validation, load_measurements, validate_rows
+    from .model.analytic.validation import format_validation, load_measurements, validate_rows
 
     results = validate_rows(load_measurements(args.file))
     if args.json:
@@ -269,7 +271,7 @@ def run_serve(args: argparse.Namespace) -> int:
 def run_build(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .build import build_site
+    from .site import build_site
 
     summary = build_site(Path(args.out), ship_snapshot=args.ship_snapshot)
     print(json.dumps(summary, indent=2))
@@ -288,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"memviz: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:
-        from .build.fetch import BuildError  # the builder only when the error may be one of its
+        from .site.fetch import BuildError  # the builder only when the error may be one of its
 
         if isinstance(exc, BuildError):
             print(f"memviz: build failed: {exc}", file=sys.stderr)

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 import param
 
 from .model.analytic import AnalyticOptions, estimate_analytic
+from .model.analytic.architecture import Architecture
 from .model.analytic.model_presets import list_model_presets, load_model_preset
 from .model.analytic.parameters import tensor_parallel_choices
-from .model.architecture import Architecture
 from .model.config import TrainingConfig, nearest_at_most
 from .model.errors import MemvizError
-from .model.galvatron import estimate_galvatron
-from .model.presets import DEFAULT_PRESET, list_presets, load_preset
-from .model.profile import GalvatronProfile
+from .model.galvatron.estimate import estimate_galvatron
+from .model.galvatron.presets import DEFAULT_PRESET, list_presets, load_preset
+from .model.galvatron.profile import GalvatronProfile
 from .model.report import estimate_document
 from .model.result import Estimate
 from .model.uploads import read_upload

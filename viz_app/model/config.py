@@ -16,6 +16,8 @@ import param
 from .errors import param_values_checked
 from .result import Notice
 
+ZERO_STAGES = (0, 1, 2, 3)  # off; optimizer states; + gradients; + parameters (Rajbhandari et al. 2020)
+
 # Order in which explicitly given values are applied, so later rules see earlier choices.
 APPLY_ORDER = (
     "mixed_precision", "sequence_parallel", "checkpoint", "zero_stage", "seq_length", "num_layers",
@@ -41,7 +43,8 @@ class TrainingConfig(param.Parameterized):
         8, bounds=(1, None), softbounds=(1, 32),
         doc="Micro-batches per step per pipeline (gradient accumulation steps).",
     )
-    zero_stage = param.Integer(0, bounds=(0, 3), doc="ZeRO stage: 0 off, 1 optimizer, 2 + gradients, 3 + parameters.")
+    zero_stage = param.Integer(0, bounds=(ZERO_STAGES[0], ZERO_STAGES[-1]),
+                               doc="ZeRO stage: 0 off, 1 optimizer, 2 + gradients, 3 + parameters.")
     checkpoint = param.Boolean(False, doc="Full activation checkpointing (recompute every layer in backward).")
     sequence_parallel = param.Boolean(True, doc="Megatron sequence parallelism (activations split over TP ranks).")
     mixed_precision = param.Boolean(True, doc="bf16/fp16 training with fp32 master weights; off = pure fp32.")

@@ -55,10 +55,6 @@ class Verdict:
         """Free memory on the most loaded GPU (negative: how much is missing)."""
         return self.capacity_mib - self.peak_mib
 
-    @property
-    def used_share(self) -> float:
-        return self.peak_mib / self.capacity_mib if self.capacity_mib > 0 else float("inf")
-
 
 def verdict(estimate: Estimate, capacity_mib: float) -> Verdict:
     peak = estimate.peak_stage

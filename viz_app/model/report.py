@@ -5,13 +5,20 @@ Its keys are a public interface (scripts read them): add keys, never rename them
 
 from __future__ import annotations
 
-from .architecture import Architecture
+from typing import Protocol
+
 from .config import TrainingConfig
 from .result import Estimate
 
 
-def estimate_document(source: str, config: TrainingConfig, estimate: Estimate, arch: Architecture | None = None,
-                      options=None) -> dict:
+class Described(Protocol):
+    """An input of a cost model that lists its values (the analytic Architecture and its options)."""
+
+    def values(self) -> dict: ...
+
+
+def estimate_document(source: str, config: TrainingConfig, estimate: Estimate, arch: Described | None = None,
+                      options: Described | None = None) -> dict:
     """`source` names the profile or model; analytic estimates also carry the architecture and options."""
     document = {"source": source, "config": config.values(), **estimate.to_json()}
     if arch is not None:

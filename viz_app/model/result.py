@@ -18,7 +18,6 @@ PARAMETER = "model_states.parameter"
 GRADIENT = "model_states.gradient"
 OPTIMIZER = "model_states.optimizer"
 GRAD_ACCUMULATE = "model_states.grad_accumulate"
-STATE_KEYS = (PARAMETER, GRADIENT, OPTIMIZER, GRAD_ACCUMULATE)
 
 
 @dataclass(frozen=True)

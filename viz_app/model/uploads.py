@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from .architecture import Architecture
-from .model_config_import import import_model_config
-from .profile import GalvatronProfile, decode_json, is_profile, parse_profile
+from .analytic.architecture import Architecture
+from .analytic.model_config_import import import_model_config
+from .galvatron.profile import GalvatronProfile, is_profile, parse_profile
+from .json_input import decode_json
 
 
 def read_upload(data: bytes | str, name: str) -> GalvatronProfile | Architecture:

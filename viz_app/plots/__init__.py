@@ -6,6 +6,7 @@ call them the same way.
 
 from holoviews.plotting.bokeh import BokehRenderer
 
+from ..model.units import UNITS, format_memory, to_unit
 from .bars import bar_chart
 from .donut import donut, donut_sector_at
 from .geometry import pick_stage
@@ -13,7 +14,6 @@ from .parts import legend_items
 from .proportion import proportion_chart
 from .stages import stage_chart
 from .treemap import treemap, treemap_columns, treemap_sources
-from .units import UNITS, format_memory, to_unit
 
 # HoloViews asks Bokeh for WebGL by default. These charts have a few dozen glyphs, and without a
 # GPU (headless browsers, many laptops' software GL) each repaint then copies a WebGL canvas into

@@ -7,10 +7,10 @@ from bokeh.models import NoOverlap
 
 from ..i18n import t
 from ..model.result import Estimate
+from ..model.units import to_unit
 from .geometry import pick_stage
 from .parts import block_parts, tooltip
 from .style import BASE_OPTS, hover, plain_numbers
-from .units import to_unit
 
 
 def bar_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: int | None = None,

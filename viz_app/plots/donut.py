@@ -9,10 +9,10 @@ import numpy as np
 
 from ..i18n import category_label, t
 from ..model.result import MODEL_STATES, Estimate
+from ..model.units import format_memory
 from .geometry import pick_stage, wrap_label
 from .parts import Part, breakdown_parts, category_parts, tooltip
 from .style import BASE_OPTS, TEXT_COLOR, hover
-from .units import format_memory
 
 INNER, OUTER, LABEL_RADIUS = 0.58, 1.0, 1.22
 X_SPAN, WIDTH_PER_HEIGHT = 2.4, 1.6  # room for labels either side of the ring

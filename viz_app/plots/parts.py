@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from ..i18n import block_label, category_label, t
 from ..model.result import ACTIVATION, CATEGORIES, MODEL_STATES, Block, StageEstimate
+from ..model.units import format_memory, format_share
 from .style import block_color, category_color, tooltip_html
-from .units import format_memory, format_share
 
 # A block made of more units than this is drawn whole: hundreds of slivers help nobody.
 MAX_UNITS_PER_BLOCK = 128

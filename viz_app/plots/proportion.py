@@ -6,11 +6,11 @@ import holoviews as hv
 
 from ..i18n import t
 from ..model.result import MODEL_STATES, Estimate
+from ..model.units import format_memory
 from .geometry import pick_stage, text_width_px
 from .labels import ink_labels
 from .parts import Part, breakdown_parts, category_parts, tooltip
 from .style import BASE_OPTS, TEXT_COLOR, hover
-from .units import format_memory
 
 FONT_PX = 12
 PLOT_WIDTH_PX = 820  # for deciding whether a segment's label fits

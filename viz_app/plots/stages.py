@@ -6,9 +6,9 @@ import holoviews as hv
 
 from ..i18n import t
 from ..model.result import Estimate
+from ..model.units import format_memory, to_unit
 from .parts import category_parts, tooltip
 from .style import BASE_OPTS, CAPACITY_COLOR, hover, plain_numbers
-from .units import format_memory, to_unit
 
 BAR_HALF_WIDTH = 0.36
 

@@ -8,11 +8,11 @@ import holoviews as hv
 import squarify
 
 from ..model.result import Estimate
+from ..model.units import format_memory, format_share
 from .geometry import pick_stage, text_width_px, wrap_label
 from .labels import ink_label_columns, labels_element, labels_source
 from .parts import Part, category_parts, detailed_parts, tooltip
 from .style import BASE_OPTS, hover
-from .units import format_memory, format_share
 
 # Default drawing area in pixels (the plot at 1280 px); the app passes the real plot size, so the
 # squares stay square and labels are fitted to what is on screen (a phone is 350 px wide).

@@ -12,7 +12,7 @@ import param
 
 from ..i18n import has, t
 from ..model.analytic import AnalyticOptions
-from ..model.architecture import Architecture
+from ..model.analytic.architecture import Architecture
 from .theme import text
 from .widgets import from_param, label, switch
 

@@ -21,25 +21,13 @@ from .. import plots
 from ..i18n import block_label, t
 from ..model.gpus import CUSTOM, GPUS, gpu_capacity_mib, verdict
 from ..model.result import MODEL_STATES, Estimate
-from ..plots.units import format_memory
+from ..model.units import format_memory
 from ..session import Session
+from ..view import View
 from .batching import batch
 from .theme import card, html, text
 from .treemap import InPlaceTreemap
 from .widgets import from_param, label
-
-
-class View(param.Parameterized):
-    """How the results are shown (not what is computed)."""
-
-    lang = param.Selector(default="en", objects=["en", "zh"])
-    unit = param.Selector(default="MiB", objects=list(plots.UNITS))
-    details = param.Boolean(True, doc="Split the treemap into layers, in-flight blocks and model-state parts.")
-    gpu = param.Selector(default="80", objects=[g.key for g in GPUS] + [CUSTOM])
-    custom_gib = param.Number(64.0, bounds=(1, 4096), doc="Capacity of a custom GPU, GiB.")
-    drill = param.Boolean(False, doc="Donut shows the model-states breakdown.")
-    tab = param.Selector(default="bars", objects=["bars", "proportion", "donut", "formulas"],
-                         doc="Analysis view shown.")
 
 
 def _gpu_name(key: str, lang: str, custom_gib: float) -> str:

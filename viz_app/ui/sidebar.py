@@ -8,17 +8,16 @@ import panel as pn
 import param
 
 from ..i18n import t
+from ..model.analytic.architecture import Architecture
 from ..model.analytic.parameters import tensor_parallel_choices
-from ..model.architecture import Architecture
-from ..model.config import TrainingConfig
-from ..model.profile import GalvatronProfile
+from ..model.config import ZERO_STAGES, TrainingConfig
+from ..model.galvatron.profile import GalvatronProfile
 from ..model.result import Estimate
 from ..session import ANALYTIC, GALVATRON, UPLOADED, Message, Session
 from .editors import architecture_editor, options_editor
 from .theme import card, html, text
 from .widgets import from_param, label, number_slider, switch
 
-ZERO_OPTIONS = (0, 1, 2, 3)
 PP_CHOICES_MAX = 64
 
 
@@ -168,7 +167,8 @@ class Sidebar(pn.viewable.Viewer):
                           f'data-dp="{d}">{escape(t("param.dp_derived", lang_, dp=d))}</span>', c.param.dp, lang))
         zero = from_param(
             pn.widgets.RadioButtonGroup, c.param.zero_stage, name="",
-            options=pn.bind(lambda lang_: {t("param.zero_off", lang_): 0, "1": 1, "2": 2, "3": 3}, lang),
+            options=pn.bind(lambda lang_: {t("param.zero_off", lang_) if z == 0 else str(z): z for z in ZERO_STAGES},
+                            lang),
             color="primary", variant="outline", css_classes=["memviz-zero"], sizing_mode="stretch_width",
         )
         zero_label = text(label("param.zero_stage", lang), "memviz-label", margin=(8, 10, 0, 10))

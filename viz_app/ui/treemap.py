@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from bokeh.models import ColumnDataSource
 
     from ..session import Session
-    from .results import View
+    from ..view import View
 
 
 class InPlaceTreemap:

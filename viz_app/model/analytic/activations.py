@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..architecture import Architecture
+from .architecture import Architecture
 
 MASK_BYTES = 1  # torch stores dropout masks as bool
 FP32 = 4

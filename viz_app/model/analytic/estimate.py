@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..architecture import Architecture
 from ..config import TrainingConfig
 from ..errors import StrategyError
 from ..result import ACTIVATION, MODEL_STATES, OVERHEAD, Block, Estimate, StageEstimate
 from . import activations as act
+from .architecture import Architecture
 from .options import AnalyticOptions
 from .overheads import comm_buffers_mib, communicator_count, cuda_context_mib, fragmentation_mib
 from .parameters import (

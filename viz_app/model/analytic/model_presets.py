@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..architecture import Architecture
-from ..model_config_import import ModelConfigError, read_model_config
-from ..presets import presets_dir
+from ..bundled import presets_dir
+from .architecture import Architecture
+from .model_config_import import ModelConfigError, read_model_config
 
 ANALYTIC_FOLDER = "analytic"
 

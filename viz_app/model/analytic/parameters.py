@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 
-from ..architecture import Architecture
 from ..errors import StrategyError
+from .architecture import Architecture
 
 NORM_PARAMS_PER_WIDTH = {"rmsnorm": 1, "layernorm": 2, "nonparametric": 0}
 

@@ -8,16 +8,14 @@ whose message names the file, the key and what was expected.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..i18n import Text
-from .errors import ProfileError, StrategyError
-
-MAX_PROFILE_BYTES = 16 * 2**20  # real profiles are tens of KiB; this leaves room for raw keys
+from ...i18n import Text
+from ..errors import ProfileError, StrategyError
+from ..json_input import check_size, decode_json, json_kind
 
 OTHER_PLACEMENTS = ("pp_off", "pp_on_first", "pp_on_last")
 _LAYERTYPE_KEY = re.compile(r"^layertype_(\d+)(_sp)?$")
@@ -127,28 +125,14 @@ class GalvatronProfile:
 
 
 def load_profile(path: str | Path) -> GalvatronProfile:
-    """Read and parse a profile file, refusing files over MAX_PROFILE_BYTES before reading them."""
+    """Read and parse a profile file, refusing files over the upload limit before reading them."""
     path = Path(path)
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise ProfileError(key="error.cannot_read", name=str(path), reason=exc.strerror or str(exc)) from None
-    _check_size(path.name, size)
+    check_size(path.name, size)
     return parse_profile(path.read_bytes(), path.name)
-
-
-def decode_json(data: bytes | str, name: str) -> object:
-    """Decode an uploaded JSON file, refusing oversized, non-UTF-8 or malformed content."""
-    _check_size(name, len(data))
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ProfileError(key="error.not_utf8", name=name) from None
-    try:
-        return json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise ProfileError(key="error.not_json", name=name, line=exc.lineno, column=exc.colno, detail=exc.msg) from None
 
 
 def is_profile(data: object) -> bool:
@@ -166,18 +150,6 @@ def parse_profile(data: bytes | str | dict, name: str) -> GalvatronProfile:
     if not isinstance(data, dict):
         raise ProfileError(key="error.not_an_object", name=name, found=json_kind(data))
     return _Reader(name).profile(data)
-
-
-def _check_size(name: str, size: int) -> None:
-    if size > MAX_PROFILE_BYTES:
-        raise ProfileError(key="error.too_large", name=name, mib=f"{size / 2**20:.1f}",
-                           max_mib=MAX_PROFILE_BYTES // 2**20)
-
-
-def json_kind(value: object) -> Text:
-    """What a JSON value is ("an object", "a list", ...), for messages."""
-    kinds = {dict: "kind.object", list: "kind.list", str: "kind.string", bool: "kind.boolean", type(None): "kind.null"}
-    return Text(kinds.get(type(value), "kind.number"))
 
 
 class _Reader:

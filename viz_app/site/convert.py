@@ -1,6 +1,6 @@
 """Step run in a fresh CPython process: `panel convert` the entry script, list what it imported.
 
-`python -m viz_app.build.convert ENTRY OUT_DIR` writes OUT_DIR/app.html (the page with the
+`python -m viz_app.site.convert ENTRY OUT_DIR` writes OUT_DIR/app.html (the page with the
 pre-rendered document), OUT_DIR/app.js (Panel's worker) and OUT_DIR/imports.json (the
 distributions whose modules the app imported while building its first screen).
 """

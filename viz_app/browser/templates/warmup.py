@@ -11,8 +11,8 @@ from bokeh.document import Document
 from bokeh.models import ColumnDataSource
 
 from viz_app import plots
+from viz_app.browser.patches import coalesce
 from viz_app.session import Session
-from viz_app.ui.patches import coalesce
 
 
 def memviz_warm_up() -> None:

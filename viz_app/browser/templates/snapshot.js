@@ -144,7 +144,7 @@ function snapUnpackFiles(FS, entries, blob) {
   }
 }
 
-// A snapshot the site ships (`memviz build --ship-snapshot`, viz_app/build/ship.py): made once at
+// A snapshot the site ships (`memviz build --ship-snapshot`, viz_app/site/ship.py): made once at
 // build time, so a first visit restores it too. Gzipped, unzipped while it downloads; gzip's CRC-32
 // and the exact size catch a damaged file (fetch's `integrity` would hold the whole body back
 // until its hash is known: ~0.5 s slower). The service worker checks its copy's sha256.

@@ -4,7 +4,7 @@ importScripts("../pyodide/pyodide.js");  // this worker lives in static/
 const MEMVIZ_PACKAGES = __PACKAGES__;
 const MEMVIZ_COMPAT = __COMPAT__;
 const MEMVIZ_LINK = __LINK__;
-const MEMVIZ_WARMUP = __WARMUP__;  // run after a restore: templates/warmup.py
+const MEMVIZ_WARMUP = __WARMUP__;  // run after a restore: browser/templates/warmup.py
 const MEMVIZ_APP = __APP__;  // the app's code up to `write_doc()`, from `panel convert`
 const MEMVIZ_SNAPSHOT_KEY = __SNAPSHOT_KEY__;  // the packages (their sha256) and this worker
 // Built with --ship-snapshot: the site has snapshot/ (a memory snapshot made at build time).
@@ -76,9 +76,9 @@ async function memvizBoot(options, snapshots) {
   await self.pyodide.loadPackage(MEMVIZ_PACKAGES, {messageCallback: () => {}, checkIntegrity: true});
   memvizMark("packages-loaded");
   if (snapshots) snapStoreFiles();
-  // Shims for Panel 1.9 on Pyodide 0.27 (pyodide.ffi.jsnull, nh3): viz_app/build/templates/compat.py.
+  // Shims for Panel 1.9 on Pyodide 0.27 (pyodide.ffi.jsnull, nh3): viz_app/browser/templates/compat.py.
   self.pyodide.runPython(MEMVIZ_COMPAT);
-  // Changes go to the page as one patch per Python task: viz_app/build/templates/link.py.
+  // Changes go to the page as one patch per Python task: viz_app/browser/templates/link.py.
   self.pyodide.runPython(MEMVIZ_LINK);
   self.postMessage({type: "status", msg: "Executing code"});
   await self.pyodide.runPythonAsync(MEMVIZ_APP);

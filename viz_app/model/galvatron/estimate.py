@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .config import TrainingConfig
-from .errors import StrategyError
-from .profile import ByTp, GalvatronProfile, ProfileVariant
-from .result import (
+from ..config import TrainingConfig
+from ..errors import StrategyError
+from ..result import (
     ACTIVATION,
     GRAD_ACCUMULATE,
     GRADIENT,
@@ -26,6 +25,7 @@ from .result import (
     Notice,
     StageEstimate,
 )
+from .profile import ByTp, GalvatronProfile, ProfileVariant
 
 SOURCE = "Galvatron Memory Visualizer, MemoryCostModel.js (PKU-DAIR/Hetu-Galvatron)"
 

@@ -1,7 +1,7 @@
 """`memviz build --ship-snapshot`: the built app's memory snapshot, made once at build time.
 
 After a first visit the site's worker keeps a Pyodide memory snapshot of the built app in the
-browser (templates/snapshot.js), so later visits skip start-up. Here the staged site is opened once
+browser (browser/templates/snapshot.js), so later visits skip start-up. Here the staged site is opened once
 in headless Chromium (Debian's, driven by Playwright), that stored copy is read back, and it is
 shipped gzipped in snapshot/, so a first visit restores it too. The worker of such a build runs
 without stack switching (JSPI), which Pyodide's set-up depends on and not every engine has.

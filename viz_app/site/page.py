@@ -21,7 +21,7 @@ BOKEH_CDN = "https://cdn.bokeh.org/bokeh/release/"
 PANEL_CDN = "https://cdn.holoviz.org/panel/"
 PANEL_VERSION = pins.PURE_WHEELS["panel"][0]
 PANEL_DIST = f"{PANEL_VERSION}/dist/"  # under static/panel/, the layout PANEL_CDN_ROOT expects
-TEMPLATES = Path(__file__).with_name("templates")
+TEMPLATES = Path(__file__).resolve().parent.parent / "browser" / "templates"
 # CSS the worker-side document may ask for later (Panel points it at PANEL_CDN_ROOT).
 WORKER_CSS = ("css/", "bundled/theme/")
 
@@ -161,8 +161,8 @@ def rewrite_worker(worker: str, packages: dict[str, str], entry_source: str, shi
     """Panel's worker, loading Pyodide and every package from the site (no micropip, no CDN).
 
     `packages`: name -> sha256 of every package. The app is built inside `memvizLoad` (so a memory
-    snapshot can hold it, see templates/snapshot.js); Panel's start-up then only posts it to the page.
-    `ships_snapshot`: the site will have snapshot/ (build/ship.py), to restore on a first visit too.
+    snapshot can hold it, see browser/templates/snapshot.js); Panel's start-up then only posts it to the page.
+    `ships_snapshot`: the site will have snapshot/ (site/ship.py), to restore on a first visit too.
     """
     template = (TEMPLATES / "worker_start.js").read_text(encoding="utf-8")
     python = {name: json.dumps((TEMPLATES / f"{name.lower()}.py").read_text(encoding="utf-8"))

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import viz_app
 
-from .analytic import AnalyticOptions, estimate_analytic
-from .analytic.model_presets import load_model_preset
+from ..config import APPLY_ORDER, TrainingConfig
+from ..errors import MemvizError
+from . import AnalyticOptions, estimate_analytic
 from .architecture import Architecture
-from .config import APPLY_ORDER, TrainingConfig
-from .errors import MemvizError
 from .model_config_import import import_model_config
+from .model_presets import load_model_preset
 
 METRICS = ("allocated", "reserved", "nvidia-smi")
 ROW_KEYS = ("id", "source", "framework", "hardware", "metric", "measured_gib", "model", "training")

@@ -41,7 +41,7 @@ def _check_installed_versions() -> None:
 
 
 def _start_convert(entry: Path, work: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "viz_app.build.convert", str(entry), str(work)],
+    return subprocess.Popen([sys.executable, "-m", "viz_app.site.convert", str(entry), str(work)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=PACKAGE_DIR.parent)
 
 
@@ -61,7 +61,7 @@ def _select(imported: set[str], lock: dict) -> tuple[list[str], list[str], list[
     unknown = sorted(imported - set(pure) - set(fallback_only) - official - pins.SERVER_ONLY)
     if unknown:
         raise BuildError(f"the app imports {', '.join(unknown)}, which the static site does not ship: "
-                         "pin it in viz_app/build/pins.py")
+                         "pin it in viz_app/site/pins.py")
     return pure, fallback_only, sorted(official)
 
 

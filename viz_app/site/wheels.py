@@ -73,7 +73,7 @@ def project_wheel(package_dir: Path, out: Path) -> tuple[Path, str]:
         version = dist_version("memviz")
     except PackageNotFoundError:
         version = "0.0.0"
-    skip = ("viz_app/build/", "viz_app/cli.py", "viz_app/serve.py", "viz_app/main.py")
+    skip = ("viz_app/site/", "viz_app/browser/templates/", "viz_app/cli.py", "viz_app/serve.py", "viz_app/main.py")
     files = {}
     for path in sorted(package_dir.rglob("*")):
         rel = "viz_app/" + path.relative_to(package_dir).as_posix()

@@ -5,22 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import viz_app
-
-from .errors import ProfileError
+from ..bundled import presets_dir
+from ..errors import ProfileError
 from .profile import GalvatronProfile, load_profile
 
 GALVATRON_PREFIX = "galvatron_bf16_"
 DEFAULT_PRESET = "llama3-8b"
-
-
-def presets_dir() -> Path:
-    """`viz_app/presets` in an installed wheel, else the checkout's top-level `presets/`."""
-    package_dir = Path(viz_app.__file__).resolve().parent
-    for candidate in (package_dir / "presets", package_dir.parent / "presets"):
-        if candidate.is_dir():
-            return candidate
-    raise ProfileError(f"no presets folder found next to {package_dir}")
 
 
 def list_presets() -> list[str]:

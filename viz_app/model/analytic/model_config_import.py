@@ -12,9 +12,9 @@ import json
 import math
 from pathlib import Path
 
+from ..errors import MemvizError
+from ..json_input import json_kind
 from .architecture import ACTIVATIONS, Architecture
-from .errors import MemvizError
-from .profile import json_kind
 
 MAX_CONFIG_BYTES = 1 << 20  # a model config is a few KiB; refuse anything absurd
 HF_FAMILIES = ("llama", "mistral", "qwen2", "gpt2", "gpt_neox")

@@ -3,7 +3,7 @@
 Panel's `_link_docs_worker` posts every document change to the page as its own patch, so one
 redraw arrived as ~15 messages over ~80 ms and BokehJS re-rendered after each. Here the changes
 made by one task (a widget event, a deferred chart update) are collected and posted together
-when it finishes, as `panel serve` does with a held document, without repeats (ui/patches.py).
+when it finishes, as `panel serve` does with a held document, without repeats (browser/patches.py).
 """
 
 import asyncio
@@ -15,7 +15,7 @@ from bokeh.events import DocumentReady
 from panel.io.pyodide import _dict_converter, _process_document_events
 from panel.io.state import state
 
-from viz_app.ui.patches import coalesce
+from viz_app.browser.patches import coalesce
 
 
 def memviz_link_docs(doc, dispatch_fn, setter="js"):
