@@ -37,7 +37,14 @@ def broken(edit) -> dict:
     (broken(lambda d: d["layertype_0_sp"]["8192"]["tp_activation_per_bsz_dict"].update({"2": -1.0})),
      "x.json: key 'layertype_0_sp.8192.tp_activation_per_bsz_dict.2': expected a finite, non-negative number"),
     (b'{"layertype_0_sp": {"8192": {"parameter_size": NaN}}}',
-     "x.json: key 'layertype_0_sp.8192.parameter_size': expected a finite, non-negative number of MiB, not nan"),
+     "x.json: key 'layertype_0_sp.8192.parameter_size': nan is not a finite number"),
+    (b'{"layertype_0_sp": {"8192": {"parameter_size": 1e999}}}',
+     "x.json: key 'layertype_0_sp.8192.parameter_size': inf is not a finite number"),
+    (b'{"model_config": {"n_layers": ' + b"3" * 5000 + b"}}",
+     "x.json: key 'model_config.n_layers': the number 333333333333…(5000 characters) has more than 30 digits"),
+    (b"[" * 20000 + b"]" * 20000, "x.json: JSON nested more than 64 levels deep"),
+    (b"", "x.json: the file is empty"),
+    (b"\n \t", "x.json: the file is empty"),
     (broken(lambda d: d["layertype_0_sp"]["8192"]["tp_activation_per_bsz_dict"].pop("checkpoint")),
      "x.json: missing key 'layertype_0_sp.8192.tp_activation_per_bsz_dict.checkpoint'"),
     (broken(lambda d: d["layertype_0_sp"]["8192"]["tp_activation_per_bsz_dict"].update({"two": 1.0})),
@@ -162,3 +169,15 @@ def test_cli_malformed_file(tmp_path, capsys):
     assert main(["estimate", "--profile", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err == "memviz: error: bad.json: missing key 'layertype_0_sp.2048.parameter_size' (a size in MiB)\n"
+
+
+def test_a_file_that_reports_no_size_is_read_only_up_to_the_limit(capsys):
+    # /dev/zero claims 0 bytes and never ends: the limit is on the bytes read
+    assert main(["estimate", "--profile", "/dev/zero"]) == 2
+    assert capsys.readouterr().err == ("memviz: error: zero: file is 16.0 MiB; memory profiles are at most 16 MiB "
+                                       "(is this the right file?)\n")
+
+
+def test_a_folder_is_not_a_profile(tmp_path, capsys):
+    assert main(["estimate", "--profile", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"memviz: error: {tmp_path.name}: cannot read the file (a folder, not a file)\n"

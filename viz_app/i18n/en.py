@@ -202,6 +202,12 @@ CATALOG = {
     "error.cannot_read": "{name}: cannot read the file ({reason})",
     "error.not_utf8": "{name}: not a text file (expected UTF-8 JSON)",
     "error.not_json": "{name}: not valid JSON (line {line}, column {column}: {detail})",
+    "error.empty_file": "{name}: the file is empty (expected a JSON object)",
+    "error.json_too_deep": "{name}: JSON nested more than {max_depth} levels deep; real profiles and model configs "
+                           "nest a few levels (is this the right file?)",
+    "error.number_digits": "{name}: key '{path}': the number {literal} has more than {digits} digits; no real size "
+                           "or count does",
+    "error.number_not_finite": "{name}: key '{path}': {literal} is not a finite number",
     "error.not_an_object": "{name}: expected a JSON object at the top level, found {found}",
     "error.too_large": "{name}: file is {mib} MiB; memory profiles are at most {max_mib} MiB (is this the right file?)",
     "error.key_expected": "{name}: key '{path}': expected {expected}",

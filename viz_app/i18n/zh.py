@@ -202,6 +202,11 @@ CATALOG = {
     "error.cannot_read": "{name}：无法读取文件（{reason}）",
     "error.not_utf8": "{name}：不是文本文件（应为 UTF-8 编码的 JSON）",
     "error.not_json": "{name}：不是有效的 JSON（第 {line} 行第 {column} 列：{detail}）",
+    "error.empty_file": "{name}：文件为空（应为 JSON 对象）",
+    "error.json_too_deep": "{name}：JSON 嵌套超过 {max_depth} 层；真实的内存分析文件与模型配置只嵌套几层"
+                           "（是否选错了文件？）",
+    "error.number_digits": "{name}：键 '{path}' 的数字 {literal} 超过 {digits} 位；真实的大小或数量不会这么大",
+    "error.number_not_finite": "{name}：键 '{path}' 的值 {literal} 不是有限的数",
     "error.not_an_object": "{name}：顶层应为 JSON 对象，实际为{found}",
     "error.too_large": "{name}：文件大小 {mib} MiB；内存分析文件最大 {max_mib} MiB（是否选错了文件？）",
     "error.key_expected": "{name}：键 '{path}' 应为{expected}",

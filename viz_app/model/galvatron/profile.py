@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ...i18n import Text
 from ..errors import ProfileError, StrategyError
-from ..json_input import check_size, decode_json, json_kind
+from ..json_input import decode_json, json_kind, read_json_bytes
 
 OTHER_PLACEMENTS = ("pp_off", "pp_on_first", "pp_on_last")
 _LAYERTYPE_KEY = re.compile(r"^layertype_(\d+)(_sp)?$")
@@ -125,14 +125,9 @@ class GalvatronProfile:
 
 
 def load_profile(path: str | Path) -> GalvatronProfile:
-    """Read and parse a profile file, refusing files over the upload limit before reading them."""
+    """Read and parse a profile file, reading no more than the upload limit (and one byte)."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ProfileError(key="error.cannot_read", name=str(path), reason=exc.strerror or str(exc)) from None
-    check_size(path.name, size)
-    return parse_profile(path.read_bytes(), path.name)
+    return parse_profile(read_json_bytes(path), path.name)
 
 
 def is_profile(data: object) -> bool:
