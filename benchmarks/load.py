@@ -218,7 +218,7 @@ def build_stock(out: Path, cache: Path) -> Path:
         shutil.copy(own, out / "wheels" / own.name)
         local.append(f"./wheels/{own.name}")
     requirements = ", ".join(repr(r) for r in [*local, "numpy", "pandas"])
-    compat = (ROOT / "viz_app" / "build" / "templates" / "compat.py").read_text(encoding="utf-8")
+    compat = (ROOT / "viz_app" / "browser" / "templates" / "compat.py").read_text(encoding="utf-8")
     worker = (out / "main.js").read_text(encoding="utf-8")
     worker = re.sub(r'importScripts\("[^"]+"\)', 'importScripts("./pyodide/pyodide.js")', worker)
     worker = re.sub(r"await micropip\.install\(\[.*?\]\);",

@@ -170,10 +170,11 @@ def server_breakdown(plan: list[tuple[str, int]]) -> None:
             original = getattr(owner, attribute)
             setattr(owner, attribute, _timed(totals, counts, name, original))
             undo.callback(setattr, owner, attribute, original)
-        from viz_app.app import create_app
+        from viz_app.app import configure_process, create_app
         from viz_app.session import Session
         from viz_app.view import View
 
+        configure_process()  # as main.py does: no WebGL, imports frozen out of the collector's view
         session = Session()
         document = Document()
         create_app(session, View()).server_doc(document)

@@ -7,8 +7,10 @@ Debian's Chromium driven by Playwright (never a downloaded browser), screenshots
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -62,11 +64,33 @@ def wait_for_http(url: str, timeout_s: float = 60.0, process: subprocess.Popen |
     pytest.fail(f"{url} did not answer within {timeout_s:.0f} s")
 
 
-@contextlib.contextmanager
 def server_process(command: list[str], url: str, cwd: Path = ROOT,
-                   timeout_s: float = 90.0) -> Iterator[subprocess.Popen]:
+                   timeout_s: float = 90.0) -> contextlib.AbstractContextManager[subprocess.Popen]:
     """Run a server command, wait until `url` answers, stop it on exit."""
     process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return running_server(process, url, timeout_s)
+
+
+def static_server(directory: Path) -> tuple[str, contextlib.AbstractContextManager[subprocess.Popen]]:
+    """(origin, server) serving `directory` on a port the server chose itself.
+
+    A port found free beforehand can be taken before the server binds it (by a browser's own
+    connection, or by a server of a test running beside this one).
+    """
+    command = [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(directory)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    first_line = process.stdout.readline()  # "Serving HTTP on 127.0.0.1 port 41234 (http://...) ..."
+    found = re.search(r" port (\d+) ", first_line)
+    if not found:
+        process.kill()
+        pytest.fail(f"http.server did not say its port: {first_line!r}")
+    origin = f"http://127.0.0.1:{found.group(1)}/"
+    return origin, running_server(process, origin)
+
+
+@contextlib.contextmanager
+def running_server(process: subprocess.Popen, url: str, timeout_s: float = 90.0) -> Iterator[subprocess.Popen]:
+    """Wait until `url` answers, stop the server on exit."""
     try:
         wait_for_http(url, timeout_s, process)
         yield process

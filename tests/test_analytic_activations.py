@@ -85,3 +85,31 @@ def test_torchtitan_op_sac_keeps_input_attention_output_and_every_other_matmul()
     gpt2 = load_model_preset("gpt2")  # non-gated: q, v, fc1
     # input, q, v, attention output (h each), fc1 (f), logsumexp
     assert layer_activation_bytes(gpt2, 1024, 1, recompute="op_sac") == 2 * 1024 * (4 * 768 + 3072) + 4 * 12 * 1024
+
+
+def test_parallel_residual_eager_second_norm_keeps_only_its_statistics():
+    arch = load_model_preset("pythia-160m")  # LayerNorm: mean and rstd, 2 x 4 bytes per token
+    norm_2 = [t for t in layer_saved_tensors(arch, 2048, 1, kernels="eager") if t.name.startswith("norm 2")]
+    assert [(t.name, t.nbytes) for t in norm_2] == [("norm 2 statistics (fp32 mean/rstd)", 2 * 4 * 2048)]
+
+
+def test_selective_recompute_keeps_q_k_v_and_drops_the_rest_of_the_core():
+    arch = load_model_preset("pythia-160m")  # eager SDPA core: logsumexp, fused QKV rest, output copy
+    kept = [t.name for t in layer_saved_tensors(arch, 2048, 1, kernels="eager", recompute="selective")]
+    assert {"Q", "K", "V"} <= set(kept)
+    assert not {"attention logsumexp (fp32)", "rest of the fused QKV output (V is a view of it)",
+                "contiguous copy of the attention output"} & set(kept)
+
+
+def test_family_quirks_are_architecture_fields_not_family_names():
+    """The eager terms follow the fields the importer sets, whatever the family is called."""
+    s, b = 1024, 1
+    llama = load_model_preset("llama-3-8b")
+    fp32_softmax = layer_activation_bytes(llama, s, b, kernels="eager", flash_attention=False)
+    llama.softmax_in_input_dtype = True  # GPT-2's eager attention: softmax in bf16, no fp32 copy
+    assert fp32_softmax - layer_activation_bytes(llama, s, b, kernels="eager", flash_attention=False) == \
+        4 * 32 * s * s * b
+    plain = layer_activation_bytes(llama, s, b, kernels="eager")
+    llama.param.update(sdpa_keeps_fused_qkv=True, sdpa_copies_attention_output=True)  # GPT-NeoX's SDPA path
+    q_and_k, output_copy = 2 * s * b * (4096 + 1024), 2 * s * b * 4096
+    assert layer_activation_bytes(llama, s, b, kernels="eager") - plain == q_and_k + output_copy

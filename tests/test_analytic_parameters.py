@@ -13,6 +13,7 @@ from viz_app.model.analytic.parameters import (
     layer_parameter_count,
     padded_vocab_size,
     stage_layer_counts,
+    vocab_shard_parameter_count,
 )
 from viz_app.model.errors import StrategyError
 
@@ -83,3 +84,11 @@ def test_stage_split():
 def test_unknown_model_preset_names_the_choices():
     with pytest.raises(ModelConfigError, match="unknown model 'llama-9'; available: gpt2, llama-2-70b"):
         load_model_preset("llama-9")
+
+
+def test_vocab_shard_is_the_padded_vocabulary_split_over_tp():
+    llama = load_model_preset("llama-3-8b")  # V 128256, padded to a multiple of 128 x 8 = 1024: 129024
+    assert vocab_shard_parameter_count(llama, 8, 128) == 129_024 * 4096 // 8 == 66_060_288
+    assert vocab_shard_parameter_count(llama) == 128_256 * 4096
+    assert head_parameter_count(llama, 8, 128) == vocab_shard_parameter_count(llama, 8, 128)
+    assert embedding_parameter_count(llama, 8, 128) == vocab_shard_parameter_count(llama, 8, 128)  # rope: no table

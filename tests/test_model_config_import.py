@@ -125,3 +125,16 @@ def test_unreadable_files(tmp_path):
         read_model_config(huge)
     with pytest.raises(ModelConfigError, match="missing.json: no such file"):
         read_model_config(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(("name", "softmax_in_input_dtype", "sdpa_fused_qkv_and_copy"), [
+    ("llama-3-8b", False, False), ("qwen2.5-7b", False, False), ("gpt2", True, False), ("pythia-1b", False, True),
+])
+def test_the_importer_sets_the_eager_quirks_by_family(name, softmax_in_input_dtype, sdpa_fused_qkv_and_copy):
+    arch = load_model_preset(name)
+    assert arch.softmax_in_input_dtype is softmax_in_input_dtype
+    assert arch.sdpa_keeps_fused_qkv is arch.sdpa_copies_attention_output is sdpa_fused_qkv_and_copy
+
+
+def test_galvatron_gpt_meta_keeps_gpt2s_softmax_dtype():
+    assert read_model_config(META / "gpt_hf_gpt-1.5b.json").softmax_in_input_dtype

@@ -11,7 +11,7 @@ from bokeh.document.events import ColumnDataChangedEvent, DocumentPatchedEvent, 
 from bokeh.document.json import PatchJson
 from bokeh.models import ColumnDataSource, Markup, Range1d
 
-from viz_app.app import create_app
+from viz_app.app import configure_process, create_app
 from viz_app.browser.patches import coalesce
 from viz_app.session import Session
 from viz_app.ui.batching import batch
@@ -23,6 +23,11 @@ def _as_bokehjs(doc: Document, event: ColumnDataChangedEvent) -> None:
     columns replace the source's, the others stay."""
     data = dict(getattr(event.model, event.attr)) if event.cols is not None else {}
     event.model.set_from_json(event.attr, {**data, **event.data}, setter=event.setter)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def app_process():
+    configure_process()
 
 
 @pytest.fixture(autouse=True)
@@ -74,12 +79,19 @@ def test_repeated_updates_of_a_source_and_a_property_become_one_each():
     assert _state(doc)[source.id]["tip"] == ["f", "g", "h"]
 
 
-def test_a_tp_change_in_the_app_reaches_the_same_page_state(monkeypatch):
+@pytest.fixture
+def linked_doc(monkeypatch) -> Document:
+    """The current document, as in a linked page on one thread (else Panel defers or drops a hold's
+    events); Panel's state is restored after the test."""
     doc = Document()
-    pn.state.curdoc = doc
-    # As in a linked page on one thread (else Panel defers or drops a hold's events).
-    pn.state._thread_id = pn.state._current_thread
+    monkeypatch.setattr(pn.state, "curdoc", doc)
+    monkeypatch.setattr(pn.state, "_thread_id", pn.state._current_thread)
     monkeypatch.setitem(pn.state._connected, doc, True)
+    return doc
+
+
+def test_a_tp_change_in_the_app_reaches_the_same_page_state(linked_doc):
+    doc = linked_doc
     session = Session()
     create_app(session, View()).server_doc(doc)
     before = doc.to_json()
@@ -101,3 +113,8 @@ def test_streamed_sources_keep_every_update_in_order():
     source.stream({"x": [3]})
     source.data.update(x=[4])
     assert coalesce(list(events)) == events
+
+
+def test_the_linked_document_does_not_outlive_its_test():
+    # Runs after the test that links one: Panel's current document is back to none.
+    assert pn.state.curdoc is None

@@ -11,7 +11,6 @@ import hashlib
 import json
 import re
 import shutil
-import sys
 import zipfile
 
 import pytest
@@ -20,7 +19,7 @@ from viz_app.i18n import t
 from viz_app.model.galvatron.presets import DEFAULT_PRESET
 from viz_app.site import BuildSetupError, build_site
 
-from .browser_support import ROOT, chromium, free_port, screenshot_path, server_process
+from .browser_support import ROOT, chromium, screenshot_path, static_server
 from .conftest import DATA
 from .test_app_browser import CARD_TITLES, select_language, total_mib, wait_stage_chart, wait_total, wait_until
 
@@ -92,10 +91,7 @@ class Visit:
 
 
 def serve(directory):
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}/"
-    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(directory)]
-    return origin, server_process(command, origin)
+    return static_server(directory)
 
 
 @pytest.fixture
@@ -224,8 +220,8 @@ def test_a_new_build_replaces_the_offline_cache(browser, site, tmp_path):
         assert visit.page.evaluate("caches.keys()") == [f"memviz-{site[1]['version']}"]
         # The next release of the app: another title is enough to change the site.
         entry = tmp_path / "main.py"
-        entry.write_text("from viz_app.app import create_app\n\napp = create_app()\n"
-                         'app.title = "memviz next"\napp.servable()\n')
+        entry.write_text("from viz_app.app import configure_process, create_app\n\nconfigure_process()\n"
+                         'app = create_app()\napp.title = "memviz next"\napp.servable()\n')
         new = build_site(out, entry=entry, cache=ROOT / "build_cache")
         assert new["version"] != site[1]["version"]
         visit.page.reload()  # the browser finds the new sw.js; it precaches the new build and drops the old

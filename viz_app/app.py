@@ -13,9 +13,10 @@ import holoviews as hv
 import panel as pn
 import param
 
-from . import url_state
+from . import plots, url_state
 from .i18n import t
 from .session import ANALYTIC, Message, Session
+from .ui import private_bokeh, private_panel
 from .ui.batching import batch
 from .ui.results import Results
 from .ui.sidebar import Sidebar
@@ -24,11 +25,28 @@ from .ui.widgets import label
 from .view import View
 
 LANGUAGE_OPTIONS = {"EN": "en", "中文": "zh"}
+_configured = False
 
-# Panel, HoloViews, Bokeh and pandas leave ~250k long-lived objects; a full collection walks
-# them all (~0.1 s in CPython, more under Pyodide) in the middle of some redraw. Frozen once, at
-# import: modules and classes live as long as the process anyway.
-gc.freeze()
+
+def configure_process() -> None:
+    """Set up this process for the app, once: main.py calls it, and so do tests that build the app.
+
+    Checks the private APIs of Panel and Bokeh the app relies on (loudly, naming what is gone),
+    selects HoloViews' Bokeh backend, draws plots without WebGL, and takes the objects imported so
+    far out of the collector's view.
+    """
+    global _configured
+    if _configured:  # `panel serve` runs main.py once per browser session
+        return
+    private_panel.check()
+    private_bokeh.check()
+    hv.extension("bokeh", logo=False)
+    plots.draw_without_webgl()
+    # Panel, HoloViews, Bokeh and pandas leave ~250k long-lived objects; a full collection walks
+    # them all (~0.1 s in CPython, more under Pyodide) in the middle of some redraw. Modules and
+    # classes live as long as the process anyway.
+    gc.freeze()
+    _configured = True
 
 
 def _status_html(live: bool) -> str:

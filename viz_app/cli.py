@@ -18,8 +18,9 @@ from collections.abc import Sequence
 
 from . import __version__
 from .model.analytic.options import GRAD_DTYPES, KERNELS, OPTIMIZERS, RECOMPUTE, SCHEDULES
+from .model.analytic.pipeline_division import parse_pp_division
 from .model.config import ZERO_STAGES
-from .model.errors import MemvizError, param_values_checked
+from .model.errors import MemvizError, StrategyError, param_values_checked
 from .model.report import estimate_document
 from .model.text_report import format_stages
 
@@ -52,11 +53,11 @@ def _non_negative_float(text: str) -> float:
     return _number_at_least(text, float, 0, "a number")
 
 
-def _pp_division(text: str) -> list[int]:
+def _pp_division(text: str) -> list[int] | None:
     try:
-        return [_positive_int(part) for part in text.split(",")]
-    except argparse.ArgumentTypeError as exc:
-        raise argparse.ArgumentTypeError(f"expected layers per stage like 8,8,8,8 ({exc})") from None
+        return parse_pp_division(text)
+    except StrategyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _non_negative_int(text: str) -> int:

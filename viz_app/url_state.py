@@ -6,6 +6,8 @@ rename them. Pure param: the app connects this to the browser's location.
 
 from __future__ import annotations
 
+import copy
+
 import param
 
 from .session import UPLOADED, Session
@@ -47,14 +49,22 @@ def parse_value(parameter: param.Parameter, raw: object) -> object:
     return raw
 
 
+def _probe(obj: param.Parameterized, names: list[str]) -> param.Parameterized:
+    """A throwaway object with copies of `obj`'s parameters `names` (per-instance ones included, e.g. a
+    selector's objects): setting a value on it checks the value as `obj` would, and changes nothing."""
+    return param.parameterized_class("Probe", {name: copy.copy(obj.param[name]) for name in names})()
+
+
 def _parsed(obj: param.Parameterized, keys: dict[str, str], query: dict, ignored: list[str]) -> dict:
-    values = {}
-    for key, name in keys.items():
-        if key not in query:
-            continue
+    present = {key: name for key, name in keys.items() if key in query}
+    if not present:
+        return {}
+    probe, values = _probe(obj, list(present.values())), {}
+    for key, name in present.items():
         try:
             value = parse_value(obj.param[name], query[key])
-            obj.param[name]._validate(value)  # bounds and types, before anything is applied
+            with param.edit_constant(probe):
+                setattr(probe, name, value)  # bounds and types, before anything is applied to `obj`
         except (TypeError, ValueError):
             ignored.append(f"{key}={query[key]}")
             continue

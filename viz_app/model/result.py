@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .terms import Term
+
 ACTIVATION = "activation"
 MODEL_STATES = "model_states"
 OVERHEAD = "overhead"
@@ -35,6 +37,11 @@ class Block:
     count: int = 1
     formula: str = ""
     source: str = ""
+
+    @classmethod
+    def of(cls, key: str, category: str, term: Term, count: int, source: str) -> Block:
+        """A block whose size and formula are one term's value and text."""
+        return cls(key, category, term.value, count, term.text, source)
 
 
 @dataclass(frozen=True)

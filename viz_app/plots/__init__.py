@@ -4,8 +4,6 @@ No Panel here: the app binds these functions to its parameters; the static build
 call them the same way.
 """
 
-from holoviews.plotting.bokeh import BokehRenderer
-
 from ..model.units import UNITS, format_memory, to_unit
 from .bars import bar_chart
 from .donut import donut, donut_sector_at
@@ -15,12 +13,18 @@ from .proportion import proportion_chart
 from .stages import stage_chart
 from .treemap import treemap, treemap_columns, treemap_sources
 
-# HoloViews asks Bokeh for WebGL by default. These charts have a few dozen glyphs, and without a
-# GPU (headless browsers, many laptops' software GL) each repaint then copies a WebGL canvas into
-# the 2D one: ~45 ms of a ~100 ms browser-side redraw, measured in Chromium here. Plain canvas.
-BokehRenderer.webgl = False
+
+def draw_without_webgl() -> None:
+    """Make HoloViews draw every Bokeh plot of this process on a plain canvas (the app's set-up calls it)."""
+    from holoviews.plotting.bokeh import BokehRenderer
+
+    # HoloViews asks Bokeh for WebGL by default. These charts have a few dozen glyphs, and without a
+    # GPU (headless browsers, many laptops' software GL) each repaint then copies a WebGL canvas into
+    # the 2D one: ~45 ms of a ~100 ms browser-side redraw, measured in Chromium here.
+    BokehRenderer.webgl = False
+
 
 __all__ = [
-    "UNITS", "bar_chart", "donut", "donut_sector_at", "format_memory", "legend_items", "pick_stage", "proportion_chart",
-    "stage_chart", "to_unit", "treemap", "treemap_columns", "treemap_sources",
+    "UNITS", "bar_chart", "donut", "donut_sector_at", "draw_without_webgl", "format_memory", "legend_items",
+    "pick_stage", "proportion_chart", "stage_chart", "to_unit", "treemap", "treemap_columns", "treemap_sources",
 ]

@@ -16,13 +16,14 @@ from pathlib import Path
 def convert(entry: Path, out: Path) -> None:
     from panel.io.convert import script_to_html
     from panel.io.resources import set_resource_mode
-    from panel.io.state import state
+
+    from viz_app.ui.private_panel import prerender_without_onload
 
     # The pre-rendered page shows the document before onload callbacks run, as a first paint of
     # `panel serve` does: they run in the browser once Python is live (e.g. the app's status flips
     # data-live to 1 there). Run here, they also reset the tags of a template root they update,
     # which drops that root from the page.
-    state._on_load = lambda *args, **kwargs: None
+    prerender_without_onload()
     with set_resource_mode("cdn"):  # what `panel convert --to pyodide-worker` does for one app
         html, worker = script_to_html(str(entry), requirements=[], runtime="pyodide-worker", prerender=True)
     out.mkdir(parents=True, exist_ok=True)

@@ -148,8 +148,8 @@ def app_code(entry_source: str) -> str:
     # rendered JSON already. Panel's link would send them again (~140 KB, mostly every model's
     # stylesheets, which the page then re-applies: 150-300 ms before the app is live); released
     # here, while nothing is subscribed, they only run their Python callbacks.
-    # gc.freeze (app.py froze the imports' objects already): the app's own long-lived objects leave
-    # the collector's view too, so no full collection walks them during a redraw.
+    # gc.freeze (the entry's configure_process() froze the imports' objects already): the app's own
+    # long-lived objects leave the collector's view too, so no full collection walks them during a redraw.
     return (f"from panel.io.pyodide import init_doc, write_doc\n\ninit_doc()\n\n{entry_source}\n\n"
             "_memviz_rendered = await write_doc()\n\n"
             "from panel.io.state import state as _memviz_state\n\n"

@@ -27,17 +27,23 @@ CHROMIUM_FLAGS = [
 EXPORT_PATH = "/__memviz_export__/"
 SNAPSHOT_FILES = ("meta.json", "heap.bin", "files.bin")
 TIMEOUT_MS = 300_000
-# The page hands the worker's stored copy (OPFS) to the build's server.
-EXPORT_JS = """async ([prefix, files, path]) => {
+# The page hands the worker's stored copy (OPFS) to the build's server, in parts: the requests
+# cross Playwright's driver (its routes see every request), whose node process cannot hold a
+# body of the heap's size (~400 MB, over its string limit once base64-encoded).
+EXPORT_PART_BYTES = 16 << 20
+EXPORT_JS = """async ([prefix, files, path, partBytes]) => {
   const root = await navigator.storage.getDirectory();
   const names = [];
   for await (const name of root.keys()) if (name.startsWith(prefix)) names.push(name);
   if (names.length !== 1) throw new Error(`expected one stored snapshot, found ${names.length}`);
   const dir = await root.getDirectoryHandle(names[0]);
   for (const file of files) {
-    const body = await (await dir.getFileHandle(file)).getFile();
-    const response = await fetch(path + file, {method: "PUT", body});
-    if (!response.ok) throw new Error(`${file}: HTTP ${response.status}`);
+    const blob = await (await dir.getFileHandle(file)).getFile();
+    for (let offset = 0; offset === 0 || offset < blob.size; offset += partBytes) {
+      const body = blob.slice(offset, offset + partBytes);
+      const response = await fetch(`${path}${file}?offset=${offset}`, {method: "PUT", body});
+      if (!response.ok) throw new Error(`${file} at ${offset}: HTTP ${response.status}`);
+    }
   }
 }"""
 
@@ -46,11 +52,15 @@ class _ExportHandler(SimpleHTTPRequestHandler):
     """Serves the staged site, and takes the snapshot's files by PUT."""
 
     def do_PUT(self):  # noqa: N802 (http.server's naming)
-        name = self.path.removeprefix(EXPORT_PATH)
-        if not self.path.startswith(EXPORT_PATH) or name not in SNAPSHOT_FILES:
+        name, _, query = self.path.removeprefix(EXPORT_PATH).partition("?offset=")
+        if not self.path.startswith(EXPORT_PATH) or name not in SNAPSHOT_FILES or not query.isdigit():
             self.send_error(404)
             return
-        self.server.exported[name] = self.rfile.read(int(self.headers["Content-Length"]))
+        received = self.server.exported.setdefault(name, bytearray())
+        if int(query) != len(received):  # parts arrive in order, each once
+            self.send_error(409)
+            return
+        received += self.rfile.read(int(self.headers["Content-Length"]))
         self.send_response(204)
         self.end_headers()
 
@@ -101,7 +111,7 @@ def _export(directory: str) -> tuple[dict[str, bytes], str]:
             page.goto(origin + "/index.html")
             page.wait_for_function("window.memvizMarks['snapshot-stored'] !== undefined", timeout=TIMEOUT_MS,
                                    polling=100)
-            page.evaluate(EXPORT_JS, ["memviz-snapshot-", list(SNAPSHOT_FILES), EXPORT_PATH])
+            page.evaluate(EXPORT_JS, ["memviz-snapshot-", list(SNAPSHOT_FILES), EXPORT_PATH, EXPORT_PART_BYTES])
             version = browser.version
         except PlaywrightError as error:
             notes = "\n".join(console[-20:])
@@ -115,7 +125,7 @@ def _export(directory: str) -> tuple[dict[str, bytes], str]:
     missing = [name for name in SNAPSHOT_FILES if name not in server.exported]
     if missing:
         raise BuildError(f"--ship-snapshot: the browser did not hand over {', '.join(missing)}")
-    return server.exported, version
+    return {name: bytes(data) for name, data in server.exported.items()}, version
 
 
 def ship_snapshot(site: Site) -> dict:

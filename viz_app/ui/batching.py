@@ -3,7 +3,8 @@
 Panel's `hold(freeze=True)` makes Bokeh re-walk the page's whole model graph when it exits,
 and HoloViews does the same after each plot update (`hold_render`). That walk (~35 ms for the
 ~440 models here, ~2x that under Pyodide) is needed only when a model reference changed; a
-redraw that only swaps data changes none. This freeze recomputes only if Bokeh asked for it.
+redraw that only swaps data changes none. `lazy_freeze` (private_bokeh) recomputes only if
+Bokeh asked for it.
 """
 
 from __future__ import annotations
@@ -15,31 +16,8 @@ import panel as pn
 from bokeh.document import Document
 from panel.reactive import Reactive
 
-
-@contextlib.contextmanager
-def lazy_freeze(doc: Document) -> Iterator[None]:
-    """Defer Bokeh's model-graph recompute to the end, and skip it if nothing asked for one."""
-    models = doc.models
-    if getattr(models, "_memviz_dirty", None) is not None:  # nested: the outer freeze decides
-        yield
-        return
-    roots = list(doc.roots)
-    models._memviz_dirty = False
-
-    def invalidate() -> None:  # Bokeh calls this when a property set adds or drops models
-        models._memviz_dirty = True
-
-    models.invalidate = invalidate
-    models._push_freeze()
-    try:
-        yield
-    finally:
-        dirty = models._memviz_dirty or list(doc.roots) != roots
-        del models.invalidate
-        models._memviz_dirty = None
-        models._freeze_count -= 1
-        if models._freeze_count == 0 and dirty:
-            models.recompute()
+from .private_bokeh import lazy_freeze
+from .private_panel import handle_changes_at_once
 
 
 @contextlib.contextmanager
@@ -61,12 +39,5 @@ def respond_at_once(widget: Reactive) -> Reactive:
     flicker through intermediate states. Composite widgets' inner parts are covered too.
     """
     for part in widget.select(Reactive):
-        part._debounce = 0  # events arriving while one is handled still merge (Panel's queue)
-        handle = part._change_event
-
-        def held(doc: Document, handle=handle) -> None:
-            with batch(doc):
-                handle(doc)
-
-        part._change_event = held
+        handle_changes_at_once(part, batch)
     return widget

@@ -10,7 +10,9 @@ import param
 from ..i18n import t
 from ..model.analytic.architecture import Architecture
 from ..model.analytic.parameters import tensor_parallel_choices
+from ..model.analytic.pipeline_division import format_pp_division, parse_pp_division
 from ..model.config import ZERO_STAGES, TrainingConfig
+from ..model.errors import StrategyError
 from ..model.galvatron.profile import GalvatronProfile
 from ..model.result import Estimate
 from ..session import ANALYTIC, GALVATRON, UPLOADED, Message, Session
@@ -43,10 +45,10 @@ def _facts_html(profile: GalvatronProfile, lang: str, mixed_precision: bool) -> 
 
 
 def _notices_html(config: TrainingConfig, estimate: Estimate | None, problem: str, lang: str) -> str:
-    """Constraint warnings of the current config, the estimate's own notices, and a strategy error."""
-    notices = config.constraint_notices()
-    if estimate is not None and not problem:
-        notices += [n for n in estimate.notices if n.code not in {"gpus_mismatch", "gbs_mismatch"}]
+    """The estimate's notices, or while the inputs cannot be estimated (the estimate shown is an
+    older one) the config's own constraint warnings, and the strategy error."""
+    stale = problem or estimate is None
+    notices = config.constraint_notices() if stale else estimate.notices
     rows = [f'<div class="memviz-warning">⚠ {escape(t("notice." + n.code, lang, **n.values))}</div>'
             for n in notices]
     if problem:
@@ -77,10 +79,6 @@ def _preset_options(uploaded_name: str, lang: str, presets: list[str]) -> dict[s
     if uploaded_name:
         options[t("preset.uploaded", lang, name=uploaded_name)] = UPLOADED
     return options
-
-
-def _pp_division_text(division: list[int] | None) -> str:
-    return ",".join(map(str, division)) if division else ""
 
 
 class Sidebar(pn.viewable.Viewer):
@@ -133,7 +131,7 @@ class Sidebar(pn.viewable.Viewer):
         s, lang = self.session, self._lang
         division = pn.widgets.TextInput(
             label=label("opt.pp_division", lang), placeholder="8,8,8,8", css_classes=["memviz-opt-pp-division"],
-            value=_pp_division_text(s.options.pp_division), sizing_mode="stretch_width",
+            value=format_pp_division(s.options.pp_division), sizing_mode="stretch_width",
         )
         division.param.watch(lambda e: self._set_pp_division(e.new), "value")
         hint = text(label("opt.hint", lang), "memviz-hint")
@@ -142,11 +140,10 @@ class Sidebar(pn.viewable.Viewer):
 
     def _set_pp_division(self, value: str) -> None:
         """"8,8,8,8" -> layers per stage; empty: an even split. Bad text is reported, not applied."""
-        parts = [p.strip() for p in value.split(",") if p.strip()]
-        if not all(p.isdigit() for p in parts):
-            self.session.message = Message("error", "msg.pp_division_bad", {"text": value})
-            return
-        self.session.options.pp_division = [int(p) for p in parts] or None
+        try:
+            self.session.options.pp_division = parse_pp_division(value)
+        except StrategyError as exc:
+            self.session.message = Message("error", "msg.pp_division_bad", {"error": exc.text})
 
     def _strategy_card(self) -> pn.Column:
         s, c, lang = self.session, self.session.config, self._lang

@@ -10,25 +10,13 @@ from pathlib import Path
 
 import panel as pn
 
+from .private_panel import LiveHTML
+
 CSS = (Path(__file__).resolve().parent.parent / "assets" / "memviz.css").read_text(encoding="utf-8")
 CARD_STYLES = {
     "background": "#ffffff", "border-radius": "10px", "box-shadow": "0 1px 3px rgba(15,23,42,.14)",
     "padding": "6px 6px 10px 6px", "margin-bottom": "14px",
 }
-
-
-class LiveHTML(pn.pane.HTML):
-    """An HTML pane whose updates send only the new markup.
-
-    Panel's HTML pane re-sends its stylesheets with every new object; they are Bokeh models, so
-    every update made Bokeh re-walk the page's whole model graph (~35 ms here, several times per
-    change). Stylesheet changes still arrive through the `stylesheets` parameter itself.
-    """
-
-    def _update(self, ref: str, model) -> None:
-        props = self._get_properties(model.document)
-        props.pop("stylesheets", None)
-        model.update(**props)
 
 
 class OwnOriginTemplate(pn.template.VanillaTemplate):

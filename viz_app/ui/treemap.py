@@ -15,6 +15,7 @@ import holoviews as hv
 import panel as pn
 
 from .. import plots
+from .private_holoviews import drawn_source
 
 if TYPE_CHECKING:
     from bokeh.models import ColumnDataSource
@@ -51,7 +52,7 @@ class InPlaceTreemap:
 
     def _keep_source(self, layer: int):
         def keep(plot, _element) -> None:  # a HoloViews hook: runs on every draw of the layer
-            self._sources[layer] = plot.handles["source"]
+            self._sources[layer] = drawn_source(plot)
         return keep
 
     def _redraw(self, _event=None) -> None:

@@ -2,8 +2,6 @@
 
 import sys
 import types
-from html import escape
-from html.parser import HTMLParser
 
 import pyodide.ffi
 
@@ -11,57 +9,12 @@ import pyodide.ffi
 if not hasattr(pyodide.ffi, "jsnull"):
     pyodide.ffi.jsnull = object()
 
+# Panel templates sanitize ReactiveHTML strings with nh3, a Rust extension with no Pyodide 0.27
+# build: a strict allow-list sanitizer in pure Python takes its place (viz_app/browser/sanitize.py).
+try:
+    import nh3  # noqa: F401
+except ImportError:
+    from viz_app.browser.sanitize import clean as _memviz_clean
 
-class _Cleaner(HTMLParser):
-    """What Panel needs of nh3.clean: markup kept, scripts, event handlers and javascript: URLs removed."""
-
-    DROP = {"script", "style", "iframe", "object", "embed"}
-
-    def __init__(self):
-        super().__init__(convert_charrefs=False)
-        self.parts, self.skipping = [], 0
-
-    def handle_starttag(self, tag, attrs, closed=False):
-        if tag in self.DROP:
-            self.skipping += not closed
-            return
-        if self.skipping:
-            return
-        kept = "".join(f' {k}="{escape(v or "", quote=True)}"' for k, v in attrs
-                       if not k.startswith("on") and not (v or "").strip().lower().startswith("javascript:"))
-        self.parts.append(f"<{tag}{kept}{' /' if closed else ''}>")
-
-    def handle_startendtag(self, tag, attrs):
-        self.handle_starttag(tag, attrs, closed=True)
-
-    def handle_endtag(self, tag):
-        if tag in self.DROP:
-            self.skipping = max(0, self.skipping - 1)
-        elif not self.skipping:
-            self.parts.append(f"</{tag}>")
-
-    def handle_data(self, data):
-        if not self.skipping:
-            self.parts.append(data)
-
-    def handle_entityref(self, name):
-        self.handle_data(f"&{name};")
-
-    def handle_charref(self, name):
-        self.handle_data(f"&#{name};")
-
-
-def _clean(html, **_options):
-    cleaner = _Cleaner()
-    cleaner.feed(html)
-    cleaner.close()
-    return "".join(cleaner.parts)
-
-
-# Panel templates sanitize ReactiveHTML strings with nh3, a Rust extension with no Pyodide 0.27 build.
-if "nh3" not in sys.modules:
-    try:
-        import nh3  # noqa: F401
-    except ImportError:
-        sys.modules["nh3"] = types.ModuleType("nh3")
-        sys.modules["nh3"].clean = _clean
+    sys.modules["nh3"] = types.ModuleType("nh3")
+    sys.modules["nh3"].clean = _memviz_clean

@@ -7,15 +7,11 @@ when it finishes, as `panel serve` does with a held document, without repeats (b
 """
 
 import asyncio
-import functools
 
-import js
-import pyodide.ffi
 from bokeh.events import DocumentReady
-from panel.io.pyodide import _dict_converter, _process_document_events
-from panel.io.state import state
 
 from viz_app.browser.patches import coalesce
+from viz_app.ui.private_panel import run_onload_when_ready, worker_patch
 
 
 def memviz_link_docs(doc, dispatch_fn, setter="js"):
@@ -25,9 +21,8 @@ def memviz_link_docs(doc, dispatch_fn, setter="js"):
     def flush():
         events = coalesce(pending)
         pending.clear()
-        json_patch, buffer_map = _process_document_events(doc, events)
-        buffers = js.Map.new(js.Object.entries(pyodide.ffi.to_js(buffer_map)))
-        dispatch_fn(pyodide.ffi.to_js(json_patch, dict_converter=_dict_converter), buffers, None)
+        patch, buffers = worker_patch(doc, events)
+        dispatch_fn(patch, buffers, None)
 
     def collect(event):
         if getattr(event, "setter", None) == setter:  # the page's own change, echoed back
@@ -38,5 +33,5 @@ def memviz_link_docs(doc, dispatch_fn, setter="js"):
 
     doc.on_change(collect)
     doc.unhold()
-    doc.on_event("document_ready", functools.partial(state._schedule_on_load, doc))
+    run_onload_when_ready(doc)
     doc.callbacks.trigger_event(DocumentReady())

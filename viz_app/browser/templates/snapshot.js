@@ -9,7 +9,8 @@
 // re-instantiated here at the memory and table bases recorded on the first visit, before the heap
 // copy overwrites their data (the approach of Cloudflare's workerd), and the files of site-packages
 // (MEMFS lives in JS, not in the heap) are packed on the first visit and unpacked before restore.
-// Private APIs of Pyodide 0.27.7 / emscripten 3.1.58: re-check on any Pyodide upgrade.
+// Every use of Pyodide's and emscripten's internals is in the first section below, checked by
+// `snapCheckInternals`; the second section only stores and fetches bytes with web APIs.
 "use strict";
 
 const SNAP = {
@@ -20,8 +21,73 @@ const SNAP = {
   restoring: false,
   precompiled: null,    // Map name -> Promise<WebAssembly.Module>
   restoringLib: null,
+  unusable: null,       // the Error of a failed `snapCheckInternals`: no snapshot is made
 };
 const SNAP_PREFIX = "memviz-snapshot-";
+
+// ============================================================================================
+// PYODIDE 0.27.7 / EMSCRIPTEN 3.1.58 INTERNALS: everything that depends on them is in this
+// section. Re-check it on any Pyodide upgrade: `snapCheckInternals` refuses another version and
+// names what is missing (a normal boot follows, with the error in the console);
+// tests/test_private_apis.py runs it against the pinned Pyodide's names.
+// Relied on beyond what the check sees:
+// - loadPyodide's private options `_makeSnapshot`, `_loadSnapshot`, `_snapshotDeserializer`, and
+//   the `_createPyodideModule` factory pyodide.asm.js defines;
+// - emscripten's dynamic linking: side modules instantiated with a "GOT.mem" import and
+//   env.__memory_base / env.__table_base, `loadDynamicLibrary`'s handle argument, and the
+//   `struct dso` layout (loaded flag at +8, memoryBase at +12, tableBase at +20);
+// - MEMFS nodes (`contents`, `usedBytes`, `timestamp`);
+// - Pyodide choosing its set-up by `WebAssembly.Suspending` (stack switching, JSPI);
+// - the source text of Panel's `_dict_converter` (panel/io/pyodide.py), held by Python.
+// ============================================================================================
+
+const SNAP_PYODIDE = "0.27.7";
+// [path on the emscripten Module, typeof it must have]: once the module is created ...
+const SNAP_INTERNALS = [
+  ["API.version", "string"], ["API.makeSnapshot", "function"], ["API.restoreSnapshot", "function"],
+  ["loadDynamicLibrary", "function"], ["LDSO.loadedLibsByName", "object"], ["LDSO.loadedLibsByHandle", "object"],
+  ["wasmTable", "object"], ["HEAP8", "object"], ["HEAPU32", "object"], ["FS.findObject", "function"],
+  ["FS.readFile", "function"], ["FS.analyzePath", "function"], ["FS.isDir", "function"], ["FS.isFile", "function"],
+  ["FS.mkdirTree", "function"], ["FS.writeFile", "function"], ["FS.utime", "function"],
+];
+// ... and once Pyodide has booted (its Python side sets these).
+const SNAP_INTERNALS_BOOTED = [["API.sitepackages", "string"]];
+
+// Throws an Error naming every internal the running Pyodide lacks (`booted`: those set by its
+// boot), and its version.
+function snapCheckInternals(Mod, booted = false) {
+  const typeAt = (path) => typeof path.split(".").reduce((obj, key) => (obj == null ? undefined : obj[key]), Mod);
+  const missing = (booted ? SNAP_INTERNALS_BOOTED : SNAP_INTERNALS)
+    .filter(([path, type]) => typeAt(path) !== type).map(([path]) => `Module.${path}`);
+  const version = Mod && Mod.API ? Mod.API.version : undefined;
+  if (version !== SNAP_PYODIDE) missing.unshift(`the version the snapshot code was written for (${SNAP_PYODIDE})`);
+  if (missing.length) {
+    throw new Error(`memviz snapshot: Pyodide ${version} lacks ${missing.join(", ")}; ` +
+                    `snapshot.js relies on Pyodide ${SNAP_PYODIDE} / emscripten 3.1.58 internals`);
+  }
+}
+
+// Pyodide sets its runtime up differently where the engine has stack switching (JSPI), and a
+// snapshot holds that set-up: hidden everywhere, a snapshot made at build time fits every engine.
+function snapHideStackSwitching() {
+  delete WebAssembly.Suspending;
+  delete WebAssembly.Suspender;
+}
+
+// Before loadPyodide: compile the runtime early, load pyodide.asm.js and wrap its module factory.
+function snapPrepare(base) {
+  snapPrecompileRuntime(base + "pyodide/pyodide.asm.wasm");
+  importScripts(base + "pyodide/pyodide.asm.js");
+  if (typeof self._createPyodideModule !== "function") {
+    throw new Error(`memviz snapshot: pyodide.asm.js defines no _createPyodideModule (written for Pyodide ${SNAP_PYODIDE})`);
+  }
+  snapInstallFactoryHook();
+}
+
+// A normal boot's options, asking Pyodide to allow a snapshot later.
+function snapBootOptions(options) {
+  return {...options, _makeSnapshot: true};
+}
 
 // Record where each side module is placed; on restore, hand emscripten the module compiled early.
 (function hookInstantiate() {
@@ -54,12 +120,22 @@ function snapWrapLoadDynlib(Mod) {
   };
 }
 
-// pyodide.asm.js must be loaded before this (importScripts): its module factory is wrapped.
+// pyodide.asm.js must be loaded before this (importScripts): its module factory is wrapped. A
+// failed check refuses a restore (normal boot follows) and, on a normal boot, any snapshot.
 function snapInstallFactoryHook() {
   const create = self._createPyodideModule;
   self._createPyodideModule = async function (settings) {
     const Mod = await create(settings);
     SNAP.Mod = Mod;
+    try {
+      snapCheckInternals(Mod);
+      SNAP.unusable = null;
+    } catch (e) {
+      SNAP.unusable = e;
+      console.error(e);
+      if (SNAP.beforeRestore) throw e;
+      return Mod;
+    }
     snapWrapLoadDynlib(Mod);
     if (SNAP.beforeRestore) await SNAP.beforeRestore(Mod);
     return Mod;
@@ -143,6 +219,105 @@ function snapUnpackFiles(FS, entries, blob) {
     FS.utime(path, mtime, mtime);
   }
 }
+
+// Compile pyodide.asm.wasm while the snapshot is read; loadPyodide gets the compiled module.
+function snapPrecompileRuntime(url) {
+  const compiled = WebAssembly.compileStreaming(fetch(url));
+  compiled.catch(() => {});
+  const instantiateStreaming = WebAssembly.instantiateStreaming;
+  WebAssembly.instantiateStreaming = async function (source, imports) {
+    if (String((await source).url).endsWith("pyodide.asm.wasm")) {
+      WebAssembly.instantiateStreaming = instantiateStreaming;
+      const module = await compiled;
+      return {module, instance: await WebAssembly.instantiate(module, imports)};
+    }
+    return instantiateStreaming.apply(this, arguments);
+  };
+}
+
+// JS objects Python holds (hiwire) that are not reachable from globalThis. Only known ones are
+// accepted, re-created by this code (no eval); anything else makes the snapshot fail (normal boots).
+const SNAP_KNOWN_FUNCTIONS = {
+  // Panel's `_dict_converter` (panel/io/pyodide.py): entries -> object, undefined -> null.
+  undefinedToNull: (entries) => {
+    for (const entry of entries) if (entry[1] === undefined) entry[1] = null;
+    return Object.fromEntries(entries);
+  },
+};
+
+function snapSerializer(obj) {
+  const source = typeof obj === "function" ? String(obj) : "";
+  if (source.includes("entry[1] = null") && source.includes("Object.fromEntries(entries)")) {
+    return {known: "undefinedToNull"};
+  }
+  throw new Error(`a JS object held by Python cannot be snapshotted: ${Object.prototype.toString.call(obj)}`);
+}
+
+function snapDeserializer(serialized) {
+  const known = serialized && SNAP_KNOWN_FUNCTIONS[serialized.known];
+  if (!known) throw new Error(`unknown snapshot entry ${JSON.stringify(serialized)}`);
+  return known;
+}
+
+// First visit, right after loadPackage: pack site-packages and start writing it.
+function snapStoreFiles() {
+  const Mod = SNAP.Mod;
+  try {
+    if (!SNAP.unusable) snapCheckInternals(Mod, true);
+  } catch (e) {
+    SNAP.unusable = e;
+    console.error(e);
+  }
+  if (SNAP.unusable) return;
+  const {entries, blob} = snapPackFiles(Mod.FS, [Mod.API.sitepackages, "/usr/lib"]);
+  SNAP.files = {entries, bytes: blob.length};
+  SNAP.filesStored = snapStorePart("files.bin", blob);
+}
+
+// First visit, app built: copy the heap and start writing it. Returns what `snapFinish` needs.
+function snapMake(pyodide) {
+  if (SNAP.unusable) throw SNAP.unusable;
+  const Mod = SNAP.Mod;
+  // Pyodide checks that its own JS references are as at boot: loadedPackages must look empty.
+  const loaded = Object.assign({}, pyodide.loadedPackages);
+  for (const key of Object.keys(loaded)) delete pyodide.loadedPackages[key];
+  let heap;
+  try { heap = pyodide.makeMemorySnapshot({serializer: snapSerializer}); }
+  finally { Object.assign(pyodide.loadedPackages, loaded); }
+  const handles = Object.entries(Mod.LDSO.loadedLibsByHandle).filter(([h]) => +h !== 0).map(([h, dso]) => [+h, dso.name]);
+  const heapStored = snapStorePart("heap.bin", heap);
+  return {heapStored, meta: {key: MEMVIZ_SNAPSHOT_KEY, loadedPackages: loaded, libs: SNAP.libs.slice(), handles, files: SNAP.files.entries,
+                             heapBytes: heap.length, filesBytes: SNAP.files.bytes, tableLength: Mod.wasmTable.length}};
+}
+
+function snapRestoreOptions(stored, options) {
+  snapPrecompileDynlibs(stored);
+  SNAP.beforeRestore = (Mod) => snapReloadDynlibs(Mod, stored.meta);
+  return {...options, _loadSnapshot: stored.heap, _snapshotDeserializer: snapDeserializer,
+          fsInit: (FS) => snapUnpackFiles(FS, stored.meta.files, stored.files)};
+}
+
+function snapAfterRestore(stored, pyodide) {
+  const Mod = SNAP.Mod;
+  Object.assign(pyodide.loadedPackages, stored.meta.loadedPackages);
+  // dlopen handles the C side keeps (in the heap) must name the same libraries again.
+  for (const [handle, name] of stored.meta.handles) {
+    if (!Mod.LDSO.loadedLibsByName[name]) throw new Error(`no library ${name} for handle ${handle}`);
+    Mod.LDSO.loadedLibsByHandle[handle] = Mod.LDSO.loadedLibsByName[name];
+  }
+  if (Mod.wasmTable.length < stored.meta.tableLength) Mod.wasmTable.grow(stored.meta.tableLength - Mod.wasmTable.length);
+}
+
+function snapReset() {  // after a failed restore: the next loadPyodide is a normal boot
+  SNAP.beforeRestore = null;
+  SNAP.restoring = false;
+  SNAP.libs = [];
+  SNAP.precompiled = null;
+}
+
+// ============================================================================================
+// END OF INTERNALS. Below: storing and fetching the snapshot's bytes with web APIs only.
+// ============================================================================================
 
 // A snapshot the site ships (`memviz build --ship-snapshot`, viz_app/site/ship.py): made once at
 // build time, so a first visit restores it too. Gzipped, unzipped while it downloads; gzip's CRC-32
@@ -235,53 +410,6 @@ async function snapDropOthers() {  // earlier builds' snapshots
   }
 }
 
-// Compile pyodide.asm.wasm while the snapshot is read; loadPyodide gets the compiled module.
-function snapPrecompileRuntime(url) {
-  const compiled = WebAssembly.compileStreaming(fetch(url));
-  compiled.catch(() => {});
-  const instantiateStreaming = WebAssembly.instantiateStreaming;
-  WebAssembly.instantiateStreaming = async function (source, imports) {
-    if (String((await source).url).endsWith("pyodide.asm.wasm")) {
-      WebAssembly.instantiateStreaming = instantiateStreaming;
-      const module = await compiled;
-      return {module, instance: await WebAssembly.instantiate(module, imports)};
-    }
-    return instantiateStreaming.apply(this, arguments);
-  };
-}
-
-// JS objects Python holds (hiwire) that are not reachable from globalThis. Only known ones are
-// accepted, re-created by this code (no eval); anything else makes the snapshot fail (normal boots).
-const SNAP_KNOWN_FUNCTIONS = {
-  // Panel's `_dict_converter` (panel/io/pyodide.py): entries -> object, undefined -> null.
-  undefinedToNull: (entries) => {
-    for (const entry of entries) if (entry[1] === undefined) entry[1] = null;
-    return Object.fromEntries(entries);
-  },
-};
-
-function snapSerializer(obj) {
-  const source = typeof obj === "function" ? String(obj) : "";
-  if (source.includes("entry[1] = null") && source.includes("Object.fromEntries(entries)")) {
-    return {known: "undefinedToNull"};
-  }
-  throw new Error(`a JS object held by Python cannot be snapshotted: ${Object.prototype.toString.call(obj)}`);
-}
-
-function snapDeserializer(serialized) {
-  const known = serialized && SNAP_KNOWN_FUNCTIONS[serialized.known];
-  if (!known) throw new Error(`unknown snapshot entry ${JSON.stringify(serialized)}`);
-  return known;
-}
-
-// First visit, right after loadPackage: pack site-packages and start writing it.
-function snapStoreFiles() {
-  const Mod = SNAP.Mod;
-  const {entries, blob} = snapPackFiles(Mod.FS, [Mod.API.sitepackages, "/usr/lib"]);
-  SNAP.files = {entries, bytes: blob.length};
-  SNAP.filesStored = snapStorePart("files.bin", blob);
-}
-
 // The stored copy is written in parts as they become available; files.bin first drops meta.json
 // (its presence means complete), which `snapFinish` writes last.
 function snapStorePart(name, bytes) {
@@ -294,21 +422,6 @@ function snapStorePart(name, bytes) {
   })();
   stored.catch(() => {});
   return stored;
-}
-
-// First visit, app built: copy the heap and start writing it. Returns what `snapFinish` needs.
-function snapMake(pyodide) {
-  const Mod = SNAP.Mod;
-  // Pyodide checks that its own JS references are as at boot: loadedPackages must look empty.
-  const loaded = Object.assign({}, pyodide.loadedPackages);
-  for (const key of Object.keys(loaded)) delete pyodide.loadedPackages[key];
-  let heap;
-  try { heap = pyodide.makeMemorySnapshot({serializer: snapSerializer}); }
-  finally { Object.assign(pyodide.loadedPackages, loaded); }
-  const handles = Object.entries(Mod.LDSO.loadedLibsByHandle).filter(([h]) => +h !== 0).map(([h, dso]) => [+h, dso.name]);
-  const heapStored = snapStorePart("heap.bin", heap);
-  return {heapStored, meta: {key: MEMVIZ_SNAPSHOT_KEY, loadedPackages: loaded, libs: SNAP.libs.slice(), handles, files: SNAP.files.entries,
-                             heapBytes: heap.length, filesBytes: SNAP.files.bytes, tableLength: Mod.wasmTable.length}};
 }
 
 // Restored from the site's snapshot: keep a copy in OPFS too, so later visits read it from there
@@ -325,29 +438,4 @@ async function snapFinish(made) {
   await made.heapStored;
   await snapWrite(await snapDir(true), "meta.json", new TextEncoder().encode(JSON.stringify(made.meta)));
   await snapDropOthers();
-}
-
-function snapRestoreOptions(stored, options) {
-  snapPrecompileDynlibs(stored);
-  SNAP.beforeRestore = (Mod) => snapReloadDynlibs(Mod, stored.meta);
-  return {...options, _loadSnapshot: stored.heap, _snapshotDeserializer: snapDeserializer,
-          fsInit: (FS) => snapUnpackFiles(FS, stored.meta.files, stored.files)};
-}
-
-function snapAfterRestore(stored, pyodide) {
-  const Mod = SNAP.Mod;
-  Object.assign(pyodide.loadedPackages, stored.meta.loadedPackages);
-  // dlopen handles the C side keeps (in the heap) must name the same libraries again.
-  for (const [handle, name] of stored.meta.handles) {
-    if (!Mod.LDSO.loadedLibsByName[name]) throw new Error(`no library ${name} for handle ${handle}`);
-    Mod.LDSO.loadedLibsByHandle[handle] = Mod.LDSO.loadedLibsByName[name];
-  }
-  if (Mod.wasmTable.length < stored.meta.tableLength) Mod.wasmTable.grow(stored.meta.tableLength - Mod.wasmTable.length);
-}
-
-function snapReset() {  // after a failed restore: the next loadPyodide is a normal boot
-  SNAP.beforeRestore = null;
-  SNAP.restoring = false;
-  SNAP.libs = [];
-  SNAP.precompiled = null;
 }

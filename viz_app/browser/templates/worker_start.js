@@ -21,17 +21,15 @@ function memvizMark(name) {
 async function memvizLoad() {
   memvizMark("worker-started");
   const base = new URL("../", self.location.href).href;
-  const snapshots = typeof navigator.storage?.getDirectory === "function";
-  if (MEMVIZ_SHIPS_SNAPSHOT) {
-    // Pyodide sets its runtime up differently where the engine has stack switching (JSPI), and
-    // a snapshot holds that set-up: without it everywhere, the build's snapshot fits every engine.
-    delete WebAssembly.Suspending;
-    delete WebAssembly.Suspender;
-  }
+  let snapshots = typeof navigator.storage?.getDirectory === "function";
+  if (MEMVIZ_SHIPS_SNAPSHOT) snapHideStackSwitching();  // the build's snapshot then fits every engine
   if (snapshots) {
-    snapPrecompileRuntime(base + "pyodide/pyodide.asm.wasm");
-    importScripts(base + "pyodide/pyodide.asm.js");
-    snapInstallFactoryHook();
+    try {
+      snapPrepare(base);
+    } catch (e) {
+      console.error(e);
+      snapshots = false;
+    }
   }
   const options = {
     indexURL: base + "pyodide/",
@@ -69,7 +67,7 @@ async function memvizRestore(options, base) {
 }
 
 async function memvizBoot(options, snapshots) {
-  self.pyodide = await loadPyodide({...options, _makeSnapshot: snapshots});
+  self.pyodide = await loadPyodide(snapshots ? snapBootOptions(options) : options);
   memvizMark("pyodide-ready");
   self.postMessage({type: "status", msg: "Loading packages"});
   // One call: the wheels download in parallel, listed (with sha256) in the extended pyodide-lock.json.

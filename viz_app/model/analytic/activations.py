@@ -24,11 +24,6 @@ FP32 = 4
 # Hugging Face activations written in Python save f-wide intermediates a fused kernel does not:
 # gelu_new keeps 0.5*x, tanh(...) and 1 + tanh(...); quick_gelu keeps sigmoid(1.702 x).
 PYTHON_GELU_EXTRA = {"gelu_new": 3, "quick_gelu": 1}
-NO_FP32_SOFTMAX = ("gpt2",)  # HF families whose eager attention keeps softmax in the input dtype
-# HF GPT-NeoX with SDPA: V is a slice of the fused QKV output, so that whole output stays saved
-# (a*d + g*d wider than V), and the attention output is copied to a contiguous tensor before
-# the dense projection (another a*d); measured by tests/test_torch_validation.py.
-SDPA_EXTRA_WIDTH = {"gpt_neox": lambda x: (x.a * x.d + x.g * x.d, x.a * x.d)}
 
 
 @dataclass(frozen=True)
@@ -55,6 +50,9 @@ class SavedTensor:
     name: str
     nbytes: float
     formula: str
+    # The norm's input as it keeps it (the input itself, or its fp32 upcast): under parallel residual
+    # both norms read the same layer input, so the second norm adds none of these.
+    norm_input: bool = False
 
 
 def layer_shape(arch: Architecture, seq_length: int, micro_batch_size: int, tp: int = 1,
@@ -69,44 +67,52 @@ def layer_shape(arch: Architecture, seq_length: int, micro_batch_size: int, tp: 
 def norm_tensors(arch: Architecture, x: LayerShape, which: str, kernels: str) -> list[SavedTensor]:
     """A norm's input; eager RMSNorm saves its fp32 upcast and the normalized tensor, plus statistics."""
     sbh = x.s * x.b * x.h / x.sp
+    norm_input = SavedTensor(f"{which} input", x.e * sbh, f"{x.e}sbh/{x.sp}", norm_input=True)
     if kernels == "fused":
-        return [SavedTensor(f"{which} input", x.e * sbh, f"{x.e}sbh/{x.sp}")]
+        return [norm_input]
     stats = 1 if arch.norm_type == "rmsnorm" else 2
     tensors = [SavedTensor(f"{which} statistics (fp32 mean/rstd)", stats * FP32 * x.s * x.b / x.sp,
                            f"{stats}x4sb/{x.sp}")]
     if arch.norm_type == "rmsnorm":  # HF: x.to(float32); x * rsqrt(...); weight * x.to(dtype)
-        tensors += [SavedTensor(f"{which} input (fp32 upcast)", FP32 * sbh, f"4sbh/{x.sp}"),
+        tensors += [SavedTensor(f"{which} input (fp32 upcast)", FP32 * sbh, f"4sbh/{x.sp}", norm_input=True),
                     SavedTensor(f"{which} normalized", x.e * sbh, f"{x.e}sbh/{x.sp}")]
     else:
-        tensors.append(SavedTensor(f"{which} input", x.e * sbh, f"{x.e}sbh/{x.sp}"))
+        tensors.append(norm_input)
     return tensors
+
+
+def qkv_tensors(x: LayerShape, *, flash: bool, kernels: str) -> list[SavedTensor]:
+    """Q, K and V, which softmax(QK^T)V keeps (selective recompute keeps them too)."""
+    kv_heads = x.a if kernels == "eager" and not flash else x.g  # HF eager repeats K, V to a heads
+    kv_symbol = "a" if kv_heads == x.a else "g"
+    sb = x.s * x.b
+    return [
+        SavedTensor("Q", x.e * sb * x.a * x.d / x.t, f"{x.e}sb*a*d/t"),
+        SavedTensor("K", x.e * sb * kv_heads * x.d / x.t, f"{x.e}sb*{kv_symbol}*d/t"),
+        SavedTensor("V", x.e * sb * kv_heads * x.d / x.t, f"{x.e}sb*{kv_symbol}*d/t"),
+    ]
 
 
 def attention_core_tensors(arch: Architecture, x: LayerShape, *, flash: bool, dropout: bool,
                            kernels: str) -> list[SavedTensor]:
-    """Q, K, V and what softmax(QK^T)V keeps: the s^2 scores unless FlashAttention recomputes them."""
-    kv_heads = x.a if kernels == "eager" and not flash else x.g  # HF eager repeats K, V to a heads
+    """What the attention core keeps besides Q, K, V: the s^2 scores unless FlashAttention recomputes them."""
     sb = x.s * x.b
-    tensors = [
-        SavedTensor("Q", x.e * sb * x.a * x.d / x.t, f"{x.e}sb*a*d/t"),
-        SavedTensor("K", x.e * sb * kv_heads * x.d / x.t, f"{x.e}sb*{'a' if kv_heads == x.a else 'g'}*d/t"),
-        SavedTensor("V", x.e * sb * kv_heads * x.d / x.t, f"{x.e}sb*{'a' if kv_heads == x.a else 'g'}*d/t"),
-    ]
-    scores = x.a * x.s * x.s_kv * x.b / x.t
     if flash:
-        if kernels == "eager":
-            tensors.append(SavedTensor("attention logsumexp (fp32)", FP32 * x.a * sb / x.t, "4sba/t"))
-            if arch.family in SDPA_EXTRA_WIDTH:
-                qkv_rest, out_copy = SDPA_EXTRA_WIDTH[arch.family](x)
-                tensors += [SavedTensor("rest of the fused QKV output (V is a view of it)", x.e * sb * qkv_rest / x.t,
-                                        f"{x.e}sb*(a+g)*d/t"),
-                            SavedTensor("contiguous copy of the attention output", x.e * sb * out_copy / x.t,
-                                        f"{x.e}sb*a*d/t")]
+        if kernels != "eager":
+            return []
+        tensors = [SavedTensor("attention logsumexp (fp32)", FP32 * x.a * sb / x.t, "4sba/t")]
+        if arch.sdpa_keeps_fused_qkv:
+            tensors.append(SavedTensor("rest of the fused QKV output (V is a view of it)",
+                                       x.e * sb * (x.a * x.d + x.g * x.d) / x.t, f"{x.e}sb*(a+g)*d/t"))
+        if arch.sdpa_copies_attention_output:
+            tensors.append(SavedTensor("contiguous copy of the attention output", x.e * sb * (x.a * x.d) / x.t,
+                                       f"{x.e}sb*a*d/t"))
         return tensors
+    scores = x.a * x.s * x.s_kv * x.b / x.t
     softmax_bytes = x.e
-    if kernels == "eager" and arch.family not in NO_FP32_SOFTMAX:
+    if kernels == "eager" and not arch.softmax_in_input_dtype:
         softmax_bytes = FP32 + (x.e if x.e < FP32 else 0)  # HF: softmax(dtype=float32).to(dtype)
-    tensors.append(SavedTensor("softmax output", softmax_bytes * scores, f"{softmax_bytes}as^2b/t"))
+    tensors = [SavedTensor("softmax output", softmax_bytes * scores, f"{softmax_bytes}as^2b/t")]
     if dropout:
         tensors += [SavedTensor("attention dropout mask", MASK_BYTES * scores, "as^2b/t"),
                     SavedTensor("attention dropout output", x.e * scores, f"{x.e}as^2b/t")]
@@ -146,10 +152,9 @@ def layer_saved_tensors(arch: Architecture, seq_length: int, micro_batch_size: i
     hidden_dropout = arch.hidden_dropout > 0 if dropout is None else dropout
     tensors = norm_tensors(arch, x, "norm 1", kernels)
     tensors.append(SavedTensor("qkv input", x.e * sbh, f"{x.e}sbh/{x.sp}"))
-    core = attention_core_tensors(arch, x, flash=flash_attention, dropout=attention_dropout, kernels=kernels)
-    if recompute == "selective":  # Korthikanti et al. 2022 section 4.2: recompute the core, keep Q, K, V
-        core = core[:3]
-    tensors += core
+    tensors += qkv_tensors(x, flash=flash_attention, kernels=kernels)
+    if recompute != "selective":  # Korthikanti et al. 2022 section 4.2: selective recomputes the core
+        tensors += attention_core_tensors(arch, x, flash=flash_attention, dropout=attention_dropout, kernels=kernels)
     tensors.append(SavedTensor("attention output (out-proj input)", x.e * x.s * x.b * x.a * x.d / x.t,
                                f"{x.e}sb*a*d/t"))
     if hidden_dropout:
@@ -157,7 +162,7 @@ def layer_saved_tensors(arch: Architecture, seq_length: int, micro_batch_size: i
     if not arch.parallel_residual:  # parallel residual (GPT-NeoX): both norms read the same saved input
         tensors += norm_tensors(arch, x, "norm 2", kernels)
     elif kernels == "eager":
-        tensors += [t for t in norm_tensors(arch, x, "norm 2", kernels) if "input" not in t.name]
+        tensors += [t for t in norm_tensors(arch, x, "norm 2", kernels) if not t.norm_input]
     tensors += mlp_tensors(arch, x, kernels)
     if hidden_dropout:
         tensors.append(SavedTensor("MLP-out dropout mask", MASK_BYTES * sbh, f"sbh/{x.sp}"))

@@ -57,6 +57,19 @@ class Architecture(param.Parameterized):
     )
     attention_dropout = param.Number(0.0, bounds=(0.0, 1.0), doc="Dropout on attention probabilities.")
     hidden_dropout = param.Number(0.0, bounds=(0.0, 1.0), doc="Dropout after attention/MLP and embedding.")
+    # How the model's own (Hugging Face) code runs, where it saves more than the math needs; read by
+    # kernels="eager" only. The importer sets them by family (measured: tests/test_torch_validation.py).
+    softmax_in_input_dtype = param.Boolean(
+        False, doc="Eager attention keeps its softmax in the input dtype (GPT-2) instead of fp32 plus a copy.",
+    )
+    sdpa_keeps_fused_qkv = param.Boolean(
+        False, doc="With SDPA, V is a view of one fused QKV output, so all of it stays saved: (a + g) d wider "
+                   "than V alone (GPT-NeoX).",
+    )
+    sdpa_copies_attention_output = param.Boolean(
+        False, doc="With SDPA, the attention output is copied to a contiguous tensor before the output "
+                   "projection, which saves it too: a d more (GPT-NeoX).",
+    )
 
     @property
     def kv_heads(self) -> int:

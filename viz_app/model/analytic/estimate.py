@@ -3,7 +3,7 @@
 Assembles the terms of parameters.py, states.py, activations.py, schedule.py and overheads.py
 into an `Estimate`. Transformer-block terms are separate blocks (`*.layers`, `activation.inflight`)
 from the embedding and head terms, so the paper's block-only numbers can be read off directly.
-All values are MiB (2^20 bytes) per GPU.
+All values are MiB (2^20 bytes) per GPU; each block's value and formula come from one `Term`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 from ..config import TrainingConfig
 from ..errors import StrategyError
+from ..precision import compute_dtype_bytes
 from ..result import ACTIVATION, MODEL_STATES, OVERHEAD, Block, Estimate, StageEstimate
+from ..sharding import MODEL_STATE_PARTS, zero_shard_degree, zero_shards
+from ..terms import Term
 from . import activations as act
 from .architecture import Architecture
 from .options import AnalyticOptions
@@ -25,9 +28,10 @@ from .parameters import (
     norm_parameter_count,
     padded_vocab_size,
     stage_layer_counts,
+    vocab_shard_parameter_count,
 )
 from .schedule import check_schedule, first_chunk_microbatches, inflight_chunk_passes, schedule_formula
-from .states import PARTS, BytesPerParam, bytes_per_param, zero_shard_degree
+from .states import BytesPerParam, bytes_per_param
 
 MIB = 1 << 20
 SRC_ACTIVATION = "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models, sec. 4"
@@ -45,8 +49,11 @@ class Run:
     arch: Architecture
     options: AnalyticOptions
     recompute: str
-    dtype_bytes: int
     layers: list[int]
+
+    @property
+    def dtype_bytes(self) -> int:
+        return compute_dtype_bytes(self.config)
 
     def saved(self) -> dict:
         """Keyword arguments of the activation functions for this run."""
@@ -69,11 +76,16 @@ def resolve_run(config: TrainingConfig, arch: Architecture, options: AnalyticOpt
     layers = stage_layer_counts(config.num_layers, config.pp, options.pp_division)
     check_schedule(options.schedule, options.virtual_stages, layers)
     recompute = "full" if config.checkpoint else options.recompute
-    return Run(config, arch, options, recompute, 2 if config.mixed_precision else 4, layers)
+    return Run(config, arch, options, recompute, layers)
 
 
 def _mib(nbytes: float) -> float:
     return nbytes / MIB
+
+
+def _in_mib(nbytes: Term) -> Term:
+    """The same quantity in MiB; the text keeps its bytes."""
+    return Term(_mib(nbytes.value), nbytes.text)
 
 
 def _terms_text(tensors: list[act.SavedTensor]) -> str:
@@ -92,15 +104,20 @@ def layer_activation_block(run: Run, stage: int) -> tuple[Block, Block]:
              f"a {run.arch.num_attention_heads}, g {run.arch.kv_heads}, d {run.arch.head_width}, "
              f"f {run.arch.ffn_hidden_size}, t {c.tp}, SP {'on' if run.saved()['sequence_parallel'] else 'off'}, "
              f"recompute {run.recompute}, {o.kernels} kernels, flash {'on' if o.flash_attention else 'off'}")
-    layers = Block("activation.layers", ACTIVATION, n * per_layer_mib, n,
-                   f"{n} layers x {per_layer_mib:.4g} MiB per layer; per layer ({shape}) in MiB: "
-                   f"{_terms_text(tensors)}",
-                   SRC_ACTIVATION)
+    per_layer = Term(per_layer_mib, f"{per_layer_mib:.4g} MiB per layer")
+    layers = Term(n, f"{n} layers").times(per_layer).worded(
+        after=f"; per layer ({shape}) in MiB: {_terms_text(tensors)}")
     extra = passes - v
-    inflight = Block("activation.inflight", ACTIVATION, extra * n / v * per_layer_mib, extra,
-                     f"{passes} in flight ({schedule_formula(o.schedule, stage, c.pp, c.chunks, v)}) - {v} counted in "
-                     f"layer activations = {extra} x {n}/{v} layers x {per_layer_mib:.4g} MiB", SRC_SCHEDULE)
-    return layers, inflight
+    inflight = (Term(extra, f"{passes} in flight ({schedule_formula(o.schedule, stage, c.pp, c.chunks, v)}) - {v} "
+                            f"counted in layer activations = {extra}")
+                .times(Term(n / v, f"{n}/{v} layers")).times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB")))
+    return (Block.of("activation.layers", ACTIVATION, layers, n, SRC_ACTIVATION),
+            Block.of("activation.inflight", ACTIVATION, inflight, extra, SRC_SCHEDULE))
+
+
+def _per_microbatch(tensors: list[act.SavedTensor], empty: str = "") -> Term:
+    """The tensors one micro-batch saves, in MiB, each shown with its formula."""
+    return Term(_mib(sum(t.nbytes for t in tensors)), f"({_terms_text(tensors) or empty}) MiB")
 
 
 def embedding_activation_block(run: Run) -> Block:
@@ -108,9 +125,8 @@ def embedding_activation_block(run: Run) -> Block:
                                           kernels=run.options.kernels)
     o = run.options
     count = first_chunk_microbatches(o.schedule, 0, run.config.pp, run.config.chunks, o.virtual_stages)
-    per_mib = _mib(sum(t.nbytes for t in tensors))
-    return Block("activation.embedding", ACTIVATION, count * per_mib, count,
-                 f"{count} micro-batches x ({_terms_text(tensors) or 'nothing saved: no dropout'}) MiB", SRC_ACTIVATION)
+    held = Term(count, f"{count} micro-batches").times(_per_microbatch(tensors, "nothing saved: no dropout"))
+    return Block.of("activation.embedding", ACTIVATION, held, count, SRC_ACTIVATION)
 
 
 def logits_activation_block(run: Run) -> Block:
@@ -119,9 +135,9 @@ def logits_activation_block(run: Run) -> Block:
     tensors = act.logits_saved_tensors(run.arch, run.shape(), padded_vocab=vocab,
                                        fp32_copies=o.cross_entropy_fp32_copies, kernels=o.kernels)
     count = c.chunks if o.schedule == "gpipe" else 1  # 1F1B runs each loss's backward right away
-    per_mib = _mib(sum(t.nbytes for t in tensors))
-    return Block("activation.logits", ACTIVATION, count * per_mib, count,
-                 f"{count} micro-batch(es) x ({_terms_text(tensors)}) MiB, V padded to {vocab}", SRC_ACTIVATION)
+    held = Term(count, f"{count} micro-batch(es)").times(_per_microbatch(tensors)).worded(
+        after=f", V padded to {vocab}")
+    return Block.of("activation.logits", ACTIVATION, held, count, SRC_ACTIVATION)
 
 
 def recompute_block(run: Run, stage: int, loss_peak_mib: float) -> Block:
@@ -130,16 +146,17 @@ def recompute_block(run: Run, stage: int, loss_peak_mib: float) -> Block:
     passed, so only what exceeds the loss block adds to the stage's peak."""
     c = run.config
     shape = (run.arch, c.seq_length, c.micro_batch_size)
-    full = act.layer_activation_bytes(*shape, **{**run.saved(), "recompute": "none"})
-    kept = act.layer_activation_bytes(*shape, **run.saved())
-    transient_mib = _mib(full - kept)
-    last = stage == c.pp - 1
-    mib = max(0.0, transient_mib - loss_peak_mib) if last else transient_mib
-    formula = f"one layer recomputed: {_mib(full):.4g} MiB without recompute - {_mib(kept):.4g} MiB kept"
-    if last:
-        formula += f"; the loss's {loss_peak_mib:.4g} MiB peak comes first, so max(0, difference - loss)"
-    return Block("activation.recompute", ACTIVATION, mib, 1, formula,
-                 "Chen et al. 2016, Training Deep Nets with Sublinear Memory Cost; " + SRC_ACTIVATION)
+    full_mib = _mib(act.layer_activation_bytes(*shape, **{**run.saved(), "recompute": "none"}))
+    kept_mib = _mib(act.layer_activation_bytes(*shape, **run.saved()))
+    # Exact: a difference of MiB values equals the MiB of the byte difference (2^20 is a power of two).
+    transient = Term(full_mib, f"one layer recomputed: {full_mib:.4g} MiB without recompute").minus(
+        Term(kept_mib, f"{kept_mib:.4g} MiB kept"))
+    if stage == c.pp - 1:
+        transient = Term(max(0.0, transient.value - loss_peak_mib),
+                         f"{transient.text}; the loss's {loss_peak_mib:.4g} MiB peak comes first, so "
+                         "max(0, difference - loss)")
+    return Block.of("activation.recompute", ACTIVATION, transient, 1,
+                    "Chen et al. 2016, Training Deep Nets with Sublinear Memory Cost; " + SRC_ACTIVATION)
 
 
 def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
@@ -154,12 +171,13 @@ def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
         head = head_parameter_count(arch, c.tp, o.vocab_pad_multiple, c.pp) + norm_parameter_count(arch)
         groups.append(("head", head, "final norm + output head params" + (" (tied)" if arch.tie_embeddings else "")))
     blocks = []
-    for part in PARTS:
+    for part in MODEL_STATE_PARTS:
         for group, params, text in groups:
-            blocks.append(Block(f"model_states.{part}.{group}", MODEL_STATES, _mib(params * per_param.part(part)),
-                                run.layers[stage] if group == "layers" else 1,
-                                f"{text}: {params:,} x {per_param.why[part]}", SRC_PARAMS))
-    if c.zero_stage == 3 and zero_shard_degree(c, o) > 1:
+            state_bytes = Term(params, f"{text}: {params:,}").times(per_param.terms[part])
+            blocks.append(Block.of(f"model_states.{part}.{group}", MODEL_STATES, _in_mib(state_bytes),
+                                   run.layers[stage] if group == "layers" else 1, SRC_PARAMS))
+    shards = zero_shard_degree(c.dp, o.context_parallel, o.zero_shards_over_cp)
+    if zero_shards("parameter", c.zero_stage) and shards > 1:
         blocks.append(gathered_block(run, stage, per_layer))
     return blocks
 
@@ -169,28 +187,21 @@ def gathered_block(run: Run, stage: int, per_layer: int) -> Block:
     prefetched; on the last stage the output head's weight is gathered at the loss (tied or not)."""
     c, o = run.config, run.options
     layers = min(o.zero3_prefetch_layers, run.layers[stage])
-    params = layers * per_layer
-    text = f"{layers} layers x {per_layer:,} params"
+    params = Term(layers, f"{layers} layers").times(Term(per_layer, f"{per_layer:,} params"))
     if stage == c.pp - 1:
-        head = padded_vocab_size(run.arch, c.tp, o.vocab_pad_multiple) * run.arch.hidden_size // c.tp
-        params += head
-        text += f" + output head {head:,} params"
-    full_bytes = 2 if c.mixed_precision else 4
-    return Block("model_states.parameter.gathered", MODEL_STATES, _mib(params * full_bytes), layers,
-                 f"ZeRO-3 gathers ({text}) x {full_bytes} B", SRC_PARAMS)
+        head = vocab_shard_parameter_count(run.arch, c.tp, o.vocab_pad_multiple)
+        params = params.plus(Term(head, f"output head {head:,} params"))
+    gathered = params.worded("ZeRO-3 gathers (", ")").times(Term(run.dtype_bytes, f"{run.dtype_bytes} B"))
+    return Block.of("model_states.parameter.gathered", MODEL_STATES, _in_mib(gathered), layers, SRC_PARAMS)
 
 
 def overhead_blocks(run: Run, allocated_mib: float) -> list[Block]:
     c, o = run.config, run.options
-    groups = communicator_count(c, o)
+    comm = comm_buffers_mib(c, o)
     return [
-        Block("overhead.cuda_context", OVERHEAD, cuda_context_mib(o), 1,
-              f"cuda_context_mib {o.cuda_context_mib:g}", SRC_OVERHEAD),
-        Block("overhead.fragmentation", OVERHEAD, fragmentation_mib(allocated_mib, o), 1,
-              f"allocator_fragmentation {o.allocator_fragmentation:g} x allocated {allocated_mib:.1f} MiB",
-              SRC_OVERHEAD),
-        Block("overhead.comm_buffers", OVERHEAD, comm_buffers_mib(c, o), groups,
-              f"{groups} NCCL communicators (tp/pp/dp/cp > 1) x {o.nccl_buffer_mib_per_group:g} MiB", SRC_OVERHEAD),
+        Block.of("overhead.cuda_context", OVERHEAD, cuda_context_mib(o), 1, SRC_OVERHEAD),
+        Block.of("overhead.fragmentation", OVERHEAD, fragmentation_mib(allocated_mib, o), 1, SRC_OVERHEAD),
+        Block.of("overhead.comm_buffers", OVERHEAD, comm, communicator_count(c, o), SRC_OVERHEAD),
     ]
 
 
@@ -204,10 +215,13 @@ def estimate_analytic(config: TrainingConfig, arch: Architecture, options: Analy
         blocks = list(layer_activation_block(run, stage))
         if stage == 0:
             blocks.append(embedding_activation_block(run))
+        loss_peak_mib = 0.0
         if stage == config.pp - 1:
-            blocks.append(logits_activation_block(run))
+            logits = logits_activation_block(run)
+            blocks.append(logits)
+            loss_peak_mib = logits.mib
         if run.recompute != "none":
-            blocks.append(recompute_block(run, stage, blocks[-1].mib if stage == config.pp - 1 else 0.0))
+            blocks.append(recompute_block(run, stage, loss_peak_mib))
         blocks += state_blocks(run, stage, per_param)
         blocks += overhead_blocks(run, sum(b.mib for b in blocks))
         stages.append(StageEstimate(stage, run.layers[stage], tuple(blocks)))

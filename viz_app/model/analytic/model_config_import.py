@@ -116,6 +116,7 @@ def _gpt2(data: dict, name: str) -> dict:
         max_position_embeddings=data.get("n_positions", 1024),
         attention_dropout=float(data.get("attn_pdrop", 0.1)),
         hidden_dropout=float(data.get("resid_pdrop", 0.1)),
+        softmax_in_input_dtype=True,  # HF GPT-2's eager attention: softmax(scores) in the input dtype
     )
 
 
@@ -131,6 +132,9 @@ def _gpt_neox(data: dict, name: str) -> dict:
         position_embedding="rope",
         rotary_fraction=float(data.get("rotary_pct", 0.25)),
         hidden_dropout=float(data.get("hidden_dropout", 0.0)),
+        # HF GPT-NeoX with SDPA: V sliced from the fused QKV output, a contiguous copy before `dense`
+        sdpa_keeps_fused_qkv=True,
+        sdpa_copies_attention_output=True,
     )
 
 

@@ -1,22 +1,26 @@
 """Memory outside the saved tensors and model states, as labelled terms with user controls.
 
-Defaults and their justification: docs/analytic.md, section "Overheads".
+Each term is MiB, with the text that shows how. Defaults and their justification:
+docs/analytic.md, section "Overheads".
 """
 
 from __future__ import annotations
 
 from ..config import TrainingConfig
+from ..terms import Term
 from .options import AnalyticOptions
 
 
-def cuda_context_mib(options: AnalyticOptions) -> float:
+def cuda_context_mib(options: AnalyticOptions) -> Term:
     """CUDA context, cuBLAS/cuDNN workspaces and kernel images: outside PyTorch's allocator."""
-    return options.cuda_context_mib
+    return Term(options.cuda_context_mib, f"cuda_context_mib {options.cuda_context_mib:g}")
 
 
-def fragmentation_mib(allocated_mib: float, options: AnalyticOptions) -> float:
+def fragmentation_mib(allocated_mib: float, options: AnalyticOptions) -> Term:
     """PyTorch's caching allocator reserves more than it hands out: a fraction of allocated memory."""
-    return options.allocator_fragmentation * allocated_mib
+    fraction = options.allocator_fragmentation
+    return Term(fraction, f"allocator_fragmentation {fraction:g}").times(
+        Term(allocated_mib, f"allocated {allocated_mib:.1f} MiB"))
 
 
 def communicator_count(config: TrainingConfig, options: AnalyticOptions) -> int:
@@ -24,6 +28,8 @@ def communicator_count(config: TrainingConfig, options: AnalyticOptions) -> int:
     return sum(degree > 1 for degree in (config.tp, config.pp, config.dp, options.context_parallel))
 
 
-def comm_buffers_mib(config: TrainingConfig, options: AnalyticOptions) -> float:
+def comm_buffers_mib(config: TrainingConfig, options: AnalyticOptions) -> Term:
     """NCCL's per-communicator channel buffers, allocated outside PyTorch's allocator."""
-    return options.nccl_buffer_mib_per_group * communicator_count(config, options)
+    groups = communicator_count(config, options)
+    return Term(groups, f"{groups} NCCL communicators (tp/pp/dp/cp > 1)").times(
+        Term(options.nccl_buffer_mib_per_group, f"{options.nccl_buffer_mib_per_group:g} MiB"))

@@ -61,9 +61,14 @@ def padded_vocab_size(arch: Architecture, tp: int = 1, pad_multiple: int = 1) ->
     return math.ceil(arch.vocab_size / step) * step
 
 
+def vocab_shard_parameter_count(arch: Architecture, tp: int = 1, pad_multiple: int = 1) -> int:
+    """One vocab-parallel matrix (word embedding or output head) on one TP rank: padded V x h / tp."""
+    return padded_vocab_size(arch, tp, pad_multiple) * arch.hidden_size // tp
+
+
 def embedding_parameter_count(arch: Architecture, tp: int = 1, pad_multiple: int = 1) -> int:
     """Word embedding (vocab-parallel rows) plus a learned position table (replicated)."""
-    words = padded_vocab_size(arch, tp, pad_multiple) * arch.hidden_size // tp
+    words = vocab_shard_parameter_count(arch, tp, pad_multiple)
     positions = arch.max_position_embeddings * arch.hidden_size if arch.position_embedding == "learned" else 0
     return words + positions
 
@@ -72,7 +77,7 @@ def head_parameter_count(arch: Architecture, tp: int = 1, pad_multiple: int = 1,
     """Output head: none when tied and on the embedding's stage; Megatron keeps a tied copy when pp > 1."""
     if arch.tie_embeddings and pp == 1:
         return 0
-    return padded_vocab_size(arch, tp, pad_multiple) * arch.hidden_size // tp
+    return vocab_shard_parameter_count(arch, tp, pad_multiple)
 
 
 def parameter_counts(arch: Architecture, num_layers: int | None = None) -> dict[str, int]:

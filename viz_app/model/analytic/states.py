@@ -12,31 +12,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import TrainingConfig
+from ..precision import FP32_BYTES, compute_dtype_bytes
+from ..sharding import MODEL_STATE_PARTS, zero_shard_degree, zero_sharded
+from ..terms import Term
 from .options import AnalyticOptions
 
 # bitsandbytes' blockwise 8-bit optimizers: one byte per state plus an fp32 absmax per 256 values
 # (Dettmers et al. 2022, "8-bit Optimizers via Block-wise Quantization").
 ADAM_8BIT_BYTES = 2 * (1 + 4 / 256)
 OPTIMIZER_MOMENT_BYTES = {"adam": 8.0, "adamw": 8.0, "sgd_momentum": 4.0, "adam_8bit": ADAM_8BIT_BYTES, "none": 0.0}
-PARTS = ("parameter", "gradient", "optimizer", "grad_accumulate")
 
 
 @dataclass(frozen=True)
 class BytesPerParam:
-    """Bytes each parameter costs in each model-state part, after sharding; `why` per part."""
+    """Bytes each parameter costs in each model-state part, after sharding; `terms` has each with its formula."""
 
     parameter: float
     gradient: float
     optimizer: float
     grad_accumulate: float
-    why: dict
+    terms: dict[str, Term]
+
+    @classmethod
+    def of(cls, terms: dict[str, Term]) -> BytesPerParam:
+        return cls(**{part: terms[part].value for part in MODEL_STATE_PARTS}, terms=terms)
 
     def part(self, name: str) -> float:
         return getattr(self, name)
 
     @property
     def total(self) -> float:
-        return sum(self.part(p) for p in PARTS)
+        return sum(self.part(p) for p in MODEL_STATE_PARTS)
 
 
 def fsdp2_fp32_params(config: TrainingConfig, options: AnalyticOptions) -> bool:
@@ -44,11 +50,9 @@ def fsdp2_fp32_params(config: TrainingConfig, options: AnalyticOptions) -> bool:
     return options.fp32_sharded_params and config.mixed_precision
 
 
-def weight_bytes(config: TrainingConfig, options: AnalyticOptions | None = None) -> float:
-    """The weights kept: bf16/fp16 under mixed precision, fp32 in fp32 training or FSDP2 style."""
-    if not config.mixed_precision or (options is not None and fsdp2_fp32_params(config, options)):
-        return 4.0
-    return 2.0
+def weight_bytes(config: TrainingConfig, options: AnalyticOptions) -> float:
+    """The weights kept: in the compute dtype, except FSDP2 style keeps them in fp32."""
+    return float(FP32_BYTES if fsdp2_fp32_params(config, options) else compute_dtype_bytes(config))
 
 
 def gradient_bytes(config: TrainingConfig, options: AnalyticOptions) -> float:
@@ -64,37 +68,28 @@ def grad_accumulate_bytes(config: TrainingConfig, options: AnalyticOptions) -> f
     return 4.0 if separate and config.chunks > 1 else 0.0
 
 
-def optimizer_bytes(config: TrainingConfig, options: AnalyticOptions) -> float:
+def optimizer_term(config: TrainingConfig, options: AnalyticOptions) -> Term:
     """fp32 master weights (mixed precision, unless they are the parameters) plus the moments."""
-    master = 4.0 if config.mixed_precision and not fsdp2_fp32_params(config, options) else 0.0
-    return master + OPTIMIZER_MOMENT_BYTES[options.optimizer]
+    moment_bytes = OPTIMIZER_MOMENT_BYTES[options.optimizer]
+    kept = Term(moment_bytes, f"{options.optimizer} {moment_bytes:g} B")
+    if config.mixed_precision and not fsdp2_fp32_params(config, options):
+        kept = Term(4.0, "fp32 master 4 B").plus(kept)
+    return kept.worded("(", f") {kept.value:g} B")
 
 
-def zero_shard_degree(config: TrainingConfig, options: AnalyticOptions) -> int:
-    """GPUs a ZeRO/FSDP shard spans: dp, times cp when the framework shards over it."""
-    return config.dp * (options.context_parallel if options.zero_shards_over_cp else 1)
+def _bytes(value: float) -> Term:
+    return Term(value, f"{value:g} B")
 
 
 def bytes_per_param(config: TrainingConfig, options: AnalyticOptions) -> BytesPerParam:
     """Per-GPU bytes per parameter of each part, ZeRO sharding applied."""
-    shards = zero_shard_degree(config, options)
     zero = config.zero_stage
-    raw = {
-        "parameter": weight_bytes(config, options),
-        "gradient": gradient_bytes(config, options),
-        "optimizer": optimizer_bytes(config, options),
-        "grad_accumulate": grad_accumulate_bytes(config, options),
+    shard_count = zero_shard_degree(config.dp, options.context_parallel, options.zero_shards_over_cp)
+    shards = Term(shard_count, f"ZeRO-{zero} shards {shard_count}")
+    unsharded = {
+        "parameter": _bytes(weight_bytes(config, options)),
+        "gradient": _bytes(gradient_bytes(config, options)),
+        "optimizer": optimizer_term(config, options),
+        "grad_accumulate": _bytes(grad_accumulate_bytes(config, options)),
     }
-    sharded_from = {"optimizer": 1, "gradient": 2, "grad_accumulate": 2, "parameter": 3}
-    values, why = {}, {}
-    for part, value in raw.items():
-        sharded = zero >= sharded_from[part] and shards > 1 and value
-        values[part] = value / shards if sharded else value
-        why[part] = f"{value:g} B" + (f" / ZeRO-{zero} shards {shards}" if sharded else "")
-    why["optimizer"] = f"({_optimizer_text(config, options)}) " + why["optimizer"]
-    return BytesPerParam(**values, why=why)
-
-
-def _optimizer_text(config: TrainingConfig, options: AnalyticOptions) -> str:
-    master = "fp32 master 4 B + " if config.mixed_precision and not fsdp2_fp32_params(config, options) else ""
-    return f"{master}{options.optimizer} {OPTIMIZER_MOMENT_BYTES[options.optimizer]:g} B"
+    return BytesPerParam.of({part: zero_sharded(term, part, zero, shards) for part, term in unsharded.items()})

@@ -9,7 +9,6 @@ All values are MiB per GPU.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from ..config import TrainingConfig
 from ..errors import StrategyError
@@ -25,62 +24,16 @@ from ..result import (
     Notice,
     StageEstimate,
 )
+from ..terms import Term
 from .profile import ByTp, GalvatronProfile, ProfileVariant
+from .states import States, split_states, state_terms
 
 SOURCE = "Galvatron Memory Visualizer, MemoryCostModel.js (PKU-DAIR/Hetu-Galvatron)"
 
 # Share of the measured "other" activation held on a stage: its profiler measured it with a
 # different number of micro-batches in flight than the visualizer assumes; kept for exactness.
 OTHER_ACTIVATION_FACTOR = {"pp_off": 2 / 3, "pp_on_first": 1.0, "pp_on_last": 1 / 2}
-
-
-@dataclass(frozen=True)
-class States:
-    """Per-GPU model states of one unit (a layer, or the "other" modules), MiB."""
-
-    parameter: float
-    gradient: float
-    optimizer: float
-    grad_accumulate: float
-
-    def scaled(self, factor: float) -> States:
-        return States(*(v * factor for v in (self.parameter, self.gradient, self.optimizer, self.grad_accumulate)))
-
-    def plus(self, other: States) -> States:
-        return States(
-            self.parameter + other.parameter, self.gradient + other.gradient,
-            self.optimizer + other.optimizer, self.grad_accumulate + other.grad_accumulate,
-        )
-
-
-def split_states(fp32_mib: float, config: TrainingConfig, dp: int) -> States:
-    """Split the fp32-equivalent size of some weights into parameter/gradient/optimizer/accumulation.
-
-    Mixed precision: bf16 weights and grads (P/2 each), fp32 master + Adam m, v (3P), an fp32
-    gradient accumulation buffer (P) when there is more than one micro-batch. ZeRO shards over dp
-    (Rajbhandari et al. 2020): stage 1 the optimizer, 2 also gradients, 3 also parameters.
-    """
-    p = fp32_mib
-    accumulating = config.chunks > 1
-    if config.mixed_precision:
-        parameter, gradient, optimizer = p / 2, p / 2, 3 * p
-        grad_accumulate = p if accumulating else 0.0
-    else:
-        parameter, gradient, optimizer, grad_accumulate = p, p, 2 * p, 0.0
-    zero = config.zero_stage
-    if zero >= 1:
-        optimizer /= dp
-    if zero >= 2:
-        gradient /= dp
-        grad_accumulate /= dp
-    if zero >= 3:
-        parameter /= dp
-    if accumulating and zero <= 1 and config.mixed_precision:
-        # Gradients then live only in the fp32 accumulation buffer. Galvatron also zeroes them in
-        # fp32, where no such buffer exists (its UI never reaches fp32): that would make ZeRO-2
-        # cost more than ZeRO-1, so the rule is kept to mixed precision.
-        gradient = 0.0
-    return States(parameter, gradient, optimizer, grad_accumulate)
+STATE_KEYS = {"parameter": PARAMETER, "gradient": GRADIENT, "optimizer": OPTIMIZER, "grad_accumulate": GRAD_ACCUMULATE}
 
 
 def other_placement(stage: int, pp: int) -> str | None:
@@ -122,48 +75,39 @@ def estimate_galvatron(config: TrainingConfig, profile: GalvatronProfile) -> Est
     _validate(config)
     variant = profile.variant(config.sequence_parallel)
     lookup = _Lookup(profile, variant, config.sequence_parallel)
-    tp, pp, dp, mbs = config.tp, config.pp, config.dp, config.micro_batch_size
+    tp, pp, dp = config.tp, config.pp, config.dp
     seq_ratio = config.seq_length / variant.seq_length
     layers_per_stage = math.ceil(config.num_layers / pp)
 
-    layer_fp32_mib = variant.parameter_mib / tp
-    layer_states = split_states(layer_fp32_mib, config, dp)
-    if config.checkpoint:
-        layer_activation_mib = variant.checkpoint_mib * seq_ratio * mbs / (tp if config.sequence_parallel else 1)
-        act_formula = f"checkpoint {variant.checkpoint_mib:g} x r {seq_ratio:g} x mbs {mbs}" + (
-            f" / tp {tp}" if config.sequence_parallel else ""
-        )
-    else:
-        layer_activation_mib = lookup.at(variant.layer_activation, tp) * seq_ratio * mbs
-        act_formula = f"act[tp={tp}] x r {seq_ratio:g} x mbs {mbs}"
+    layer_state_terms = state_terms(variant.parameter_mib / tp, config, dp)
+    layer_states = States.of(layer_state_terms)
+    layer_activation = _layer_activation(config, variant, lookup, seq_ratio)
+    layers = Term(layers_per_stage, f"{layers_per_stage} layers")
 
     stages = []
     for stage in range(pp):
         placement = other_placement(stage, pp)
         inflight = pp - stage  # 1F1B: stage s holds pp - s micro-batches (Narayanan et al. 2021)
         states = layer_states.scaled(layers_per_stage)
-        other_activation_mib = 0.0
+        other_activation = Term(0.0, "middle stage: no embedding or head")
         if placement:
             other = variant.other[placement]
-            other_states = split_states(lookup.at(other.model_states, tp) * seq_ratio / 4, config, dp)
-            states = states.plus(other_states)
-            other_activation_mib = lookup.at(other.activation, tp) * seq_ratio * OTHER_ACTIVATION_FACTOR[placement]
+            states = states.plus(split_states(lookup.at(other.model_states, tp) * seq_ratio / 4, config, dp))
+            share = OTHER_ACTIVATION_FACTOR[placement]
+            other_activation = (Term(lookup.at(other.activation, tp), f"other activation[tp={tp}]")
+                                .times(Term(seq_ratio, f"r {seq_ratio:g}")).times(Term(share, f"{share:g}")))
+        layers_activation = layers.times(layer_activation)
+        inflight_activation = (Term(inflight - 1, f"{inflight - 1} more micro-batches in flight").times(layers)
+                               .times(layer_activation.worded("per-layer activation (", ")")))
         blocks = [
-            Block("activation.layers", ACTIVATION, layers_per_stage * layer_activation_mib, layers_per_stage,
-                  f"{layers_per_stage} layers x {act_formula}", SOURCE),
-            Block("activation.inflight", ACTIVATION, (inflight - 1) * layers_per_stage * layer_activation_mib,
-                  (inflight - 1) * layers_per_stage,
-                  f"{inflight - 1} more micro-batches in flight x {layers_per_stage} layers x per-layer activation",
+            Block("activation.layers", ACTIVATION, layers_activation.value, layers_per_stage, layers_activation.text,
                   SOURCE),
-            Block("activation.other", ACTIVATION, other_activation_mib, 1,
-                  f"other activation[tp={tp}] x r {seq_ratio:g} x {OTHER_ACTIVATION_FACTOR.get(placement, 0):g}"
-                  if placement else "middle stage: no embedding or head", SOURCE),
-            Block(PARAMETER, MODEL_STATES, states.parameter, 1, _states_formula("parameter", config), SOURCE),
-            Block(GRADIENT, MODEL_STATES, states.gradient, 1, _states_formula("gradient", config), SOURCE),
-            Block(OPTIMIZER, MODEL_STATES, states.optimizer, 1, _states_formula("optimizer", config), SOURCE),
-            Block(GRAD_ACCUMULATE, MODEL_STATES, states.grad_accumulate, 1,
-                  _states_formula("grad_accumulate", config), SOURCE),
+            Block("activation.inflight", ACTIVATION, inflight_activation.value, (inflight - 1) * layers_per_stage,
+                  inflight_activation.text, SOURCE),
+            Block("activation.other", ACTIVATION, other_activation.value, 1, other_activation.text, SOURCE),
         ]
+        blocks += [Block(key, MODEL_STATES, getattr(states, part), 1, _per_layer_rule(layer_state_terms[part]), SOURCE)
+                   for part, key in STATE_KEYS.items()]
         stages.append(StageEstimate(stage, layers_per_stage, tuple(blocks)))
 
     notices = list(config.constraint_notices())
@@ -183,17 +127,17 @@ def estimate_galvatron(config: TrainingConfig, profile: GalvatronProfile) -> Est
     return Estimate("galvatron", tuple(stages), tuple(notices))
 
 
-def _states_formula(part: str, config: TrainingConfig) -> str:
-    """The per-layer rule for one model-state part, P = fp32 layer size / tp."""
-    d, zero, acc = config.dp, config.zero_stage, config.chunks > 1
-    if config.mixed_precision:
-        base = {"parameter": "P/2", "gradient": "P/2", "optimizer": "3P", "grad_accumulate": "P" if acc else "0"}
-    else:
-        base = {"parameter": "P", "gradient": "P", "optimizer": "2P", "grad_accumulate": "0"}
-    text = base[part]
-    sharded = {"optimizer": zero >= 1, "gradient": zero >= 2, "grad_accumulate": zero >= 2, "parameter": zero >= 3}
-    if sharded[part] and text != "0":
-        text += f" / dp {d}"
-    if part == "gradient" and acc and zero <= 1 and config.mixed_precision:
-        text = "0 (kept in the fp32 accumulation buffer)"
-    return f"{text} per layer, summed over the stage's layers and its embedding/head share"
+def _layer_activation(config: TrainingConfig, variant: ProfileVariant, lookup: _Lookup, seq_ratio: float) -> Term:
+    """One layer's activation for one micro-batch: the checkpointed input, or the profiled activation."""
+    tp, mbs = config.tp, config.micro_batch_size
+    if config.checkpoint:
+        activation = (Term(variant.checkpoint_mib, f"checkpoint {variant.checkpoint_mib:g}")
+                      .times(Term(seq_ratio, f"r {seq_ratio:g}")).times(Term(mbs, f"mbs {mbs}")))
+        return activation.over(Term(tp, f"tp {tp}")) if config.sequence_parallel else activation
+    return (Term(lookup.at(variant.layer_activation, tp), f"act[tp={tp}]").times(Term(seq_ratio, f"r {seq_ratio:g}"))
+            .times(Term(mbs, f"mbs {mbs}")))
+
+
+def _per_layer_rule(part: Term) -> str:
+    """A model-state block's formula: the per-layer rule, in multiples of P = fp32 layer size / tp."""
+    return f"{part.text} per layer, summed over the stage's layers and its embedding/head share"
