@@ -28,7 +28,9 @@ FILE_NAME = re.compile(r".*\.(json|html|js|css|py|whl|txt|png)$")
 # Entries that read the same in both languages on purpose (names, units, acronyms).
 SAME_IN_BOTH = {"app.title", "gpu.label", "gpu.option", "total.mib_equivalent", "facts.precision_fp32",
                 "block.activation.logits", "opt.optimizer.adam", "opt.optimizer.adamw", "opt.grad_dtype.bf16",
-                "opt.schedule.1f1b", "opt.schedule.gpipe", "arch.norm_type.rmsnorm", "arch.norm_type.layernorm"}
+                "opt.schedule.1f1b", "opt.schedule.gpipe", "arch.norm_type.rmsnorm", "arch.norm_type.layernorm",
+                # framework and dtype names
+                "opt.framework.megatron", "opt.framework.torchtitan", "opt.optimizer_state_dtype.fp32"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .model.analytic.options import GRAD_DTYPES, KERNELS, OPTIMIZERS, RECOMPUTE, SCHEDULES
+from .model.analytic.options import FRAMEWORKS, GRAD_DTYPES, KERNELS, OPTIMIZERS, RECOMPUTE, SCHEDULES, STATE_DTYPES
 from .model.analytic.pipeline_division import parse_pp_division
 from .model.config import ZERO_STAGES
 from .model.errors import MemvizError, StrategyError, param_values_checked
@@ -74,6 +74,13 @@ def _switch(action: str, help_text: str) -> dict:
 
 # Analytic-mode flag -> (AnalyticOptions parameter, argparse keywords); only with --model / --model-config.
 ANALYTIC_FLAGS = {
+    "framework": ("framework", dict(choices=FRAMEWORKS,
+                                    help="the training framework whose allocation to model (docs/frameworks.md); "
+                                         "its preset sets other options, which flags given here override")),
+    "optimizer_state_dtype": ("optimizer_state_dtype", dict(choices=STATE_DTYPES,
+                                                            help="optimizer moments' dtype (default fp32)")),
+    "fsdp_unsharded_under_pp": ("fsdp_unsharded_under_pp", _switch(
+        "store_true", "FSDP2 under PP (torchtitan): stage params and accumulated gradients stay unsharded")),
     "optimizer": ("optimizer", dict(choices=OPTIMIZERS,
                                     help="optimizer whose states are kept (default adamw)")),
     "grad_dtype": ("grad_dtype", dict(choices=GRAD_DTYPES,
@@ -205,7 +212,8 @@ def run_estimate(args: argparse.Namespace) -> int:
 
 
 def run_analytic_estimate(args: argparse.Namespace) -> int:
-    from .model.analytic import AnalyticOptions, estimate_analytic
+    from .model.analytic import estimate_analytic
+    from .model.analytic.frameworks import options_for
     from .model.analytic.model_config_import import read_model_config
     from .model.analytic.model_presets import load_model_preset
     from .model.analytic.parameters import tensor_parallel_choices
@@ -213,7 +221,7 @@ def run_analytic_estimate(args: argparse.Namespace) -> int:
 
     arch = load_model_preset(args.model) if args.model else read_model_config(args.model_config)
     with param_values_checked():
-        options = AnalyticOptions(**analytic_option_values(args))
+        options = options_for(analytic_option_values(args))
     config = TrainingConfig()
     # Unless --tp is given, the default TP is lowered to one the model's heads divide (as the app does).
     defaults = {**arch.config_defaults(), "tp": nearest_at_most(config.tp, tensor_parallel_choices(arch))}

@@ -15,6 +15,7 @@ import param
 
 from .model.analytic import AnalyticOptions, estimate_analytic
 from .model.analytic.architecture import Architecture
+from .model.analytic.frameworks import framework_values
 from .model.analytic.model_presets import list_model_presets, load_model_preset
 from .model.analytic.parameters import tensor_parallel_choices
 from .model.config import TrainingConfig, nearest_at_most
@@ -74,6 +75,7 @@ class Session(param.Parameterized):
             self._enter_analytic()
         self.config.param.watch(self._recompute, _names(self.config))
         self.arch.param.watch(self._recompute, [n for n in _names(self.arch) if n not in _ARCH_LABELS])
+        self.options.param.watch(self._apply_framework, "framework")
         self.options.param.watch(self._recompute, _names(self.options))
 
     # --- loading -------------------------------------------------------------------------
@@ -171,6 +173,10 @@ class Session(param.Parameterized):
         if self.mode == ANALYTIC:
             return estimate_document(self.arch.model_name, self.config, self.estimate, self.arch, self.options)
         return estimate_document(self.profile.name, self.config, self.estimate)
+
+    def _apply_framework(self, event: param.parameterized.Event) -> None:
+        """Picking a framework sets the options it fixes; each stays editable afterwards."""
+        self.options.param.update(**framework_values(event.new))
 
     def _recompute(self, *_events) -> None:
         if self._holding:

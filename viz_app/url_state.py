@@ -10,6 +10,7 @@ import copy
 
 import param
 
+from .model.analytic.frameworks import apply_options
 from .session import UPLOADED, Session
 
 SESSION_KEYS = {"mode": "mode", "preset": "preset", "model": "model"}
@@ -23,7 +24,7 @@ OPTION_KEYS = {name: name for name in (
     "optimizer", "grad_dtype", "recompute", "flash_attention", "kernels", "schedule", "virtual_stages",
     "context_parallel", "fp32_sharded_params", "zero_shards_over_cp", "vocab_pad_multiple",
     "cross_entropy_fp32_copies", "zero3_prefetch_layers", "cuda_context_mib", "allocator_fragmentation",
-    "nccl_buffer_mib_per_group",
+    "nccl_buffer_mib_per_group", "framework", "optimizer_state_dtype", "fsdp_unsharded_under_pp",
 )}
 VIEW_KEYS = {"lang": "lang", "unit": "unit", "gpu": "gpu", "gib": "custom_gib", "tab": "tab"}
 
@@ -80,7 +81,7 @@ def restore(session: Session, view: param.Parameterized, query: dict) -> list[st
     for name in ("preset", "model", "mode"):  # a preset or model selects its mode; an explicit mode wins
         if name in chosen:
             setattr(session, name, chosen[name])
-    session.options.param.update(**_parsed(session.options, OPTION_KEYS, query, ignored))
+    apply_options(session.options, _parsed(session.options, OPTION_KEYS, query, ignored))
     view.param.update(**_parsed(view, VIEW_KEYS, query, ignored))
     session.config.apply(**_parsed(session.config, CONFIG_KEYS, query, ignored))
     return ignored

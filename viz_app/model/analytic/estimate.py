@@ -31,13 +31,16 @@ from .parameters import (
     vocab_shard_parameter_count,
 )
 from .schedule import check_schedule, first_chunk_microbatches, inflight_chunk_passes, schedule_formula
-from .states import BytesPerParam, bytes_per_param
+from .states import BytesPerParam, bytes_per_param, gradient_bytes
 
 MIB = 1 << 20
 SRC_ACTIVATION = "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models, sec. 4"
 SRC_SCHEDULE = "Narayanan et al. 2021 (1F1B, interleaved); Megatron-LM schedules.py; Huang et al. 2019 (GPipe)"
 SRC_PARAMS = "Shoeybi et al. 2019 (Megatron-LM TP layout); Rajbhandari et al. 2020 (ZeRO); Megatron-LM " \
              "theoretical_memory_usage.py (18 bytes/param)"
+SRC_FSDP_PP = ("torchtitan parallelize_llama.py L326-329, L339 (reshard_after_forward=False with PP) at "
+               "9dec370; PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/_fsdp_param.py L802-821 (unsharded "
+               "gradients accumulate in the reduce dtype)")
 SRC_OVERHEAD = "memviz docs/analytic.md, Overheads (default justified there; set it in the analytic options)"
 
 
@@ -178,7 +181,32 @@ def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
                                    run.layers[stage] if group == "layers" else 1, SRC_PARAMS))
     shards = zero_shard_degree(c.dp, o.context_parallel, o.zero_shards_over_cp)
     if zero_shards("parameter", c.zero_stage) and shards > 1:
-        blocks.append(gathered_block(run, stage, per_layer))
+        stage_params = Term(sum(params for _group, params, _text in groups), "the stage's params")
+        if fsdp_keeps_stage_unsharded(run):
+            blocks += fsdp_unsharded_blocks(run, stage_params)
+        else:
+            blocks.append(gathered_block(run, stage, per_layer))
+    return blocks
+
+
+def fsdp_keeps_stage_unsharded(run: Run) -> bool:
+    """FSDP2 under pipeline parallelism, as torchtitan applies it (the fsdp_unsharded_under_pp option)."""
+    return run.options.fsdp_unsharded_under_pp and run.config.pp > 1
+
+
+def fsdp_unsharded_blocks(run: Run, stage_params: Term) -> list[Block]:
+    """What FSDP2 keeps unsharded on a pipeline stage: the stage's parameters, all gathered at once
+    (no reshard after forward; the ZeRO-3 gathered layers are part of them), and, with more than one
+    micro-batch, the gradients of the micro-batches before the last, accumulated unsharded in the
+    reduce dtype (no gradient sync until the last micro-batch's backward)."""
+    c = run.config
+    params = stage_params.worded(f"{stage_params.value:,.0f} (", ")")
+    gathered = params.times(Term(run.dtype_bytes, f"{run.dtype_bytes} B gathered"))
+    blocks = [Block.of("model_states.parameter.unsharded", MODEL_STATES, _in_mib(gathered), 1, SRC_FSDP_PP)]
+    if c.chunks > 1:
+        reduce_bytes = gradient_bytes(c, run.options)
+        grads = params.times(Term(reduce_bytes, f"{reduce_bytes:g} B unsharded gradient (reduce dtype)"))
+        blocks.append(Block.of("model_states.gradient.unsharded", MODEL_STATES, _in_mib(grads), 1, SRC_FSDP_PP))
     return blocks
 
 

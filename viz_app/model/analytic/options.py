@@ -9,17 +9,37 @@ GRAD_DTYPES = ("fp32", "bf16", "bf16+fp32_accumulation")
 SCHEDULES = ("1f1b", "interleaved", "gpipe")
 RECOMPUTE = ("none", "selective", "full", "op_sac")
 KERNELS = ("fused", "eager")
+FRAMEWORKS = ("custom", "megatron", "torchtitan", "deepspeed")
+STATE_DTYPES = ("fp32", "bf16")
 
 
 class AnalyticOptions(param.Parameterized):
-    """Assumptions of the analytic estimate that the training configuration does not carry."""
+    """Assumptions of the analytic estimate that the training configuration does not carry.
 
+    Choosing a `framework` sets the options that framework fixes (frameworks.apply_options, and the
+    session when the user picks one); every option stays editable afterwards. `custom` changes nothing.
+    """
+
+    framework = param.Selector(
+        default="custom", objects=list(FRAMEWORKS),
+        doc="The training framework whose allocation behaviour to apply (docs/frameworks.md); custom: the "
+            "options as set.",
+    )
     optimizer = param.Selector(default="adamw", objects=list(OPTIMIZERS), doc="Optimizer whose states are kept.")
     grad_dtype = param.Selector(
         default="fp32", objects=list(GRAD_DTYPES),
         doc="fp32: Megatron main_grad buffer (accumulates across micro-batches); bf16: half gradients; "
             "bf16+fp32_accumulation: half gradients plus an fp32 accumulation buffer when chunks > 1 "
             "(Galvatron/DeepSpeed style).",
+    )
+    optimizer_state_dtype = param.Selector(
+        default="fp32", objects=list(STATE_DTYPES),
+        doc="Dtype of the optimizer's moments (Adam's exp_avg and exp_avg_sq): fp32, or bf16 as Megatron's "
+            "precision-aware optimizer allows (exp_avg_dtype, exp_avg_sq_dtype); master weights stay fp32.",
+    )
+    fsdp_unsharded_under_pp = param.Boolean(
+        False, doc="FSDP2 under pipeline parallelism (torchtitan): a stage's parameters stay unsharded after "
+                   "forward, and the gradients of micro-batches before the last accumulate unsharded.",
     )
     recompute = param.Selector(
         default="none", objects=list(RECOMPUTE),

@@ -68,10 +68,19 @@ def grad_accumulate_bytes(config: TrainingConfig, options: AnalyticOptions) -> f
     return 4.0 if separate and config.chunks > 1 else 0.0
 
 
+def moment_bytes(options: AnalyticOptions) -> float:
+    """Bytes of the optimizer's moments per parameter: fp32, or half that in bf16 (8-bit states stay 8-bit)."""
+    fp32_bytes = OPTIMIZER_MOMENT_BYTES[options.optimizer]
+    if options.optimizer_state_dtype == "bf16" and options.optimizer != "adam_8bit":
+        return fp32_bytes / 2
+    return fp32_bytes
+
+
 def optimizer_term(config: TrainingConfig, options: AnalyticOptions) -> Term:
     """fp32 master weights (mixed precision, unless they are the parameters) plus the moments."""
-    moment_bytes = OPTIMIZER_MOMENT_BYTES[options.optimizer]
-    kept = Term(moment_bytes, f"{options.optimizer} {moment_bytes:g} B")
+    moments = moment_bytes(options)
+    dtype = " bf16 moments" if moments != OPTIMIZER_MOMENT_BYTES[options.optimizer] else ""
+    kept = Term(moments, f"{options.optimizer}{dtype} {moments:g} B")
     if config.mixed_precision and not fsdp2_fp32_params(config, options):
         kept = Term(4.0, "fp32 master 4 B").plus(kept)
     return kept.worded("(", f") {kept.value:g} B")

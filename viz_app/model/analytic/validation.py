@@ -20,6 +20,7 @@ from ..config import APPLY_ORDER, TrainingConfig
 from ..errors import MemvizError
 from . import AnalyticOptions, estimate_analytic
 from .architecture import Architecture
+from .frameworks import options_for
 from .model_config_import import import_model_config
 from .model_presets import load_model_preset
 
@@ -64,6 +65,11 @@ class RowResult:
     breakdown_gib: dict
 
     @property
+    def framework_preset(self) -> str:
+        """The framework preset the row's options name (custom when none)."""
+        return self.measurement.options.get("framework", "custom")
+
+    @property
     def error_pct(self) -> float:
         """Signed: positive when memviz estimates more than was measured."""
         return (self.estimate_gib - self.measurement.measured_gib) / self.measurement.measured_gib * 100
@@ -77,16 +83,26 @@ class ValidationResults:
     def median_abs_error_pct(self) -> float:
         return statistics.median(abs(r.error_pct) for r in self.rows)
 
+    def by_framework(self) -> dict[str, dict]:
+        """Per framework preset the rows use: row count, median and largest |error| in %."""
+        groups: dict[str, list[float]] = {}
+        for r in self.rows:
+            groups.setdefault(r.framework_preset, []).append(abs(r.error_pct))
+        return {name: {"rows": len(errors), "median_abs_error_pct": statistics.median(errors),
+                       "max_abs_error_pct": max(errors)} for name, errors in sorted(groups.items())}
+
     def to_json(self) -> dict:
         return {
             "rows": [{
                 "id": r.measurement.id, "framework": r.measurement.framework, "hardware": r.measurement.hardware,
                 "metric": r.measurement.metric, "measured_gib": r.measurement.measured_gib,
+                "framework_preset": r.framework_preset,
                 "estimate_gib": r.estimate_gib, "error_pct": r.error_pct, "peak_stage": r.peak_stage,
                 "breakdown_gib": r.breakdown_gib, "source": r.measurement.source,
             } for r in self.rows],
             "median_abs_error_pct": self.median_abs_error_pct,
             "target_median_abs_error_pct": TARGET_MEDIAN_ERROR_PCT,
+            "by_framework": self.by_framework(),
         }
 
 
@@ -161,7 +177,7 @@ def row_options(measurement: Measurement) -> AnalyticOptions:
     """The row's options, with the overhead terms its metric does not include set to zero."""
     values = dict(measurement.options)
     values.update({name: 0 for name in EXCLUDED_OVERHEADS[measurement.metric]})
-    return AnalyticOptions(**values)
+    return options_for(values)
 
 
 def estimate_row(measurement: Measurement) -> RowResult:
@@ -193,6 +209,10 @@ def format_validation(results: ValidationResults) -> str:
     lines = ["peak memory per GPU in GiB (2^30 bytes): published measurement vs memviz analytic estimate"]
     lines += ["  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths,
               strict=True))) for row in rows]
+    lines.append("by framework preset:")
+    for name, summary in results.by_framework().items():
+        lines.append(f"  {name:12} {summary['rows']:3} rows  median |error| {summary['median_abs_error_pct']:5.1f}%  "
+                     f"worst {summary['max_abs_error_pct']:5.1f}%")
     median = results.median_abs_error_pct
     lines.append(f"median absolute error: {median:.1f}% over {len(results.rows)} rows "
                  f"(target < {TARGET_MEDIAN_ERROR_PCT:g}%)")

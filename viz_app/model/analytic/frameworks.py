@@ -1,0 +1,113 @@
+"""Framework presets: what each training framework allocates, as values of the analytic options.
+
+A preset is written once, with the source of every value in that framework's code, and applies
+to every run of that framework (never tuned to one measurement). The user picks a framework;
+every option it sets stays editable. docs/frameworks.md explains each behaviour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MEGATRON_COMMIT = "NVIDIA/Megatron-LM@d98e8a64ddf34856e74b24714e3bedb2f5a39553"
+TORCHTITAN_COMMIT = "pytorch/torchtitan@9dec370ad26b5f8e9a7333a0e36165018262644b"
+TRANSFORMERS_VERSION = "huggingface/transformers 5.24.0"
+DEEPSPEED_COMMIT = "deepspeedai/DeepSpeed@edaa7221267243c7be7fb49c5d5f5c4fb97b4641"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One option a framework fixes, and where its code says so."""
+
+    value: object
+    source: str
+
+
+@dataclass(frozen=True)
+class Framework:
+    key: str
+    name: str
+    settings: dict[str, Setting]
+
+    def values(self) -> dict:
+        return {option: setting.value for option, setting in self.settings.items()}
+
+
+# What the presets below leave as the user set it: the strategy (tp, pp, dp, ZeRO stage / FSDP,
+# recompute, cp, schedule) and the overheads.
+_SHARED_OFF = {"fp32_sharded_params": False, "fsdp_unsharded_under_pp": False}
+
+FRAMEWORK_PRESETS: dict[str, Framework] = {
+    "custom": Framework("custom", "Custom (the options as set)", {}),
+    "megatron": Framework("megatron", "Megatron-LM / Megatron-Core (distributed optimizer)", {
+        "grad_dtype": Setting("fp32", f"{MEGATRON_COMMIT} megatron/training/arguments.py L1209-1217 (bf16 "
+                                      "accumulates and all-reduces gradients in fp32); megatron/core/distributed/"
+                                      "param_and_grad_buffer.py L924 (the grad buffer's dtype)"),
+        "optimizer_state_dtype": Setting("fp32", f"{MEGATRON_COMMIT} megatron/core/optimizer/optimizer_config.py "
+                                                 "L187-206 (main_params_dtype, exp_avg_dtype, exp_avg_sq_dtype "
+                                                 "default fp32; bf16 with use_precision_aware_optimizer)"),
+        "kernels": Setting("fused", "Transformer Engine fused kernels (Korthikanti et al. 2022 accounting)"),
+        "vocab_pad_multiple": Setting(128, f"{MEGATRON_COMMIT} megatron/training/arguments.py L2441 "
+                                           "(--make-vocab-size-divisible-by default 128, times tp)"),
+        "cross_entropy_fp32_copies": Setting(1.5, f"{MEGATRON_COMMIT} megatron/core/tensor_parallel/"
+                                                  "cross_entropy.py L25 (fp32 cast of the vocab shard), L62 "
+                                                  "(exp in place), L77 (softmax in place, saved for backward)"),
+        "zero_shards_over_cp": Setting(True, f"{MEGATRON_COMMIT} megatron/core/optimizer/__init__.py L934, "
+                                             "L1141 (the distributed optimizer's group is dp_cp_group)"),
+        **{option: Setting(value, "not a Megatron-Core behaviour") for option, value in _SHARED_OFF.items()},
+    }),
+    "torchtitan": Framework("torchtitan", "torchtitan (FSDP2)", {
+        "fp32_sharded_params": Setting(True, f"{TORCHTITAN_COMMIT} torchtitan/parallelisms/parallelize_llama.py "
+                                             "L320 (MixedPrecisionPolicy: fp32 sharded params, bf16 when "
+                                             "gathered); torchtitan/config_manager.py L379-391"),
+        "grad_dtype": Setting("fp32", f"{TORCHTITAN_COMMIT} torchtitan/config_manager.py L389-391 "
+                                      "(mixed_precision_reduce float32: fp32 gradient shards)"),
+        "optimizer_state_dtype": Setting("fp32", f"{TORCHTITAN_COMMIT} AdamW on the fp32 sharded parameters"),
+        "fsdp_unsharded_under_pp": Setting(True, f"{TORCHTITAN_COMMIT} torchtitan/parallelisms/"
+                                                 "parallelize_llama.py L326-329, L339 (reshard_after_forward=False "
+                                                 "with pipeline parallelism)"),
+        "kernels": Setting("eager", "plain PyTorch modules (torch.compile is off by default)"),
+        "cross_entropy_fp32_copies": Setting(3, f"{TORCHTITAN_COMMIT} train.py L133 "
+                                                "(cross_entropy(pred.flatten(0, 1).float(), ...))"),
+        "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
+        "zero_shards_over_cp": Setting(True, f"{TORCHTITAN_COMMIT} torchtitan/parallelisms/parallelize_llama.py "
+                                             "L83-89 (FSDP's mesh is dp_shard_cp)"),
+    }),
+    "deepspeed": Framework("deepspeed", "DeepSpeed ZeRO through the HF Trainer / accelerate", {
+        "grad_dtype": Setting("bf16", f"{DEEPSPEED_COMMIT} deepspeed/runtime/engine.py L1485-1496 (gradients "
+                                      "accumulate in the model's dtype unless data_types.grad_accum_dtype is set; "
+                                      "the HF Trainer's and ms-swift's configs do not set it); "
+                                      "deepspeed/runtime/zero/stage3.py L742-744 (the gradient partitions)"),
+        "optimizer_state_dtype": Setting("fp32", f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage_1_and_2.py L509, "
+                                                 "stage3.py L1105-1122 (fp32 master partitions; Adam on them)"),
+        "kernels": Setting("eager", f"{TRANSFORMERS_VERSION}: Hugging Face modules"),
+        "cross_entropy_fp32_copies": Setting(3, f"{TRANSFORMERS_VERSION} transformers/loss/loss_utils.py L61 "
+                                                "(ForCausalLMLoss: logits.float())"),
+        "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
+        **{option: Setting(value, "not a DeepSpeed behaviour") for option, value in _SHARED_OFF.items()},
+    }),
+}
+
+
+def framework_values(key: str) -> dict:
+    """The option values framework `key` sets (none for custom)."""
+    return FRAMEWORK_PRESETS[key].values()
+
+
+def apply_options(options, values: dict) -> None:
+    """Set `values` on AnalyticOptions `options` as a user would: the framework's preset first, then
+    every other value given, which wins over the preset."""
+    values = dict(values)
+    if "framework" in values:
+        framework = values.pop("framework")
+        options.param.update(framework=framework, **framework_values(framework))
+    options.param.update(**values)
+
+
+def options_for(values: dict):
+    """New AnalyticOptions from `values` (a framework name and explicit options), preset applied first."""
+    from .options import AnalyticOptions
+
+    options = AnalyticOptions()
+    apply_options(options, values)
+    return options
