@@ -137,8 +137,17 @@ def browser():
         yield b
 
 
+def requests_elsewhere(page) -> list[str]:
+    """Every request the page made to another origin than the app's (recorded by open_app)."""
+    return page.memviz_outside
+
+
 def open_app(browser, url: str, viewport: dict = DESKTOP):
     page = browser.new_page(viewport=viewport)
+    origin = url.split("/", 3)[:3]
+    page.memviz_outside = []
+    page.on("request", lambda request: None if request.url.split("/", 3)[:3] == origin
+            or request.url.startswith(("data:", "blob:")) else page.memviz_outside.append(request.url))
     page.add_init_script(RECORD_MESSAGES_JS)
     page.goto(url)
     page.wait_for_selector('.memviz-status[data-live="1"]', state="attached", timeout=30_000)
@@ -151,6 +160,14 @@ def page(browser, app_url):
     page = open_app(browser, app_url)
     yield page
     page.close()
+    assert requests_elsewhere(page) == []  # no web fonts, CDNs or anything else beyond the app's server
+
+
+def test_the_served_page_asks_no_other_host(page):
+    page.wait_for_load_state("networkidle")
+    assert requests_elsewhere(page) == []
+    stylesheets = page.evaluate("[...document.querySelectorAll('link[rel=stylesheet]')].map((l) => l.href)")
+    assert stylesheets and not [href for href in stylesheets if "fonts.googleapis" in href]
 
 
 def test_default_preset_tp_and_impossible_strategy(page, cli_json):

@@ -28,7 +28,7 @@ from panel.io.state import set_curdoc, state
 from panel.pane.markup import HTMLBasePane
 from panel.reactive import Syncable
 
-from viz_app.site import pins
+from viz_app.site import fetch, pins
 from viz_app.ui import private_bokeh, private_holoviews, private_panel
 from viz_app.ui.batching import batch, respond_at_once
 from viz_app.ui.private_api import PrivateAPIMissing
@@ -300,9 +300,9 @@ def _node() -> str:
 
 
 def test_the_pinned_pyodide_has_every_internal_the_snapshot_checks():
-    core = ROOT / "build_cache" / "npm" / f"pyodide-{pins.PYODIDE_VERSION}"
-    if not (core / "pyodide.asm.wasm").exists():
-        pytest.skip("no Pyodide in build_cache/ (memviz build downloads it)")
+    cache = ROOT / "build_cache"
+    with fetch.cache_lock(cache):  # the pinned core, as `memviz build` fetches it (once, into build_cache/)
+        core = fetch.pyodide_core(cache)
     source = SNAPSHOT_JS.read_text(encoding="utf-8")
     done = subprocess.run([_node(), "-e", NODE_BOOT, source, str(core)], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip().splitlines()[-1:] == ["ok"], done.stdout + done.stderr
