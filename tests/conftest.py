@@ -46,15 +46,3 @@ def cli_json(capsys):
 
     return run
 
-
-# The files that build a site or drive a browser run first, one per worker (`-n 2 --dist loadfile`):
-# started last, they would leave one worker idle while the other finishes them.
-SLOWEST_FIRST = ("test_static_site.py", "test_static_snapshot.py", "test_app_browser.py")
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item) -> int:
-        name = item.path.name
-        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
-
-    items.sort(key=rank)  # stable: each file keeps its own order

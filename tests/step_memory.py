@@ -85,7 +85,7 @@ def measure_step(model, ids: torch.Tensor, micro_batches: int = 1, full_recomput
     gradients accumulate, as in gradient accumulation.
     """
     if full_recompute:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, foreach=False)
     chunks = ids.chunk(micro_batches)
 
