@@ -104,6 +104,13 @@ LLAMA = {"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_
     ({**LLAMA, "hidden_size": "64"}, "'hidden_size' must be a positive integer, got '64'"),
     ({**LLAMA, "num_attention_heads": 5}, "hidden size 64 is not divisible by 5 heads and no head_dim is given"),
     ({**LLAMA, "num_key_value_heads": 3}, "4 heads not divisible by 3 KV heads"),
+    ({**LLAMA, "num_key_value_heads": 0}, "'num_kv_heads' must be a positive integer, got 0"),
+    ({**LLAMA, "num_key_value_heads": "two"}, "'num_kv_heads' must be a positive integer, got 'two'"),
+    ({**LLAMA, "head_dim": True}, "'head_dim' must be a positive integer, got True"),
+    ({**LLAMA, "attention_dropout": None}, r"cfg \(llama\): 'attention_dropout' must be a number from 0 to 1, "
+                                             "got None"),
+    ({**LLAMA, "attention_dropout": "abc"}, "'attention_dropout' must be a number from 0 to 1, got 'abc'"),
+    ({**LLAMA, "attention_dropout": 1.5}, "'attention_dropout' must be a number from 0 to 1, got 1.5"),
     ({**LLAMA, "hidden_act": "mish"}, "activation 'mish' is not one of"),
     ({**LLAMA, "attention_bias": True, "mlp_bias": False}, "attention_bias != mlp_bias is not modelled"),
     ({"d_model": 512, "d_ff": 2048, "num_heads": 8, "num_layers": 6}, "T5 meta config recognised"),

@@ -254,6 +254,7 @@ CATALOG = {
                        "profile instead",
     "error.config_unknown": "{name}: unrecognised model config: expected a Hugging Face config.json with model_type "
                             "({known}) or a Galvatron meta config (n_layer/n_embd/n_head or dim/n_heads/n_layers)",
+    "error.config_fraction": "{where}: '{path}' must be a number from 0 to 1, got {value}",
     "error.config_positive": "{name}: '{path}' must be a positive integer, got {value}",
     "error.config_head_dim": "{name}: hidden size {hidden} is not divisible by {heads} heads and no head_dim is given",
     "error.config_kv_heads": "{name}: {heads} heads not divisible by {kv} KV heads",

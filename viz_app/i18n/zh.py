@@ -251,6 +251,7 @@ CATALOG = {
                        "但解析模式只建模仅解码器的 Transformer；请用 Galvatron 分析文件估算 T5",
     "error.config_unknown": "{name}：无法识别的模型配置：应为带 model_type（{known}）的 Hugging Face config.json，"
                             "或 Galvatron 元配置（n_layer/n_embd/n_head 或 dim/n_heads/n_layers）",
+    "error.config_fraction": "{where}：'{path}' 应为 0 到 1 之间的数，实际为 {value}",
     "error.config_positive": "{name}：'{path}' 须为正整数，实际为 {value}",
     "error.config_head_dim": "{name}：隐藏维度 {hidden} 不能被 {heads} 个头整除，且未给出 head_dim",
     "error.config_kv_heads": "{name}：{heads} 个头不能被 {kv} 个 KV 头整除",

@@ -58,6 +58,14 @@ def _need(data: dict, key: str, where: str):
     return data[key]
 
 
+def _fraction(data: dict, key: str, default: float, where: str) -> float:
+    """A probability or share from the config (dropout, rotary_pct): a number in [0, 1]."""
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ModelConfigError(key="error.config_fraction", where=where, path=key, value=repr(value)[:40])
+    return float(value)
+
+
 def _activation(value, where: str) -> str:
     if value not in ACTIVATIONS:
         raise ModelConfigError(key="error.config_activation", where=where, value=value, known=", ".join(ACTIVATIONS))
@@ -93,7 +101,7 @@ def _hf_common(data: dict, where: str, default_positions: int) -> dict:
         vocab_size=_need(data, "vocab_size", where),
         tie_embeddings=bool(data.get("tie_word_embeddings", False)),
         max_position_embeddings=data.get("max_position_embeddings", default_positions),
-        attention_dropout=float(data.get("attention_dropout", 0.0)),
+        attention_dropout=_fraction(data, "attention_dropout", 0.0, where),
     )
 
 
@@ -114,8 +122,8 @@ def _gpt2(data: dict, name: str) -> dict:
         linear_bias=True,
         position_embedding="learned",
         max_position_embeddings=data.get("n_positions", 1024),
-        attention_dropout=float(data.get("attn_pdrop", 0.1)),
-        hidden_dropout=float(data.get("resid_pdrop", 0.1)),
+        attention_dropout=_fraction(data, "attn_pdrop", 0.1, where),
+        hidden_dropout=_fraction(data, "resid_pdrop", 0.1, where),
         softmax_in_input_dtype=True,  # HF GPT-2's eager attention: softmax(scores) in the input dtype
     )
 
@@ -130,8 +138,8 @@ def _gpt_neox(data: dict, name: str) -> dict:
         linear_bias=bool(data.get("attention_bias", True)),
         parallel_residual=bool(data.get("use_parallel_residual", True)),
         position_embedding="rope",
-        rotary_fraction=float(data.get("rotary_pct", 0.25)),
-        hidden_dropout=float(data.get("hidden_dropout", 0.0)),
+        rotary_fraction=_fraction(data, "rotary_pct", 0.25, where),
+        hidden_dropout=_fraction(data, "hidden_dropout", 0.0, where),
         # HF GPT-NeoX with SDPA: V sliced from the fused QKV output, a contiguous copy before `dense`
         sdpa_keeps_fused_qkv=True,
         sdpa_copies_attention_output=True,
@@ -193,9 +201,10 @@ def _galvatron_llama(data: dict, name: str) -> dict:
 
 
 def _build(values: dict, name: str, family: str) -> Architecture:
-    for key in ("hidden_size", "num_layers", "num_attention_heads", "ffn_hidden_size", "vocab_size"):
-        if not isinstance(values[key], int) or values[key] < 1:
-            raise ModelConfigError(key="error.config_positive", name=name, path=key, value=repr(values[key]))
+    optional = [key for key in ("num_kv_heads", "head_dim", "max_position_embeddings") if values.get(key) is not None]
+    for key in ("hidden_size", "num_layers", "num_attention_heads", "ffn_hidden_size", "vocab_size", *optional):
+        if isinstance(values[key], bool) or not isinstance(values[key], int) or values[key] < 1:
+            raise ModelConfigError(key="error.config_positive", name=name, path=key, value=repr(values[key])[:40])
     if values.get("head_dim") is None and values["hidden_size"] % values["num_attention_heads"]:
         raise ModelConfigError(key="error.config_head_dim", name=name, hidden=values["hidden_size"],
                                heads=values["num_attention_heads"])
