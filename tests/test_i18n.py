@@ -14,7 +14,9 @@ import pytest
 
 from viz_app.i18n import CATALOGS, LANGUAGES, t
 from viz_app.model.analytic import estimate_analytic
+from viz_app.model.analytic.frameworks import options_for
 from viz_app.model.analytic.model_presets import list_model_presets, load_model_preset
+from viz_app.model.analytic.options import FRAMEWORKS
 from viz_app.model.config import TrainingConfig
 from viz_app.model.galvatron.estimate import estimate_galvatron
 from viz_app.model.galvatron.presets import list_presets, load_preset
@@ -92,11 +94,13 @@ def _galvatron_estimates():
 def _analytic_estimates():
     for name in list_model_presets():
         arch = load_model_preset(name)
-        for pp, checkpoint, zero, mixed in itertools.product((1, 3), (False, True), (0, 3), (True, False)):
+        for pp, checkpoint, zero, mixed, framework in itertools.product(
+                (1, 3), (False, True), (0, 3), (True, False), FRAMEWORKS):
             config = TrainingConfig()
             config.apply(tp=1, pp=pp, total_gpus=2 * pp, checkpoint=checkpoint, zero_stage=zero, mixed_precision=mixed,
                          seq_length=1024, num_layers=arch.num_layers, global_batch_size=8)
-            yield estimate_analytic(config, arch)
+            # every preset: each switches on blocks of its own (FSDP2's unsharded stage under PP)
+            yield estimate_analytic(config, arch, options_for({"framework": framework}))
 
 
 @pytest.fixture(scope="module")

@@ -107,6 +107,8 @@ CATALOG = {
     "block.model_states.parameter.layers": "Layer parameters",
     "block.model_states.parameter.head": "Output head and final norm parameters",
     "block.model_states.parameter.gathered": "ZeRO-3 gathered parameters",
+    "block.model_states.parameter.unsharded": "FSDP2 stage parameters, unsharded",
+    "block.model_states.gradient.unsharded": "FSDP2 accumulated gradients, unsharded",
     "block.model_states.gradient.layers": "Layer gradients",
     "block.model_states.gradient.embedding": "Embedding gradients",
     "block.model_states.gradient.head": "Output head gradients",

@@ -107,6 +107,8 @@ CATALOG = {
     "block.model_states.parameter.layers": "各层参数",
     "block.model_states.parameter.head": "输出头与最终归一化参数",
     "block.model_states.parameter.gathered": "ZeRO-3 聚合参数",
+    "block.model_states.parameter.unsharded": "FSDP2 阶段参数（未分片）",
+    "block.model_states.gradient.unsharded": "FSDP2 累积梯度（未分片）",
     "block.model_states.gradient.layers": "各层梯度",
     "block.model_states.gradient.embedding": "嵌入层梯度",
     "block.model_states.gradient.head": "输出头梯度",
