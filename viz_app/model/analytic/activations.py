@@ -169,6 +169,19 @@ def layer_saved_tensors(arch: Architecture, seq_length: int, micro_batch_size: i
     return tensors
 
 
+# op_sac keeps every other matmul output, from the first (torchtitan's _save_list policy).
+OP_SAC_SAVED = slice(0, None, 2)
+OP_SAC_RECOMPUTED = slice(1, None, 2)
+
+
+def layer_matmuls(arch: Architecture) -> list[tuple[str, int, int]]:
+    """A decoder layer's matmuls in forward order: (name, input width, output width), per token."""
+    h, f, q, kv = arch.hidden_size, arch.ffn_hidden_size, arch.query_width, arch.kv_width
+    attention = [("q", h, q), ("k", h, kv), ("v", h, kv), ("attention out", q, h)]
+    mlp = [("gate", h, f), ("up", h, f), ("down", f, h)] if arch.gated_mlp else [("fc1", h, f), ("fc2", f, h)]
+    return attention + mlp
+
+
 def op_sac_tensors(arch: Architecture, x: LayerShape) -> list[SavedTensor]:
     """torchtitan's per-op selective checkpointing (parallelize_llama.py, `_save_list` policy).
 
@@ -177,10 +190,8 @@ def op_sac_tensors(arch: Architecture, x: LayerShape) -> list[SavedTensor]:
     a gated MLP) are saved; everything elementwise is recomputed in backward.
     """
     sb = x.s * x.b
-    matmuls = [("q", x.a * x.d), ("k", x.g * x.d), ("v", x.g * x.d), ("attention out", x.h)]
-    matmuls += [("gate", x.f), ("up", x.f), ("down", x.h)] if arch.gated_mlp else [("fc1", x.f), ("fc2", x.h)]
     tensors = [SavedTensor("layer input (checkpoint)", x.e * sb * x.h / x.sp, f"{x.e}sbh/{x.sp}")]
-    for name, width in matmuls[::2]:
+    for name, _inputs, width in layer_matmuls(arch)[OP_SAC_SAVED]:
         split = x.sp if width == x.h else x.t  # row-parallel outputs are sequence-split with SP
         tensors.append(SavedTensor(f"{name} matmul output", x.e * sb * width / split, f"{x.e}sb*{width}/{split}"))
     tensors += [SavedTensor("attention output", x.e * sb * x.a * x.d / x.t, f"{x.e}sb*a*d/t"),

@@ -71,11 +71,19 @@ class Run:
                                self.dtype_bytes, self.options.context_parallel)
 
 
+def check_context_parallel(seq_length: int, context_parallel: int) -> None:
+    """Context parallelism splits the sequence into cp equal parts."""
+    if seq_length % context_parallel:
+        raise StrategyError(key="error.cp_divides_seq", cp=context_parallel, seq=seq_length)
+
+
 def resolve_run(config: TrainingConfig, arch: Architecture, options: AnalyticOptions) -> Run:
-    """Check the strategy against the architecture; raise StrategyError with the reason."""
+    """Check the strategy against the architecture; raise StrategyError with the reason.
+
+    The explorer (explore.py) applies the same checks, in this order, to every strategy it lists.
+    """
     check_tensor_parallel(arch, config.tp)
-    if config.seq_length % options.context_parallel:
-        raise StrategyError(key="error.cp_divides_seq", cp=options.context_parallel, seq=config.seq_length)
+    check_context_parallel(config.seq_length, options.context_parallel)
     layers = stage_layer_counts(config.num_layers, config.pp, options.pp_division)
     check_schedule(options.schedule, options.virtual_stages, layers)
     recompute = "full" if config.checkpoint else options.recompute

@@ -13,32 +13,33 @@ from __future__ import annotations
 from ..errors import StrategyError
 
 
-def inflight_chunk_passes(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int = 1) -> int:
+def inflight_chunk_passes(schedule: str, stage, pp, chunks, virtual_stages=1, minimum=min):
     """(micro-batch, model chunk) pairs whose activations stage `stage` holds at its peak.
 
     Each pair holds 1/virtual_stages of the stage's layers; with one model chunk per stage it is
-    the number of in-flight micro-batches.
+    the number of in-flight micro-batches. The numbers may be integer arrays, with `minimum`
+    their element-wise minimum (the explorer evaluates a whole grid of strategies at once).
     """
     if schedule == "gpipe":
         return chunks * virtual_stages
     if schedule == "1f1b":
-        return min(pp - stage, chunks) * virtual_stages
+        return minimum(pp - stage, chunks) * virtual_stages
     if schedule == "interleaved":
         warmup = (pp - stage - 1) * 2 + (virtual_stages - 1) * pp
-        return min(warmup + 1, chunks * virtual_stages)
+        return minimum(warmup + 1, chunks * virtual_stages)
     raise StrategyError(key="error.unknown_schedule", schedule=schedule)
 
 
-def first_chunk_microbatches(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int = 1) -> int:
+def first_chunk_microbatches(schedule: str, stage, pp, chunks, virtual_stages=1, minimum=min):
     """Micro-batches whose activations the stage's first model chunk (the embedding's) holds.
 
     Interleaved 1F1B runs forward passes in groups of pp micro-batches per model chunk, cycling
-    through the chunks, so pass k belongs to chunk (k // pp) % v.
+    through the chunks, so pass k belongs to chunk (k // pp) % v: of P passes, each full cycle of
+    pp v passes gives the first chunk pp, and the rest up to pp more. With v = 1 that is P.
     """
-    passes = inflight_chunk_passes(schedule, stage, pp, chunks, virtual_stages)
-    if virtual_stages == 1:
-        return passes
-    return sum(1 for k in range(passes) if (k // pp) % virtual_stages == 0)
+    passes = inflight_chunk_passes(schedule, stage, pp, chunks, virtual_stages, minimum)
+    cycles = passes // (pp * virtual_stages)
+    return cycles * pp + minimum(passes - cycles * pp * virtual_stages, pp)
 
 
 def check_schedule(schedule: str, virtual_stages: int, layers_per_stage: list[int]) -> None:

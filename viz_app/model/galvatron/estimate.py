@@ -47,7 +47,7 @@ def other_placement(stage: int, pp: int) -> str | None:
     return None
 
 
-class _Lookup:
+class Lookup:
     """Reads TP-dependent profile values, recording which ones were extrapolated."""
 
     def __init__(self, profile: GalvatronProfile, variant: ProfileVariant, sequence_parallel: bool):
@@ -65,23 +65,24 @@ class _Lookup:
         return value
 
 
-def _validate(config: TrainingConfig) -> None:
-    if config.pp > config.num_layers:
-        raise StrategyError(key="error.pp_over_layers", pp=config.pp, layers=config.num_layers)
+def check_pipeline(pp: int, num_layers: int) -> None:
+    """Every pipeline stage needs at least one layer."""
+    if pp > num_layers:
+        raise StrategyError(key="error.pp_over_layers", pp=pp, layers=num_layers)
 
 
 def estimate_galvatron(config: TrainingConfig, profile: GalvatronProfile) -> Estimate:
     """Per-GPU memory of every pipeline stage, as Galvatron's visualizer computes it."""
-    _validate(config)
+    check_pipeline(config.pp, config.num_layers)
     variant = profile.variant(config.sequence_parallel)
-    lookup = _Lookup(profile, variant, config.sequence_parallel)
+    lookup = Lookup(profile, variant, config.sequence_parallel)
     tp, pp, dp = config.tp, config.pp, config.dp
     seq_ratio = config.seq_length / variant.seq_length
     layers_per_stage = math.ceil(config.num_layers / pp)
 
     layer_state_terms = state_terms(variant.parameter_mib / tp, config, dp)
     layer_states = States.of(layer_state_terms)
-    layer_activation = _layer_activation(config, variant, lookup, seq_ratio)
+    layer_activation = layer_activation_term(config, variant, lookup, seq_ratio)
     layers = Term(layers_per_stage, f"{layers_per_stage} layers")
 
     stages = []
@@ -127,8 +128,11 @@ def estimate_galvatron(config: TrainingConfig, profile: GalvatronProfile) -> Est
     return Estimate("galvatron", tuple(stages), tuple(notices))
 
 
-def _layer_activation(config: TrainingConfig, variant: ProfileVariant, lookup: _Lookup, seq_ratio: float) -> Term:
-    """One layer's activation for one micro-batch: the checkpointed input, or the profiled activation."""
+def layer_activation_term(config: TrainingConfig, variant: ProfileVariant, lookup: Lookup, seq_ratio: float) -> Term:
+    """One layer's activation for one micro-batch: the checkpointed input, or the profiled activation.
+
+    `config.micro_batch_size` may be an integer array (the explorer's grid); the rest are numbers.
+    """
     tp, mbs = config.tp, config.micro_batch_size
     if config.checkpoint:
         activation = (Term(variant.checkpoint_mib, f"checkpoint {variant.checkpoint_mib:g}")

@@ -1,0 +1,78 @@
+"""Which strategies the explorer lists: parallel layouts of N GPUs, then batch splits.
+
+A layout is (tp, pp, cp, ep, etp) whose product with dp is the GPU count. Each candidate goes
+through the cost model's own checks (the ones its estimate raises, in the same order); the first
+that fails names the reason it is excluded, and `excluded` counts candidates by reason.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from ..errors import StrategyError
+
+# Reason a layout is excluded when the global batch cannot be split over its data-parallel replicas.
+GBS_NOT_DIVISIBLE = "gbs_divides_dp"
+ERROR_PREFIX = "error."
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How N GPUs are split; dp is what remains of N after tp x pp x cp."""
+
+    tp: int
+    pp: int
+    cp: int
+    dp: int
+    ep: int = 1
+    etp: int = 1
+
+
+@functools.lru_cache(maxsize=256)
+def divisors(n: int) -> tuple[int, ...]:
+    return tuple(d for d in range(1, n + 1) if n % d == 0)
+
+
+def expert_layouts(num_experts: int) -> tuple[tuple[int, int], ...]:
+    """(ep, etp) pairs to try. A dense model (no experts) has only (1, 1); expert parallelism is the
+    one place a model with experts will widen this axis."""
+    if num_experts:
+        raise StrategyError(f"the explorer does not model {num_experts} experts yet")
+    return ((1, 1),)
+
+
+def reason_of(exc: StrategyError) -> str:
+    """The stable code of a rule that failed: its message key without the `error.` prefix."""
+    key = getattr(exc.text, "key", "") or str(exc)
+    return key.removeprefix(ERROR_PREFIX)
+
+
+def layouts(gpus: int, gbs: int, check: Callable[[int, int, int], None], excluded: Counter,
+            context_parallel: bool = True, num_experts: int = 0) -> Iterator[Layout]:
+    """Every layout of `gpus` GPUs that `check(tp, pp, cp)` accepts and whose dp divides `gbs`.
+
+    `check` raises StrategyError for a strategy the cost model refuses; it sees each (tp, pp, cp)
+    once, so it may remember its verdicts.
+    """
+    for tp in divisors(gpus):
+        for pp in divisors(gpus // tp):
+            for cp in divisors(gpus // (tp * pp)) if context_parallel else (1,):
+                for ep, etp in expert_layouts(num_experts):
+                    dp = gpus // (tp * pp * cp)
+                    try:
+                        check(tp, pp, cp)
+                    except StrategyError as exc:
+                        excluded[reason_of(exc)] += 1
+                        continue
+                    if gbs % dp:
+                        excluded[GBS_NOT_DIVISIBLE] += 1
+                        continue
+                    yield Layout(tp, pp, cp, dp, ep, etp)
+
+
+def micro_batch_sizes(gbs: int, dp: int) -> tuple[int, ...]:
+    """Every micro-batch size that splits a replica's gbs / dp samples into whole micro-batches."""
+    return divisors(gbs // dp)

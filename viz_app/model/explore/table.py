@@ -1,0 +1,67 @@
+"""The explorer's result: one column per quantity, one row per strategy, in the default order.
+
+Strategy keys are those of `memviz estimate --json`'s `config` and `options`, so a row can be fed
+back to the estimate; these keys are a public interface (add, never rename).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .costs import COMM_KINDS
+
+STRATEGY_KEYS = ("tp", "pp", "dp", "ep", "etp", "zero_stage", "micro_batch_size", "chunks", "context_parallel",
+                 "recompute", "schedule", "virtual_stages")
+RESULT_KEYS = ("peak_mib", "peak_stage", "headroom_mib", "fits", "bubble", "recompute_overhead")
+
+
+def comm_column(kind: str) -> str:
+    return f"comm_{kind}_bytes"
+
+
+@dataclass(frozen=True)
+class Exploration:
+    """Every listed strategy (`columns`, equal-length arrays) and the excluded ones, counted by reason."""
+
+    mode: str
+    capacity_mib: float
+    columns: dict[str, np.ndarray]
+    excluded: dict[str, int]
+
+    def __len__(self) -> int:
+        return len(self.columns["tp"])
+
+    def rows(self, limit: int | None = None) -> list[dict]:
+        """The strategies as JSON objects, in order (the first `limit` of them)."""
+        stop = len(self) if limit is None else min(limit, len(self))
+        plain = {key: self.columns[key][:stop].tolist() for key in STRATEGY_KEYS + RESULT_KEYS}
+        comm = {kind: self.columns[comm_column(kind)][:stop].tolist() for kind in COMM_KINDS}
+        rows = []
+        for i in range(stop):
+            row = {key: values[i] for key, values in plain.items()}
+            row["comm_bytes"] = {kind: values[i] for kind, values in comm.items()}
+            rows.append(row)
+        return rows
+
+    def to_json(self, limit: int | None = None) -> dict:
+        return {"mode": self.mode, "capacity_mib": self.capacity_mib, "count": len(self),
+                "strategies": self.rows(limit), "excluded": dict(sorted(self.excluded.items()))}
+
+
+def empty_columns() -> dict[str, np.ndarray]:
+    """The columns of a grid with no valid strategy."""
+    keys = STRATEGY_KEYS + ("peak_mib", "peak_stage", "bubble", "recompute_overhead")
+    return {key: np.zeros(0) for key in keys + tuple(comm_column(kind) for kind in COMM_KINDS)}
+
+
+def finish(mode: str, capacity_mib: float, columns: dict[str, np.ndarray], excluded: dict[str, int]) -> Exploration:
+    """Add the verdict and put the rows in the default order: fitting first, then the least bubble
+    plus recompute overhead, then the least communication, then the least memory."""
+    columns["headroom_mib"] = capacity_mib - columns["peak_mib"]
+    columns["fits"] = columns["peak_mib"] <= capacity_mib
+    comm_total = sum(columns[comm_column(kind)] for kind in COMM_KINDS)
+    order = np.lexsort((columns["peak_mib"], comm_total, columns["bubble"] + columns["recompute_overhead"],
+                        ~columns["fits"]))
+    return Exploration(mode, capacity_mib, {key: values[order] for key, values in columns.items()}, excluded)
