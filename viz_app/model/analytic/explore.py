@@ -46,7 +46,7 @@ from .parameters import (
     vocab_shard_parameter_count,
 )
 from .schedule import check_schedule, first_chunk_microbatches, inflight_chunk_passes
-from .states import gradient_bytes, grad_accumulate_bytes, optimizer_term, weight_bytes
+from .states import grad_accumulate_bytes, gradient_bytes, optimizer_term, weight_bytes
 
 MIB = 1 << 20
 ZERO_STAGES = (0, 1, 2, 3)
