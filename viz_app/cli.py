@@ -21,6 +21,7 @@ from .model.analytic.options import FRAMEWORKS, GRAD_DTYPES, KERNELS, OPTIMIZERS
 from .model.analytic.pipeline_division import parse_pp_division
 from .model.config import ZERO_STAGES
 from .model.errors import MemvizError, StrategyError, param_values_checked
+from .model.gpus import GPUS
 from .model.report import estimate_document
 from .model.text_report import format_stages
 
@@ -108,6 +109,25 @@ ANALYTIC_FLAGS = {
 }
 
 
+def _add_sources(command: argparse.ArgumentParser) -> None:
+    source = command.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", help="a bundled Galvatron profile (see `memviz presets`)")
+    source.add_argument("--profile", help="a Galvatron memory-profiling JSON file")
+    source.add_argument("--model", help="analytic mode: a bundled model architecture (see `memviz models`)")
+    source.add_argument("--model-config", dest="model_config",
+                        help="analytic mode: a Hugging Face config.json or a Galvatron model meta config")
+
+
+def _positive_float(text: str) -> float:
+    value = _number_at_least(text, float, 0, "a number")
+    if not value:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+GPU_KEYS = ", ".join(f"{g.key} ({g.name})" for g in GPUS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memviz", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"memviz {__version__}")
@@ -119,12 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_command = functools.partial(commands.add_parser, parents=[debug])
 
     est = add_command("estimate", help="per-GPU memory of every pipeline stage")
-    source = est.add_mutually_exclusive_group(required=True)
-    source.add_argument("--preset", help="a bundled Galvatron profile (see `memviz presets`)")
-    source.add_argument("--profile", help="a Galvatron memory-profiling JSON file")
-    source.add_argument("--model", help="analytic mode: a bundled model architecture (see `memviz models`)")
-    source.add_argument("--model-config", dest="model_config",
-                        help="analytic mode: a Hugging Face config.json or a Galvatron model meta config")
+    _add_sources(est)
     for flag, help_text in (
         ("tp", "tensor-parallel degree"), ("pp", "pipeline-parallel degree"),
         ("dp", "data-parallel degree (default: GPUs / (TP x PP))"), ("gpus", "total GPUs"),
@@ -143,6 +158,22 @@ def build_parser() -> argparse.ArgumentParser:
     analytic = est.add_argument_group("analytic mode (with --model or --model-config)")
     for flag, (_, keywords) in ANALYTIC_FLAGS.items():
         analytic.add_argument(f"--{flag.replace('_', '-')}", dest=flag, **keywords)
+
+    explore = add_command("explore", help="every valid parallel strategy for a model on N GPUs, best first")
+    _add_sources(explore)
+    explore.add_argument("--gpus", type=_positive_int, metavar="N", required=True, help="GPUs in the job")
+    capacity = explore.add_mutually_exclusive_group(required=True)
+    capacity.add_argument("--gpu", metavar="NAME", help="a catalogue GPU by its size in GB: " + GPU_KEYS)
+    capacity.add_argument("--gpu-mib", dest="gpu_mib", type=_positive_float, metavar="MIB", help="GPU memory in MiB")
+    explore.add_argument("--gbs", type=_positive_int, metavar="N", help="global batch size (default: the GPUs)")
+    explore.add_argument("--seq-length", dest="seq_length", type=_positive_int, metavar="N",
+                         help="sequence length (default: the profile's or model's)")
+    explore.add_argument("--layers", type=_positive_int, metavar="N",
+                         help="number of layers (default: the profile's or model's)")
+    explore.add_argument("--framework", choices=FRAMEWORKS, help="analytic mode: the training framework's preset")
+    explore.add_argument("--top", type=_positive_int, default=20, metavar="N",
+                         help="table only: how many strategies to print (default 20; --json lists all)")
+    explore.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     add_command("presets", help="list the bundled presets")
     add_command("models", help="list the bundled model architectures of the analytic mode")
@@ -192,17 +223,9 @@ def run_estimate(args: argparse.Namespace) -> int:
     if analytic_option_values(args):
         given = ", ".join(f"--{f.replace('_', '-')}" for f, _ in ANALYTIC_FLAGS.items() if getattr(args, f) is not None)
         raise MemvizError(f"{given}: analytic-mode options; use them with --model or --model-config, not a profile")
-    from .model.config import TrainingConfig
     from .model.galvatron.estimate import estimate_galvatron
-    from .model.galvatron.presets import load_preset
-    from .model.galvatron.profile import load_profile
 
-    profile = load_preset(args.preset) if args.preset else load_profile(args.profile)
-    config = TrainingConfig()
-    given = config_values(args)
-    config.apply(**{**profile.config_defaults(), **given})
-    if "num_layers" not in given and not profile.model.num_layers:
-        raise MemvizError(f"{profile.name} has no model_config.n_layers: give the number of layers with --layers N")
+    profile, config = _profile_config(args, config_values(args))
     estimate = estimate_galvatron(config, profile)
     if args.json:
         print(json.dumps(estimate_document(profile.name, config, estimate), indent=2))
@@ -240,6 +263,53 @@ def _strategy_line(config) -> str:
             f"gbs {v['global_batch_size']}, chunks {v['chunks']}, ZeRO {v['zero_stage']}, seq {v['seq_length']}, "
             f"layers {v['num_layers']}, SP {'on' if v['sequence_parallel'] else 'off'}, "
             f"checkpoint {'on' if v['checkpoint'] else 'off'}, {'mixed' if v['mixed_precision'] else 'fp32'}")
+
+
+def run_explore(args: argparse.Namespace) -> int:
+    from .model.explore.text_table import format_exploration
+    from .model.gpus import catalogue_capacity_mib
+
+    capacity_mib = args.gpu_mib if args.gpu_mib is not None else catalogue_capacity_mib(args.gpu)
+    given = {"global_batch_size": args.gbs or args.gpus}
+    given.update({key: value for key, value in (("seq_length", args.seq_length), ("num_layers", args.layers)) if value})
+    if args.model or args.model_config:
+        from .model.analytic.explore import explore_analytic
+        from .model.analytic.frameworks import options_for
+        from .model.analytic.model_config_import import read_model_config
+        from .model.analytic.model_presets import load_model_preset
+        from .model.config import TrainingConfig
+
+        arch = load_model_preset(args.model) if args.model else read_model_config(args.model_config)
+        config = TrainingConfig()
+        config.apply(**{**arch.config_defaults(), **given})
+        options = options_for({"framework": args.framework} if args.framework else {})
+        source, exploration = arch.model_name, explore_analytic(arch, config, options, args.gpus, capacity_mib)
+    else:
+        if args.framework:
+            raise MemvizError("--framework: an analytic-mode option; use it with --model or --model-config")
+        from .model.galvatron.explore import explore_galvatron
+
+        profile, config = _profile_config(args, given)
+        source, exploration = profile.name, explore_galvatron(profile, config, args.gpus, capacity_mib)
+    if args.json:
+        print(json.dumps({"source": source, "gpus": args.gpus, "config": config.values(), **exploration.to_json()}))
+    else:
+        print(format_exploration(exploration, args.top, title=f"{source} on {args.gpus} GPUs of {capacity_mib:g} MiB"))
+    return 0
+
+
+def _profile_config(args: argparse.Namespace, given: dict):
+    """The profile named by --preset / --profile and a configuration with its defaults and `given`."""
+    from .model.config import TrainingConfig
+    from .model.galvatron.presets import load_preset
+    from .model.galvatron.profile import load_profile
+
+    profile = load_preset(args.preset) if args.preset else load_profile(args.profile)
+    config = TrainingConfig()
+    config.apply(**{**profile.config_defaults(), **given})
+    if "num_layers" not in given and not profile.model.num_layers:
+        raise MemvizError(f"{profile.name} has no model_config.n_layers: give the number of layers with --layers N")
+    return profile, config
 
 
 def run_presets(_args: argparse.Namespace) -> int:
@@ -287,8 +357,8 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"estimate": run_estimate, "presets": run_presets, "models": run_models, "validate": run_validate,
-            "serve": run_serve, "build": run_build}
+COMMANDS = {"estimate": run_estimate, "explore": run_explore, "presets": run_presets, "models": run_models,
+            "validate": run_validate, "serve": run_serve, "build": run_build}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

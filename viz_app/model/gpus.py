@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import MemvizError
 from .result import Estimate
 
 
@@ -32,6 +33,14 @@ GPUS = (
 GPU_BY_KEY = {g.key: g for g in GPUS}
 CUSTOM = "custom"
 DEFAULT_GPU = "80"
+
+
+def catalogue_capacity_mib(key: str) -> float:
+    """Capacity of the catalogue GPU `key` (its marketing size in GB: "80"); a clear error otherwise."""
+    if key not in GPU_BY_KEY:
+        choices = ", ".join(f"{g.key} ({g.name})" for g in GPUS)
+        raise MemvizError(f"--gpu {key}: not a GPU of the catalogue; choose one of {choices}, or give --gpu-mib")
+    return GPU_BY_KEY[key].capacity_mib
 
 
 def gpu_capacity_mib(key: str, custom_gib: float) -> float:
