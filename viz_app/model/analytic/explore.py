@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -207,7 +208,8 @@ class _Evaluator:
     def _bytes_per_param(self) -> None:
         """Each model-state part's bytes per parameter after ZeRO (states.py, sharding.py), per row."""
         c, o = self.config, self.options
-        single, several = (_with(c, chunks=1), _with(c, chunks=2))
+        # grad_accumulate_bytes reads the precision and whether there is more than one micro-batch
+        single, several = (SimpleNamespace(mixed_precision=c.mixed_precision, chunks=chunks) for chunks in (1, 2))
         unsharded = {
             "parameter": np.full(len(self.tp), weight_bytes(c, o)),
             "gradient": np.full(len(self.tp), gradient_bytes(c, o)),
@@ -252,14 +254,6 @@ class _Evaluator:
         return total, layers, stage_params
 
 
-def _with(config: TrainingConfig, **values) -> TrainingConfig:
-    """A copy of `config` with `values` set verbatim (no coupling)."""
-    copy = TrainingConfig()
-    with copy.coupling_paused():
-        copy.param.update(**{**config.values(), **values})
-    return copy
-
-
 def _peak(evaluator: _Evaluator) -> dict[str, np.ndarray]:
     """The most loaded stage of every row; ties go to the lowest stage, as `Estimate.peak_stage`."""
     pp, extra = evaluator.b["pp"], evaluator.b["extra_layers"]
@@ -301,13 +295,13 @@ def explore_analytic(arch: Architecture, config: TrainingConfig, options: Analyt
                      capacity_mib: float) -> Exploration:
     """Every valid strategy for `arch` on `gpus` GPUs with `config`'s global batch, sequence length,
     layers and precision, and `options`' framework settings; tp, pp, dp, cp, ZeRO stage, recompute,
-    micro-batch size, schedule and virtual stages vary. `options.pp_division` is not used (even split)."""
+    micro-batch size, schedule and virtual stages vary (`config.checkpoint`, `options.recompute`,
+    `schedule`, `virtual_stages`, `context_parallel` and `pp_division` are not read; stages split evenly)."""
     excluded: Counter = Counter()
-    base_config = _with(config, checkpoint=False)
-    grid = _Grid(_enumerate(arch, base_config, gpus, excluded), len(ZERO_STAGES) * len(RECOMPUTE))
+    grid = _Grid(_enumerate(arch, config, gpus, excluded), len(ZERO_STAGES) * len(RECOMPUTE))
     if not len(grid.base["tp"]):
         return finish("analytic", capacity_mib, empty_columns(), dict(excluded))
-    evaluator = _Evaluator(arch, base_config, options, grid)
+    evaluator = _Evaluator(arch, config, options, grid)
     peak = _peak(evaluator)
     comm = _comm(evaluator, peak)
     overhead = np.asarray([recompute_overhead(arch, config.seq_length, mode) for mode in RECOMPUTE])

@@ -23,23 +23,32 @@ def comm_column(kind: str) -> str:
 
 @dataclass(frozen=True)
 class Exploration:
-    """Every listed strategy (`columns`, equal-length arrays) and the excluded ones, counted by reason."""
+    """Every listed strategy and the excluded ones, counted by reason.
+
+    `columns` are equal-length arrays in the order the grid was built; `order` lists their rows in
+    the default order (so a caller wanting only the first rows, or all of them unordered as a chart
+    does, pays for no reordering).
+    """
 
     mode: str
     capacity_mib: float
     columns: dict[str, np.ndarray]
     excluded: dict[str, int]
+    order: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.columns["tp"])
+        return len(self.order)
+
+    def column(self, key: str, limit: int | None = None) -> np.ndarray:
+        """One quantity of the first `limit` strategies (all by default), in order."""
+        return self.columns[key][self.order[:limit]]
 
     def rows(self, limit: int | None = None) -> list[dict]:
         """The strategies as JSON objects, in order (the first `limit` of them)."""
-        stop = len(self) if limit is None else min(limit, len(self))
-        plain = {key: self.columns[key][:stop].tolist() for key in STRATEGY_KEYS + RESULT_KEYS}
-        comm = {kind: self.columns[comm_column(kind)][:stop].tolist() for kind in COMM_KINDS}
+        plain = {key: self.column(key, limit).tolist() for key in STRATEGY_KEYS + RESULT_KEYS}
+        comm = {kind: self.column(comm_column(kind), limit).tolist() for kind in COMM_KINDS}
         rows = []
-        for i in range(stop):
+        for i in range(len(plain["tp"])):
             row = {key: values[i] for key, values in plain.items()}
             row["comm_bytes"] = {kind: values[i] for kind, values in comm.items()}
             rows.append(row)
@@ -56,12 +65,15 @@ def empty_columns() -> dict[str, np.ndarray]:
     return {key: np.zeros(0) for key in keys + tuple(comm_column(kind) for kind in COMM_KINDS)}
 
 
+def comm_total(columns: dict[str, np.ndarray]) -> np.ndarray:
+    return sum(columns[comm_column(kind)] for kind in COMM_KINDS)
+
+
 def finish(mode: str, capacity_mib: float, columns: dict[str, np.ndarray], excluded: dict[str, int]) -> Exploration:
-    """Add the verdict and put the rows in the default order: fitting first, then the least bubble
-    plus recompute overhead, then the least communication, then the least memory."""
+    """Add the verdict and the default order: fitting first, then the least bubble plus recompute
+    overhead, then the least communication, then the least memory."""
     columns["headroom_mib"] = capacity_mib - columns["peak_mib"]
     columns["fits"] = columns["peak_mib"] <= capacity_mib
-    comm_total = sum(columns[comm_column(kind)] for kind in COMM_KINDS)
-    order = np.lexsort((columns["peak_mib"], comm_total, columns["bubble"] + columns["recompute_overhead"],
+    order = np.lexsort((columns["peak_mib"], comm_total(columns), columns["bubble"] + columns["recompute_overhead"],
                         ~columns["fits"]))
-    return Exploration(mode, capacity_mib, {key: values[order] for key, values in columns.items()}, excluded)
+    return Exploration(mode, capacity_mib, columns, excluded, order)

@@ -17,7 +17,8 @@ COLUMNS = (
 
 def format_exploration(exploration: Exploration, top: int, title: str = "") -> str:
     """The first `top` strategies, right-aligned; communication in GiB sent per GPU per step."""
-    columns = exploration.columns
+    columns = {key: exploration.column(key, top) for _, key, _ in COLUMNS}
+    columns.update({comm_column(kind): exploration.column(comm_column(kind), top) for kind in COMM_KINDS})
     heads = [head for head, _, _ in COLUMNS] + [f"{kind} GiB" for kind in COMM_KINDS]
     rows = [heads]
     for i in range(min(top, len(exploration))):
@@ -25,7 +26,7 @@ def format_exploration(exploration: Exploration, top: int, title: str = "") -> s
         row += [f"{columns[comm_column(kind)][i] / GIB:.1f}" for kind in COMM_KINDS]
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(heads))]
-    fitting = int(columns["fits"].sum()) if len(exploration) else 0
+    fitting = int(exploration.columns["fits"].sum()) if len(exploration) else 0
     lines = [title] if title else []
     lines.append(f"{len(exploration)} strategies, {fitting} fit; the first {len(rows) - 1} (fits first, then least "
                  "bubble + recompute, then least communication):")
