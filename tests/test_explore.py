@@ -14,6 +14,7 @@ from viz_app.model.analytic.explore import explore_analytic
 from viz_app.model.analytic.frameworks import options_for
 from viz_app.model.analytic.model_presets import load_model_preset
 from viz_app.model.config import TrainingConfig
+from viz_app.model.explore.grid import EXCLUSION_REASONS
 from viz_app.model.galvatron.estimate import estimate_galvatron
 from viz_app.model.galvatron.explore import explore_galvatron
 from viz_app.model.galvatron.presets import load_preset
@@ -72,6 +73,15 @@ def test_exclusion_reasons_counted_by_hand():
     _profile, _config, found = galvatron("llama2-7b", 24, 24)
     assert {r["tp"] for r in found.rows()} == {1, 2, 4, 8}
     assert found.excluded == {"no_tp": 10}
+
+
+def test_every_exclusion_reason_is_listed():
+    reasons = set()
+    for found in (analytic("llama-3-8b", 24, 24)[2], analytic("pythia-160m", 16, 16)[2], analytic("gpt2", 4, 2)[2],
+                  galvatron("llama2-7b", 24, 24)[2]):
+        reasons |= set(found.excluded)
+    assert reasons <= set(EXCLUSION_REASONS)
+    assert {"tp_divides_heads", "cp_divides_seq", "pp_over_layers", "gbs_divides_dp", "no_tp"} <= reasons
 
 
 @pytest.mark.parametrize(("model", "gpus", "gbs", "framework"), [

@@ -18,8 +18,10 @@ from viz_app.model.analytic.frameworks import options_for
 from viz_app.model.analytic.model_presets import list_model_presets, load_model_preset
 from viz_app.model.analytic.options import FRAMEWORKS
 from viz_app.model.config import TrainingConfig
+from viz_app.model.explore.grid import EXCLUSION_REASONS
 from viz_app.model.galvatron.estimate import estimate_galvatron
 from viz_app.model.galvatron.presets import list_presets, load_preset
+from viz_app.ui.explorer import COLUMNS as EXPLORER_COLUMNS
 from viz_app.view import View
 
 SOURCES = Path(__file__).resolve().parent.parent / "viz_app"
@@ -32,7 +34,10 @@ SAME_IN_BOTH = {"app.title", "gpu.label", "gpu.option", "total.mib_equivalent", 
                 "block.activation.logits", "opt.optimizer.adam", "opt.optimizer.adamw", "opt.grad_dtype.bf16",
                 "opt.schedule.1f1b", "opt.schedule.gpipe", "arch.norm_type.rmsnorm", "arch.norm_type.layernorm",
                 # framework and dtype names
-                "opt.framework.megatron", "opt.framework.torchtitan", "opt.optimizer_state_dtype.fp32"}
+                "opt.framework.megatron", "opt.framework.torchtitan", "opt.optimizer_state_dtype.fp32",
+                # parallelism abbreviations in the explorer
+                "explore.col.tp", "explore.col.pp", "explore.col.dp", "explore.col.cp", "explore.col.zero",
+                "explore.strategy"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -166,6 +171,9 @@ def test_keys_built_at_run_time_exist():
         "param.": {f"param.{name}" for name in TrainingConfig.param if name != "name"},
         "tab.": {f"tab.{tab}" for tab in View.param.tab.objects},
         "notice.": {f"notice.{code}" for code in notice_codes_in_sources()},
+        "explore.": ({f"explore.col.{key}" for key, _field in EXPLORER_COLUMNS}
+                     | {f"explore.reason.{reason}" for reason in EXCLUSION_REASONS}
+                     | {"explore.gpus", "explore.gbs", "explore.seq"}),
     }
     assert dynamic_prefixes() <= set(families), "a new run-time key family: enumerate it in this test"
     assert len(families["notice."]) >= 4

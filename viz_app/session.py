@@ -161,6 +161,10 @@ class Session(param.Parameterized):
             self.param.update(**values)
         self.param.trigger(*values)
 
+    def apply_strategy(self, config: dict, options: dict) -> None:
+        """Set a whole strategy (an explorer row: configuration and analytic options), estimating once."""
+        self._adopt(config, lambda: self.options.param.update(**options))
+
     # --- estimating ----------------------------------------------------------------------
     def compute(self) -> Estimate:
         """The estimate of the current inputs (raises MemvizError when they cannot be estimated)."""

@@ -27,6 +27,7 @@ OPTION_KEYS = {name: name for name in (
     "nccl_buffer_mib_per_group", "framework", "optimizer_state_dtype", "fsdp_unsharded_under_pp",
 )}
 VIEW_KEYS = {"lang": "lang", "unit": "unit", "gpu": "gpu", "gib": "custom_gib", "tab": "tab"}
+EXPLORE_KEYS = {"explore_gpus": "gpus", "explore_gbs": "global_batch_size", "explore_seq": "seq_length"}
 
 
 def parse_value(parameter: param.Parameter, raw: object) -> object:
@@ -83,6 +84,7 @@ def restore(session: Session, view: param.Parameterized, query: dict) -> list[st
             setattr(session, name, chosen[name])
     apply_options(session.options, _parsed(session.options, OPTION_KEYS, query, ignored))
     view.param.update(**_parsed(view, VIEW_KEYS, query, ignored))
+    view.explore.param.update(**_parsed(view.explore, EXPLORE_KEYS, query, ignored))
     session.config.apply(**_parsed(session.config, CONFIG_KEYS, query, ignored))
     return ignored
 
@@ -94,4 +96,4 @@ def serialize(value: object) -> str:
 def link_targets(session: Session, view: param.Parameterized) -> list[tuple[param.Parameterized, dict[str, str]]]:
     """Every (object, {query key: parameter}) pair a link carries."""
     return [(session, SESSION_KEYS), (session.config, CONFIG_KEYS), (session.options, OPTION_KEYS),
-            (view, VIEW_KEYS)]
+            (view, VIEW_KEYS), (view.explore, EXPLORE_KEYS)]

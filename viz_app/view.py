@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import param
 
+from .explore_inputs import ExploreInputs
 from .model.gpus import CUSTOM, DEFAULT_GPU, GPUS
 from .model.units import UNITS
 
@@ -19,3 +20,5 @@ class View(param.Parameterized):
     drill = param.Boolean(False, doc="Donut shows the model-states breakdown.")
     tab = param.Selector(default="bars", objects=["bars", "proportion", "donut", "formulas"],
                          doc="Analysis view shown.")
+    explore = param.ClassSelector(class_=ExploreInputs, default=ExploreInputs(), instantiate=True,
+                                  doc="What the strategy explorer searches for.")

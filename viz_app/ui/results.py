@@ -25,6 +25,7 @@ from ..model.units import format_memory
 from ..session import Session
 from ..view import View
 from .batching import batch
+from .explorer import ExplorerCard
 from .theme import card, html, text
 from .treemap import InPlaceTreemap
 from .widgets import from_param, label
@@ -234,7 +235,7 @@ class Results(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.Column:
         return pn.Column(self.summary(), self.treemap_card(), self.analysis_card(), self.stages_card(),
-                         sizing_mode="stretch_width")
+                         ExplorerCard(self.session, self.view), sizing_mode="stretch_width")
 
 
 def _stage_chart(estimate: Estimate, lang: str, unit: str, gpu: str, custom_gib: float) -> hv.Overlay:

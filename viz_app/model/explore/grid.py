@@ -16,6 +16,9 @@ from ..errors import StrategyError
 
 # Reason a layout is excluded when the global batch cannot be split over its data-parallel replicas.
 GBS_NOT_DIVISIBLE = "gbs_divides_dp"
+# Every reason the cost models' checks give (their error keys without `error.`; docs/explorer.md).
+EXCLUSION_REASONS = ("tp_divides_heads", "tp_divides_kv_heads", "tp_divides_ffn", "cp_divides_seq", "pp_over_layers",
+                     "virtual_uneven", "no_tp", "no_tp_without_sp", GBS_NOT_DIVISIBLE)
 ERROR_PREFIX = "error."
 
 

@@ -1,0 +1,59 @@
+"""The explorer card in process: it searches the session's model, a row or a point loads its strategy,
+and moving through strategies does not search again."""
+
+from __future__ import annotations
+
+import pytest
+
+from viz_app.app import configure_process
+from viz_app.model.analytic import estimate_analytic
+from viz_app.session import Session
+from viz_app.ui.explorer import TABLE_ROWS, ExplorerCard
+from viz_app.view import View
+
+
+@pytest.fixture
+def card():
+    configure_process()
+    session, view = Session(mode="analytic"), View()
+    view.explore.param.update(gpus=16, global_batch_size=32, seq_length=2048)
+    card = ExplorerCard(session, view)
+    card.__panel__()
+    return card
+
+
+def test_a_table_row_and_a_chart_point_load_their_strategy(card):
+    session, exploration = card.session, card.exploration
+    assert session.mode == "analytic" and exploration.mode == "analytic"
+    assert len(card.table.value) == min(TABLE_ROWS, len(exploration))
+    rows = exploration.rows(40)
+    card.table.selection = [7]
+    assert session.estimate.peak_stage.total_mib == rows[7]["peak_mib"]
+    assert (session.config.tp, session.config.pp, session.config.dp, session.options.context_parallel,
+            session.options.recompute, session.config.global_batch_size, session.config.seq_length) == (
+        rows[7]["tp"], rows[7]["pp"], rows[7]["dp"], rows[7]["context_parallel"], rows[7]["recompute"], 32, 2048)
+    assert session.problem == "" and session.config.constraint_notices() == []
+    searched = card.exploration
+    card.chart_selection.event(index=[31])
+    assert session.estimate.peak_stage.total_mib == rows[31]["peak_mib"]
+    assert card.exploration is searched  # loading a strategy does not search again
+    assert estimate_analytic(session.config, session.arch, session.options).peak_stage.total_mib == rows[31]["peak_mib"]
+
+
+def test_inputs_and_the_model_search_again(card):
+    first = len(card.exploration)
+    card.view.explore.gpus = 32
+    assert len(card.exploration) > first
+    card.session.preset = "llama2-7b"  # a Galvatron profile
+    assert card.exploration.mode == "galvatron"
+    row = card.exploration.rows(5)[4]
+    card.load(4)
+    assert card.session.estimate.peak_stage.total_mib == row["peak_mib"]
+    assert card.session.config.checkpoint == (row["recompute"] == "full")
+
+
+def test_inputs_that_cannot_be_searched_keep_the_last_search(card):
+    card.session.preset = "llama2-7b"
+    searched = card.exploration
+    card.session.config.sequence_parallel = False  # the profile has no measurements without SP
+    assert card.problem and card.exploration is searched
