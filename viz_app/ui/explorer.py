@@ -29,7 +29,7 @@ from .theme import card, html, text
 from .widgets import from_param, label
 
 TABLE_ROWS = 200  # the table lists the first strategies in the explorer's order (sortable among them)
-CHART_POINTS = 2000
+CHART_POINTS = 500
 # Analytic options each row sets itself (the explorer varies them), so they do not call for a new search.
 VARIED_OPTIONS = {"recompute", "schedule", "virtual_stages", "context_parallel", "pp_division"}
 CONFIG_INPUTS = ("sequence_parallel", "mixed_precision", "num_layers")
@@ -104,18 +104,14 @@ class ExplorerCard(pn.viewable.Viewer):
             config["checkpoint"] = row["recompute"] == "full"
         self.session.apply_strategy(config, options)
 
-    def _table(self) -> pn.widgets.DataFrame:
+    def _table(self, exploration: Exploration | None, lang: str, unit: str) -> pn.widgets.DataFrame:
+        """A new table for each search (a Bokeh DataTable whose data is replaced keeps showing the old rows)."""
         table = pn.widgets.DataFrame(
-            pd.DataFrame(), show_index=False, disabled=True, sortable=True, height=360, autosize_mode="fit_columns",
-            sizing_mode="stretch_width", css_classes=["memviz-explore-table"], selection=[],
+            _frame(exploration, lang, unit), show_index=False, disabled=True, sortable=True, reorderable=False,
+            height=360, sizing_mode="stretch_width", css_classes=["memviz-explore-table"], selection=[],
+            # force_fit: Bokeh 3.9's content-based autosizing throws in the browser ("row is not defined")
+            autosize_mode="force_fit",
         )
-
-        def fill(*_events) -> None:
-            table.param.update(value=_frame(self.exploration, self.view.lang, self.view.unit), selection=[])
-
-        self.param.watch(fill, "exploration")
-        self.view.param.watch(fill, ["lang", "unit"])
-        fill()
         table.param.watch(lambda event: self.load(event.new[0]) if event.new else None, "selection")
         self.table = table
         return table
@@ -138,7 +134,9 @@ class ExplorerCard(pn.viewable.Viewer):
         summary = html(pn.bind(_summary_html, self.param.exploration, self.param.problem, v.param.lang),
                        css_classes=["memviz-explore-summary"])
         hint = text(label("explore.hint", v.param.lang), "memviz-hint")
-        return card(title, pn.FlexBox(*fields, flex_wrap="wrap"), summary, self._chart(), self._table(), hint,
+        table = pn.panel(pn.bind(self._table, self.param.exploration, v.param.lang, v.param.unit),
+                         sizing_mode="stretch_width")
+        return card(title, pn.FlexBox(*fields, flex_wrap="wrap"), summary, self._chart(), table, hint,
                     css_classes=("memviz-explorer",))
 
 

@@ -1,0 +1,71 @@
+"""The explorer in the served app (Debian's Chromium): a shared link's explorer inputs, the table, and a
+click on a row that loads its strategy. Expected numbers come from the model layer, texts from the
+catalogs."""
+
+from __future__ import annotations
+
+import pytest
+
+from viz_app.model.analytic.explore import explore_analytic
+from viz_app.model.analytic.model_presets import load_model_preset
+from viz_app.model.analytic.options import AnalyticOptions
+from viz_app.model.config import TrainingConfig
+from viz_app.model.gpus import GPU_BY_KEY
+from viz_app.serve import serve_command
+
+from .browser_support import RECORD_MESSAGES_JS, chromium, free_port, screenshot_path, server_process, wait_until_quiet
+from .test_app_browser import DESKTOP, requests_elsewhere, total_mib, wait_until
+
+pytestmark = pytest.mark.browser
+
+LIVE_TIMEOUT_MS = 120_000  # a session builds every chart and the explorer on a busy 2-core machine
+QUERY = "?mode=analytic&model=llama-3-8b&explore_gpus=16&explore_gbs=32&explore_seq=2048&gpu=40"
+
+
+def expected_exploration():
+    arch = load_model_preset("llama-3-8b")
+    config = TrainingConfig()
+    config.apply(**{**arch.config_defaults(), "global_batch_size": 32, "seq_length": 2048})
+    return explore_analytic(arch, config, AnalyticOptions(), 16, GPU_BY_KEY["40"].capacity_mib)
+
+
+@pytest.fixture(scope="module")
+def app_url() -> str:
+    port = free_port()
+    url = f"http://localhost:{port}/"
+    with server_process(serve_command(port), f"{url}static/js/bokeh.min.js"):
+        yield url
+
+
+def test_shared_explorer_link_shows_the_table_and_a_click_loads_the_strategy(app_url):
+    expected = expected_exploration()
+    rows = expected.rows(10)
+    with chromium() as browser:
+        page = browser.new_page(viewport=DESKTOP)
+        origin = app_url.split("/", 3)[:3]
+        page.memviz_outside = []
+        page.on("request", lambda request: None if request.url.split("/", 3)[:3] == origin
+                or request.url.startswith(("data:", "blob:")) else page.memviz_outside.append(request.url))
+        page.add_init_script(RECORD_MESSAGES_JS)
+        page.goto(app_url + QUERY)
+        page.wait_for_selector('.memviz-status[data-live="1"]', state="attached", timeout=LIVE_TIMEOUT_MS)
+        summary = page.locator(".memviz-explore-summary [data-count]")
+        wait_until(lambda: summary.get_attribute("data-count") if summary.count() else None,
+                   lambda v: v == str(len(expected)), "the explorer's strategy count", timeout_s=60)
+        assert page.locator(".memviz-explore-gpus input").input_value() == "16"
+        table_rows = page.locator(".memviz-explore-table .slick-row")
+        wait_until(table_rows.count, lambda n: n > 5, "the explorer table's rows")
+        # Cell 0 is the grid's row number; then tp, pp, dp, cp, ZeRO, mbs. The table follows the linked inputs.
+        expected_cells = [str(rows[3][key]) for key in ("tp", "pp", "dp", "context_parallel", "zero_stage",
+                                                         "micro_batch_size")]
+        wait_until(lambda: table_rows.nth(3).locator(".slick-cell").all_inner_texts()[1:7],
+                   lambda cells: cells == expected_cells, "the explorer table's fourth row")
+        page.locator(".memviz-explorer").scroll_into_view_if_needed()
+        wait_until_quiet(page)
+        page.screenshot(path=screenshot_path("explorer-en.png"), full_page=True)
+        table_rows.nth(3).locator(".slick-cell").nth(1).click()
+        wait_until(lambda: total_mib(page), lambda v: v == pytest.approx(rows[3]["peak_mib"], rel=1e-9),
+                   "the clicked strategy's total")
+        assert page.locator(".memviz-tp select").input_value() == str(rows[3]["tp"])
+        assert requests_elsewhere(page) == []
+        page.close()
