@@ -142,7 +142,7 @@ def requests_elsewhere(page) -> list[str]:
     return page.memviz_outside
 
 
-def open_app(browser, url: str, viewport: dict = DESKTOP):
+def open_app(browser, url: str, viewport: dict = DESKTOP, live_timeout_ms: int = 30_000):
     page = browser.new_page(viewport=viewport)
     origin = url.split("/", 3)[:3]
     page.memviz_outside = []
@@ -150,8 +150,8 @@ def open_app(browser, url: str, viewport: dict = DESKTOP):
             or request.url.startswith(("data:", "blob:")) else page.memviz_outside.append(request.url))
     page.add_init_script(RECORD_MESSAGES_JS)
     page.goto(url)
-    page.wait_for_selector('.memviz-status[data-live="1"]', state="attached", timeout=30_000)
-    page.wait_for_selector(".memviz-total[data-mib]", timeout=30_000)
+    page.wait_for_selector('.memviz-status[data-live="1"]', state="attached", timeout=live_timeout_ms)
+    page.wait_for_selector(".memviz-total[data-mib]", timeout=live_timeout_ms)
     return page
 
 

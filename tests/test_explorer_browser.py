@@ -11,10 +11,9 @@ from viz_app.model.analytic.model_presets import load_model_preset
 from viz_app.model.analytic.options import AnalyticOptions
 from viz_app.model.config import TrainingConfig
 from viz_app.model.gpus import GPU_BY_KEY
-from viz_app.serve import serve_command
 
-from .browser_support import RECORD_MESSAGES_JS, chromium, free_port, screenshot_path, server_process, wait_until_quiet
-from .test_app_browser import DESKTOP, requests_elsewhere, total_mib, wait_until
+from .browser_support import chromium, screenshot_path, wait_until_quiet
+from .test_app_browser import app_url, open_app, requests_elsewhere, total_mib, wait_until  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -29,26 +28,11 @@ def expected_exploration():
     return explore_analytic(arch, config, AnalyticOptions(), 16, GPU_BY_KEY["40"].capacity_mib)
 
 
-@pytest.fixture(scope="module")
-def app_url() -> str:
-    port = free_port()
-    url = f"http://localhost:{port}/"
-    with server_process(serve_command(port), f"{url}static/js/bokeh.min.js"):
-        yield url
-
-
-def test_shared_explorer_link_shows_the_table_and_a_click_loads_the_strategy(app_url):
+def test_shared_explorer_link_shows_the_table_and_a_click_loads_the_strategy(app_url):  # noqa: F811 (the fixture)
     expected = expected_exploration()
     rows = expected.rows(10)
     with chromium() as browser:
-        page = browser.new_page(viewport=DESKTOP)
-        origin = app_url.split("/", 3)[:3]
-        page.memviz_outside = []
-        page.on("request", lambda request: None if request.url.split("/", 3)[:3] == origin
-                or request.url.startswith(("data:", "blob:")) else page.memviz_outside.append(request.url))
-        page.add_init_script(RECORD_MESSAGES_JS)
-        page.goto(app_url + QUERY)
-        page.wait_for_selector('.memviz-status[data-live="1"]', state="attached", timeout=LIVE_TIMEOUT_MS)
+        page = open_app(browser, app_url + QUERY, live_timeout_ms=LIVE_TIMEOUT_MS)
         summary = page.locator(".memviz-explore-summary [data-count]")
         wait_until(lambda: summary.get_attribute("data-count") if summary.count() else None,
                    lambda v: v == str(len(expected)), "the explorer's strategy count", timeout_s=60)
