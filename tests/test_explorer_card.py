@@ -8,7 +8,7 @@ import pytest
 from viz_app.app import configure_process
 from viz_app.model.analytic import estimate_analytic
 from viz_app.session import Session
-from viz_app.ui.explorer import TABLE_ROWS, ExplorerCard
+from viz_app.ui.explorer import CHART_POINTS, TABLE_ROWS, ExplorerCard
 from viz_app.view import View
 
 
@@ -34,6 +34,11 @@ def test_a_table_row_and_a_chart_point_load_their_strategy(card):
         rows[7]["tp"], rows[7]["pp"], rows[7]["dp"], rows[7]["context_parallel"], rows[7]["recompute"], 32, 2048)
     assert session.problem == "" and session.config.constraint_notices() == []
     searched = card.exploration
+    positions = searched.sample_positions(CHART_POINTS)
+    assert set(searched.column("fits")[positions]) == {True, False}  # the chart shows both
+    card.chart_selection.event(index=[len(positions) - 1])  # the last point: a strategy that does not fit
+    row = searched.rows(positions=positions[-1:])[0]
+    assert not row["fits"] and session.estimate.peak_stage.total_mib == row["peak_mib"]
     card.chart_selection.event(index=[31])
     assert session.estimate.peak_stage.total_mib == rows[31]["peak_mib"]
     assert card.exploration is searched  # loading a strategy does not search again

@@ -30,9 +30,9 @@ def _tip(row: dict, lang: str, unit: str) -> str:
 
 def explorer_chart(exploration: Exploration, lang: str = "en", unit: str = "MiB", *, limit: int = 2000,
                    height: int = 320) -> hv.Overlay:
-    """The first `limit` strategies in the explorer's order as points (their row numbers are the
-    points' indices, for a click to load one)."""
-    rows = exploration.rows(limit)
+    """Up to `limit` strategies as points, those at `exploration.sample_positions(limit)`, in that
+    order (point i is the strategy at position i of that list, for a click to load it)."""
+    rows = exploration.rows(positions=exploration.sample_positions(limit))
     points = [(r["bubble"] + r["recompute_overhead"], to_unit(r["peak_mib"], unit), _tip(r, lang, unit),
                FITS_COLOR if r["fits"] else OOM_COLOR) for r in rows]
     overhead_dim = hv.Dimension("overhead", label=t("explore.axis.overhead", lang))

@@ -104,6 +104,11 @@ class ExplorerCard(pn.viewable.Viewer):
             config["checkpoint"] = row["recompute"] == "full"
         self.session.apply_strategy(config, options)
 
+    def _load_point(self, point: int) -> None:
+        """Load the strategy drawn as the chart's point `point`."""
+        if self.exploration is not None:
+            self.load(int(self.exploration.sample_positions(CHART_POINTS)[point]))
+
     def _table(self, exploration: Exploration | None, lang: str, unit: str) -> pn.widgets.DataFrame:
         """A new table for each search (a Bokeh DataTable whose data is replaced keeps showing the old rows)."""
         table = pn.widgets.DataFrame(
@@ -120,7 +125,7 @@ class ExplorerCard(pn.viewable.Viewer):
         v = self.view
         chart = hv.DynamicMap(pn.bind(_chart, self.param.exploration, v.param.lang, v.param.unit))
         self.chart_selection = hv.streams.Selection1D(source=chart)
-        self.chart_selection.add_subscriber(lambda index: self.load(index[0]) if index else None)
+        self.chart_selection.add_subscriber(lambda index: self._load_point(index[0]) if index else None)
         return pn.pane.HoloViews(chart, height=320, sizing_mode="stretch_width", linked_axes=False)
 
     def __panel__(self) -> pn.Column:

@@ -39,20 +39,29 @@ class Exploration:
     def __len__(self) -> int:
         return len(self.order)
 
-    def column(self, key: str, limit: int | None = None) -> np.ndarray:
-        """One quantity of the first `limit` strategies (all by default), in order."""
-        return self.columns[key][self.order[:limit]]
+    def column(self, key: str, limit: int | None = None, positions: np.ndarray | None = None) -> np.ndarray:
+        """One quantity of the first `limit` strategies (all by default), or of those at `positions` in
+        the order."""
+        return self.columns[key][self.order[:limit] if positions is None else self.order[positions]]
 
-    def rows(self, limit: int | None = None) -> list[dict]:
-        """The strategies as JSON objects, in order (the first `limit` of them)."""
-        plain = {key: self.column(key, limit).tolist() for key in STRATEGY_KEYS + RESULT_KEYS}
-        comm = {kind: self.column(comm_column(kind), limit).tolist() for kind in COMM_KINDS}
+    def rows(self, limit: int | None = None, positions: np.ndarray | None = None) -> list[dict]:
+        """The strategies as JSON objects, in order (the first `limit`, or those at `positions`)."""
+        plain = {key: self.column(key, limit, positions).tolist() for key in STRATEGY_KEYS + RESULT_KEYS}
+        comm = {kind: self.column(comm_column(kind), limit, positions).tolist() for kind in COMM_KINDS}
         rows = []
         for i in range(len(plain["tp"])):
             row = {key: values[i] for key, values in plain.items()}
             row["comm_bytes"] = {kind: values[i] for kind, values in comm.items()}
             rows.append(row)
         return rows
+
+    def sample_positions(self, limit: int) -> np.ndarray:
+        """Up to `limit` positions in the order, the first that fit and the first that do not, half and
+        half where both have that many (a chart of the first `limit` alone would show only fitting ones)."""
+        fits = self.column("fits")
+        fitting, failing = np.flatnonzero(fits), np.flatnonzero(~fits)
+        failing = failing[:max(limit // 2, limit - len(fitting))]
+        return np.concatenate([fitting[:limit - len(failing)], failing])
 
     def to_json(self, limit: int | None = None) -> dict:
         return {"mode": self.mode, "capacity_mib": self.capacity_mib, "count": len(self),
