@@ -74,7 +74,7 @@ def test_the_bundled_file_loads_and_every_row_estimates():
 
 @pytest.mark.parametrize(("change", "message"), [
     (lambda r: r.pop("metric"), r"row 1 \(fixture-megatron-tp4\): missing metric"),
-    (lambda r: r.update(metric="peak"), "metric 'peak' is not one of allocated, reserved, nvidia-smi"),
+    (lambda r: r.update(metric="peak"), "metric 'peak' is not one of allocated, active, reserved, nvidia-smi"),
     (lambda r: r.update(measured_gib=-1), "measured_gib must be a positive number, got -1"),
     (lambda r: r["source"].pop("url"), "source needs title, url, where, quote"),
     (lambda r: r["training"].update(tensor_parallel=2), "unknown training keys: tensor_parallel"),

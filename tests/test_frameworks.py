@@ -108,6 +108,17 @@ def test_bf16_moments_halve_adams_states():
     assert bf16["model_states.optimizer.layers"] == pytest.approx(params * 8)
 
 
+def test_no_master_weights_leave_the_moments_alone():
+    training = dict(tp=1, pp=1, total_gpus=1, zero_stage=0)
+    tune = _blocks_stage0(options_for({"framework": "torchtune"}), training)
+    params = tune["model_states.parameter.layers"] / 2  # bf16 weights
+    # pure bf16 (torchtune): AdamW's two moments in bf16, 2 + 2 B, and no fp32 copy; bf16 gradients
+    assert tune["model_states.optimizer.layers"] == pytest.approx(params * 4)
+    assert tune["model_states.gradient.layers"] == pytest.approx(params * 2)
+    with_master = _blocks_stage0(options_for({"framework": "torchtune", "master_weights": "fp32"}), training)
+    assert with_master["model_states.optimizer.layers"] == pytest.approx(params * 8)
+
+
 def _blocks_stage0(options, training) -> dict[str, float]:
     arch = load_model_preset("llama-3-8b")
     config = TrainingConfig()
@@ -118,7 +129,7 @@ def _blocks_stage0(options, training) -> dict[str, float]:
 def test_validation_rows_name_a_framework_and_are_reported_by_it():
     results = validate_rows(load_measurements())
     presets = {r.framework_preset for r in results.rows}
-    assert presets == {"megatron", "torchtitan", "deepspeed"}
+    assert presets == {"megatron", "torchtitan", "deepspeed", "torchtune"}
     summary = results.to_json()["by_framework"]
     assert sum(s["rows"] for s in summary.values()) == len(results.rows)
     for name, s in summary.items():

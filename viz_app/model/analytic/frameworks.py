@@ -12,6 +12,7 @@ from dataclasses import dataclass
 MEGATRON_COMMIT = "NVIDIA/Megatron-LM@d98e8a64ddf34856e74b24714e3bedb2f5a39553"
 TORCHTITAN_COMMIT = "pytorch/torchtitan@9dec370ad26b5f8e9a7333a0e36165018262644b"
 TRANSFORMERS_VERSION = "huggingface/transformers 5.24.0"
+TORCHTUNE_COMMIT = "pytorch/torchtune@1814feb17a9038e1a8053ce93111bd26774a8db6"
 DEEPSPEED_COMMIT = "deepspeedai/DeepSpeed@edaa7221267243c7be7fb49c5d5f5c4fb97b4641"
 
 
@@ -36,6 +37,7 @@ class Framework:
 # What the presets below leave as the user set it: the strategy (tp, pp, dp, ZeRO stage / FSDP,
 # recompute, cp, schedule) and the overheads.
 _SHARED_OFF = {"fp32_sharded_params": False, "fsdp_unsharded_under_pp": False}
+_FP32_MASTER = Setting("fp32", "mixed precision with fp32 master weights in the optimizer")
 
 FRAMEWORK_PRESETS: dict[str, Framework] = {
     "custom": Framework("custom", "Custom (the options as set)", {}),
@@ -54,6 +56,7 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                                   "(exp in place), L77 (softmax in place, saved for backward)"),
         "zero_shards_over_cp": Setting(True, f"{MEGATRON_COMMIT} megatron/core/optimizer/__init__.py L934, "
                                              "L1141 (the distributed optimizer's group is dp_cp_group)"),
+        "master_weights": _FP32_MASTER,
         **{option: Setting(value, "not a Megatron-Core behaviour") for option, value in _SHARED_OFF.items()},
     }),
     "torchtitan": Framework("torchtitan", "torchtitan (FSDP2)", {
@@ -67,6 +70,7 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                                  "parallelize_llama.py L326-329, L339 (reshard_after_forward=False "
                                                  "with pipeline parallelism)"),
         "kernels": Setting("eager", "plain PyTorch modules (torch.compile is off by default)"),
+        "master_weights": Setting("fp32", f"{TORCHTITAN_COMMIT}: the fp32 sharded parameters are the master weights"),
         "cross_entropy_fp32_copies": Setting(3, f"{TORCHTITAN_COMMIT} train.py L133 "
                                                 "(cross_entropy(pred.flatten(0, 1).float(), ...))"),
         "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
@@ -84,7 +88,25 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
         "cross_entropy_fp32_copies": Setting(3, f"{TRANSFORMERS_VERSION} transformers/loss/loss_utils.py L61 "
                                                 "(ForCausalLMLoss: logits.float())"),
         "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
+        "master_weights": _FP32_MASTER,
         **{option: Setting(value, "not a DeepSpeed behaviour") for option, value in _SHARED_OFF.items()},
+    }),
+    "torchtune": Framework("torchtune", "torchtune (single-device / FSDP recipes, dtype bf16)", {
+        "master_weights": Setting("none", f"{TORCHTUNE_COMMIT} recipes/full_finetune_single_device.py L59-62, L421-436 "
+                                          "(dtype bf16: the model is built in bf16 and the optimizer steps those "
+                                          "parameters; no fp32 copy)"),
+        "grad_dtype": Setting("bf16", f"{TORCHTUNE_COMMIT} recipes/full_finetune_single_device.py L59-62 "
+                                      "(gradients in bf16, the parameters' dtype)"),
+        "optimizer_state_dtype": Setting("bf16", f"{TORCHTUNE_COMMIT} recipes/full_finetune_single_device.py L59-62 "
+                                                 "(optimizer states in bf16, created like the parameters)"),
+        "kernels": Setting("eager", f"{TORCHTUNE_COMMIT} torchtune/modules (plain PyTorch modules; compile off "
+                                    "by default)"),
+        "cross_entropy_fp32_copies": Setting(3, f"{TORCHTUNE_COMMIT} torchtune/modules/transformer.py L652, L937 "
+                                                "(logits .float()), recipes/full_finetune_single_device.py L643-645 "
+                                                "(loss, then del logits): log-probabilities, their gradient and "
+                                                "the logits' gradient in fp32 at the start of backward"),
+        "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
+        **{option: Setting(value, "not a torchtune behaviour") for option, value in _SHARED_OFF.items()},
     }),
 }
 

@@ -9,7 +9,8 @@ GRAD_DTYPES = ("fp32", "bf16", "bf16+fp32_accumulation")
 SCHEDULES = ("1f1b", "interleaved", "gpipe")
 RECOMPUTE = ("none", "selective", "full", "op_sac")
 KERNELS = ("fused", "eager")
-FRAMEWORKS = ("custom", "megatron", "torchtitan", "deepspeed")
+FRAMEWORKS = ("custom", "megatron", "torchtitan", "deepspeed", "torchtune")
+MASTER_WEIGHTS = ("fp32", "none")
 STATE_DTYPES = ("fp32", "bf16")
 
 
@@ -36,6 +37,11 @@ class AnalyticOptions(param.Parameterized):
         default="fp32", objects=list(STATE_DTYPES),
         doc="Dtype of the optimizer's moments (Adam's exp_avg and exp_avg_sq): fp32, or bf16 as Megatron's "
             "precision-aware optimizer allows (exp_avg_dtype, exp_avg_sq_dtype); master weights stay fp32.",
+    )
+    master_weights = param.Selector(
+        default="fp32", objects=list(MASTER_WEIGHTS),
+        doc="Mixed precision's master weights: fp32 copies inside the optimizer, or none (pure bf16: the "
+            "optimizer updates the half-precision weights, as torchtune with dtype bf16).",
     )
     fsdp_unsharded_under_pp = param.Boolean(
         False, doc="FSDP2 under pipeline parallelism (torchtitan): a stage's parameters stay unsharded after "

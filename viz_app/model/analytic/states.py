@@ -77,11 +77,11 @@ def moment_bytes(options: AnalyticOptions) -> float:
 
 
 def optimizer_term(config: TrainingConfig, options: AnalyticOptions) -> Term:
-    """fp32 master weights (mixed precision, unless they are the parameters) plus the moments."""
+    """fp32 master weights (mixed precision, unless they are the parameters or there are none) plus the moments."""
     moments = moment_bytes(options)
     dtype = " bf16 moments" if moments != OPTIMIZER_MOMENT_BYTES[options.optimizer] else ""
     kept = Term(moments, f"{options.optimizer}{dtype} {moments:g} B")
-    if config.mixed_precision and not fsdp2_fp32_params(config, options):
+    if config.mixed_precision and options.master_weights == "fp32" and not fsdp2_fp32_params(config, options):
         kept = Term(4.0, "fp32 master 4 B").plus(kept)
     return kept.worded("(", f") {kept.value:g} B")
 
