@@ -119,6 +119,19 @@ def test_no_master_weights_leave_the_moments_alone():
     assert with_master["model_states.optimizer.layers"] == pytest.approx(params * 8)
 
 
+def test_offloaded_optimizer_leaves_its_share_on_the_cpu():
+    training = dict(tp=8, pp=1, total_gpus=8, zero_stage=1)
+    on_gpu = _blocks_stage0(options_for({"framework": "megatron"}), training)
+    half = _blocks_stage0(options_for({"framework": "megatron", "optimizer_offload_fraction": 0.5}), training)
+    whole = _blocks_stage0(options_for({"framework": "megatron", "optimizer_offload_fraction": 1.0}), training)
+    params = on_gpu["model_states.parameter.layers"] / 2
+    assert on_gpu["model_states.optimizer.layers"] == pytest.approx(params * 12)  # fp32 master + fp32 Adam
+    assert half["model_states.optimizer.layers"] == pytest.approx(params * 6)
+    assert whole["model_states.optimizer.layers"] == 0
+    # the gradient buffer stays on the GPU
+    assert whole["model_states.gradient.layers"] == on_gpu["model_states.gradient.layers"] == pytest.approx(params * 4)
+
+
 def _blocks_stage0(options, training) -> dict[str, float]:
     arch = load_model_preset("llama-3-8b")
     config = TrainingConfig()

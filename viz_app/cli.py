@@ -90,6 +90,8 @@ ANALYTIC_FLAGS = {
                                                             help="optimizer moments' dtype (default fp32)")),
     "master_weights": ("master_weights", dict(choices=MASTER_WEIGHTS,
                                               help="fp32 master weights, or none (pure bf16, torchtune)")),
+    "optimizer_offload_fraction": ("optimizer_offload_fraction", _valued(
+        _non_negative_float, "FRACTION", "share of master weights and optimizer states kept on the CPU (0 to 1)")),
     "fsdp_unsharded_under_pp": ("fsdp_unsharded_under_pp", _switch(
         "store_true", "FSDP2 under PP (torchtitan): stage params and accumulated gradients stay unsharded")),
     "optimizer": ("optimizer", dict(choices=OPTIMIZERS,

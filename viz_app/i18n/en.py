@@ -141,6 +141,7 @@ CATALOG = {
     "opt.framework.deepspeed": "DeepSpeed ZeRO (HF Trainer)",
     "opt.framework.torchtune": "torchtune (pure BF16)",
     "opt.master_weights": "Master weights",
+    "opt.optimizer_offload_fraction": "Optimizer offloaded to CPU (fraction)",
     "opt.master_weights.fp32": "FP32 copy",
     "opt.master_weights.none": "None (pure BF16)",
     "opt.optimizer_state_dtype": "Optimizer moments",

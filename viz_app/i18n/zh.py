@@ -141,6 +141,7 @@ CATALOG = {
     "opt.framework.deepspeed": "DeepSpeed ZeRO（经 HF Trainer）",
     "opt.framework.torchtune": "torchtune（纯 BF16）",
     "opt.master_weights": "主权重",
+    "opt.optimizer_offload_fraction": "卸载到 CPU 的优化器（比例）",
     "opt.master_weights.fp32": "FP32 副本",
     "opt.master_weights.none": "无（纯 BF16）",
     "opt.optimizer_state_dtype": "优化器动量",

@@ -43,6 +43,11 @@ class AnalyticOptions(param.Parameterized):
         doc="Mixed precision's master weights: fp32 copies inside the optimizer, or none (pure bf16: the "
             "optimizer updates the half-precision weights, as torchtune with dtype bf16).",
     )
+    optimizer_offload_fraction = param.Number(
+        0.0, bounds=(0, 1),
+        doc="Share of the optimizer (master weights and moments) kept in CPU memory instead (Megatron's "
+            "--optimizer-cpu-offload with --optimizer-offload-fraction, DeepSpeed's offload_optimizer).",
+    )
     fsdp_unsharded_under_pp = param.Boolean(
         False, doc="FSDP2 under pipeline parallelism (torchtitan): a stage's parameters stay unsharded after "
                    "forward, and the gradients of micro-batches before the last accumulate unsharded.",

@@ -83,7 +83,12 @@ def optimizer_term(config: TrainingConfig, options: AnalyticOptions) -> Term:
     kept = Term(moments, f"{options.optimizer}{dtype} {moments:g} B")
     if config.mixed_precision and options.master_weights == "fp32" and not fsdp2_fp32_params(config, options):
         kept = Term(4.0, "fp32 master 4 B").plus(kept)
-    return kept.worded("(", f") {kept.value:g} B")
+    kept = kept.worded("(", f") {kept.value:g} B")
+    if options.optimizer_offload_fraction:
+        # the offloaded share lives in host memory (Megatron HybridDeviceOptimizer, DeepSpeed offload_optimizer)
+        on_gpu = 1 - options.optimizer_offload_fraction
+        kept = kept.times(Term(on_gpu, f"{on_gpu:g} on the GPU ({options.optimizer_offload_fraction:g} offloaded)"))
+    return kept
 
 
 def _bytes(value: float) -> Term:
