@@ -102,6 +102,7 @@ CATALOG = {
     "block.activation.embedding": "Embedding activation",
     "block.activation.logits": "Logits",
     "block.activation.recompute": "Recomputed layer (backward)",
+    "block.activation.backward_gradients": "Activation gradients (backward)",
     "block.model_states.parameter": "Parameters",
     "block.model_states.parameter.embedding": "Embedding parameters",
     "block.model_states.parameter.layers": "Layer parameters",

@@ -102,6 +102,7 @@ CATALOG = {
     "block.activation.embedding": "嵌入层激活",
     "block.activation.logits": "Logits",
     "block.activation.recompute": "反向重计算的层",
+    "block.activation.backward_gradients": "反向中的激活梯度",
     "block.model_states.parameter": "参数",
     "block.model_states.parameter.embedding": "嵌入层参数",
     "block.model_states.parameter.layers": "各层参数",

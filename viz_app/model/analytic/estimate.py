@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from ..config import TrainingConfig
 from ..errors import StrategyError
 from ..precision import compute_dtype_bytes
-from ..result import ACTIVATION, MODEL_STATES, OVERHEAD, Block, Estimate, StageEstimate
+from ..result import ACTIVATION, MODEL_STATES, OVERHEAD, Block, Estimate, Phase, StageEstimate
 from ..sharding import MODEL_STATE_PARTS, zero_shard_degree, zero_shards
 from ..terms import Term
 from . import activations as act
+from . import step
 from .architecture import Architecture
 from .options import AnalyticOptions
 from .overheads import comm_buffers_mib, communicator_count, cuda_context_mib, fragmentation_mib
@@ -143,10 +144,9 @@ def logits_activation_block(run: Run) -> Block:
     return Block.of("activation.logits", ACTIVATION, held, count, SRC_ACTIVATION)
 
 
-def recompute_block(run: Run, stage: int, loss_peak_mib: float) -> Block:
-    """Backward re-runs one layer's forward at a time (Chen et al. 2016): for that moment the layer
-    holds its full activations again. On the last stage this happens after the loss's peak has
-    passed, so only what exceeds the loss block adds to the stage's peak."""
+def recompute_block(run: Run) -> Block:
+    """Backward re-runs one layer's forward at a time (Chen et al. 2016): while that layer's backward
+    runs it holds its full activations again (step.py places it in the backward phases)."""
     c = run.config
     shape = (run.arch, c.seq_length, c.micro_batch_size)
     full_mib = _mib(act.layer_activation_bytes(*shape, **{**run.saved(), "recompute": "none"}))
@@ -154,12 +154,12 @@ def recompute_block(run: Run, stage: int, loss_peak_mib: float) -> Block:
     # Exact: a difference of MiB values equals the MiB of the byte difference (2^20 is a power of two).
     transient = Term(full_mib, f"one layer recomputed: {full_mib:.4g} MiB without recompute").minus(
         Term(kept_mib, f"{kept_mib:.4g} MiB kept"))
-    if stage == c.pp - 1:
-        transient = Term(max(0.0, transient.value - loss_peak_mib),
-                         f"{transient.text}; the loss's {loss_peak_mib:.4g} MiB peak comes first, so "
-                         "max(0, difference - loss)")
     return Block.of("activation.recompute", ACTIVATION, transient, 1,
                     "Chen et al. 2016, Training Deep Nets with Sublinear Memory Cost; " + SRC_ACTIVATION)
+
+
+def backward_gradients_block(run: Run) -> Block:
+    return Block.of(step.WORKING, ACTIVATION, step.backward_gradients_term(run), 1, step.SRC_BACKWARD)
 
 
 def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
@@ -233,8 +233,21 @@ def overhead_blocks(run: Run, allocated_mib: float) -> list[Block]:
     ]
 
 
+def stage_at_peak(run: Run, stage: int, blocks: list[Block]) -> StageEstimate:
+    """The stage through one step (step.py); its blocks as alive at the step's peak, plus overheads."""
+    phases = []
+    for phase in step.step_timeline(step.step_inputs(run, stage), blocks):
+        overheads = overhead_blocks(run, phase.total_mib)
+        phases.append(Phase(phase.name, {**phase.blocks, **{b.key: b.mib for b in overheads}}))
+    peak = step.peak_phase(phases)
+    at_peak = step.blocks_at(peak, blocks)
+    at_peak += overhead_blocks(run, sum(b.mib for b in at_peak))
+    return StageEstimate(stage, run.layers[stage], tuple(at_peak), tuple(phases))
+
+
 def estimate_analytic(config: TrainingConfig, arch: Architecture, options: AnalyticOptions | None = None) -> Estimate:
-    """Per-GPU memory of every pipeline stage of `arch` trained with `config`."""
+    """Per-GPU memory of every pipeline stage of `arch` trained with `config`, at each stage's peak
+    over one training step."""
     options = options or AnalyticOptions()
     run = resolve_run(config, arch, options)
     per_param = bytes_per_param(config, options)
@@ -243,14 +256,11 @@ def estimate_analytic(config: TrainingConfig, arch: Architecture, options: Analy
         blocks = list(layer_activation_block(run, stage))
         if stage == 0:
             blocks.append(embedding_activation_block(run))
-        loss_peak_mib = 0.0
         if stage == config.pp - 1:
-            logits = logits_activation_block(run)
-            blocks.append(logits)
-            loss_peak_mib = logits.mib
+            blocks.append(logits_activation_block(run))
         if run.recompute != "none":
-            blocks.append(recompute_block(run, stage, loss_peak_mib))
+            blocks.append(recompute_block(run))
+        blocks.append(backward_gradients_block(run))
         blocks += state_blocks(run, stage, per_param)
-        blocks += overhead_blocks(run, sum(b.mib for b in blocks))
-        stages.append(StageEstimate(stage, run.layers[stage], tuple(blocks)))
+        stages.append(stage_at_peak(run, stage, blocks))
     return Estimate("analytic", tuple(stages), tuple(config.constraint_notices()))

@@ -11,6 +11,7 @@ RECOMPUTE = ("none", "selective", "full", "op_sac")
 KERNELS = ("fused", "eager")
 FRAMEWORKS = ("custom", "megatron", "torchtitan", "deepspeed")
 STATE_DTYPES = ("fp32", "bf16")
+GRADIENT_ALLOCATIONS = ("buffer", "autograd")
 
 
 class AnalyticOptions(param.Parameterized):
@@ -36,6 +37,12 @@ class AnalyticOptions(param.Parameterized):
         default="fp32", objects=list(STATE_DTYPES),
         doc="Dtype of the optimizer's moments (Adam's exp_avg and exp_avg_sq): fp32, or bf16 as Megatron's "
             "precision-aware optimizer allows (exp_avg_dtype, exp_avg_sq_dtype); master weights stay fp32.",
+    )
+    gradient_allocation = param.Selector(
+        default="buffer", objects=list(GRADIENT_ALLOCATIONS),
+        doc="buffer: gradients live in buffers allocated before the step (Megatron's grad buffer); autograd: "
+            "each gradient is allocated when backward reaches its layer and freed after the optimizer step "
+            "(plain PyTorch, zero_grad(set_to_none=True)).",
     )
     fsdp_unsharded_under_pp = param.Boolean(
         False, doc="FSDP2 under pipeline parallelism (torchtitan): a stage's parameters stay unsharded after "
