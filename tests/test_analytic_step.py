@@ -84,5 +84,5 @@ def test_cli_json_adds_peak_phase_and_timeline():
     stage = out["stages"][0]
     assert stage["peak_phase"] == estimate.stages[0].peak_phase
     phase = stage["timeline"][0]
-    assert set(phase) == {"phase", "total_mib", "activation_mib", "model_states_mib", "overhead_mib"}
+    assert set(phase) == {"phase", "kind", "total_mib", "activation_mib", "model_states_mib", "overhead_mib"}
     assert max(p["total_mib"] for p in stage["timeline"]) == pytest.approx(stage["total_mib"])

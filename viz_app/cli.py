@@ -17,7 +17,16 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .model.analytic.options import FRAMEWORKS, GRAD_DTYPES, KERNELS, OPTIMIZERS, RECOMPUTE, SCHEDULES, STATE_DTYPES
+from .model.analytic.options import (
+    FRAMEWORKS,
+    GRAD_DTYPES,
+    GRADIENT_ALLOCATIONS,
+    KERNELS,
+    OPTIMIZERS,
+    RECOMPUTE,
+    SCHEDULES,
+    STATE_DTYPES,
+)
 from .model.analytic.pipeline_division import parse_pp_division
 from .model.config import ZERO_STAGES
 from .model.errors import MemvizError, StrategyError, param_values_checked
@@ -79,6 +88,9 @@ ANALYTIC_FLAGS = {
                                          "its preset sets other options, which flags given here override")),
     "optimizer_state_dtype": ("optimizer_state_dtype", dict(choices=STATE_DTYPES,
                                                             help="optimizer moments' dtype (default fp32)")),
+    "gradient_allocation": ("gradient_allocation", dict(
+        choices=GRADIENT_ALLOCATIONS, help="buffer: gradients allocated before the step (default); autograd: "
+                                           "as backward reaches each layer, freed after the step")),
     "fsdp_unsharded_under_pp": ("fsdp_unsharded_under_pp", _switch(
         "store_true", "FSDP2 under PP (torchtitan): stage params and accumulated gradients stay unsharded")),
     "optimizer": ("optimizer", dict(choices=OPTIMIZERS,

@@ -57,17 +57,28 @@ class Notice:
     values: dict = field(default_factory=dict)
 
 
+PHASE_KINDS = ("forward", "loss", "backward", "optimizer")
+
+
 @dataclass(frozen=True)
 class Phase:
-    """One moment of a training step: MiB alive per block key (keys start with their category)."""
+    """One moment of a training step: MiB alive per block key (keys start with their category).
 
-    name: str
+    `kind` is one of PHASE_KINDS; `number` counts the stage's passes of that kind (1 = first),
+    `layer` is the layer whose backward runs (backward only).
+    """
+
+    kind: str
     blocks: dict[str, float]
+    number: int = 0
+    layer: int = 0
 
     @property
-    def kind(self) -> str:
-        """forward, loss, backward or optimizer: the name's first word."""
-        return self.name.split()[0]
+    def name(self) -> str:
+        """The phase in English words ("backward 1, layer 32"); the i18n catalog has it as phase.<kind>."""
+        if self.kind == "optimizer":
+            return "optimizer step"
+        return f"{self.kind} {self.number}" + (f", layer {self.layer}" if self.kind == "backward" else "")
 
     def category_mib(self, category: str) -> float:
         return sum(mib for key, mib in self.blocks.items() if key.split(".")[0] == category)
@@ -77,7 +88,7 @@ class Phase:
         return sum(self.blocks.values())
 
     def to_json(self) -> dict:
-        return {"phase": self.name, "total_mib": self.total_mib,
+        return {"phase": self.name, "kind": self.kind, "total_mib": self.total_mib,
                 **{f"{category}_mib": self.category_mib(category) for category in CATEGORIES}}
 
 

@@ -8,12 +8,12 @@ All values are MiB (2^20 bytes) per GPU; each block's value and formula come fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..config import TrainingConfig
 from ..errors import StrategyError
 from ..precision import compute_dtype_bytes
-from ..result import ACTIVATION, MODEL_STATES, OVERHEAD, Block, Estimate, Phase, StageEstimate
+from ..result import ACTIVATION, MODEL_STATES, OVERHEAD, Block, Estimate, StageEstimate
 from ..sharding import MODEL_STATE_PARTS, zero_shard_degree, zero_shards
 from ..terms import Term
 from . import activations as act
@@ -238,7 +238,7 @@ def stage_at_peak(run: Run, stage: int, blocks: list[Block]) -> StageEstimate:
     phases = []
     for phase in step.step_timeline(step.step_inputs(run, stage), blocks):
         overheads = overhead_blocks(run, phase.total_mib)
-        phases.append(Phase(phase.name, {**phase.blocks, **{b.key: b.mib for b in overheads}}))
+        phases.append(replace(phase, blocks={**phase.blocks, **{b.key: b.mib for b in overheads}}))
     peak = step.peak_phase(phases)
     at_peak = step.blocks_at(peak, blocks)
     at_peak += overhead_blocks(run, sum(b.mib for b in at_peak))

@@ -101,7 +101,7 @@ def step_timeline(inputs: StepInputs, blocks: list[Block]) -> list[Phase]:
             alive.update({k: v * layers_done / p.layers for k, v in layer_gradients.items()})
         return alive
 
-    def phase(name: str, passes: float, layers: float = 0.0, *, logits: float = 0.0, backward: bool = False,
+    def phase(kind: str, number: int, passes: float, layers: int = 0, *, logits: float = 0.0, backward: bool = False,
               grads: dict[str, float], optimizer: bool = False) -> Phase:
         stored = passes * pass_mib + layers * layer_mib
         alive = {"activation.layers": min(stored, size.get("activation.layers", 0.0))}
@@ -121,33 +121,33 @@ def step_timeline(inputs: StepInputs, blocks: list[Block]) -> list[Phase]:
         alive.update(grads)
         if OPTIMIZER_STEP in size:
             alive[OPTIMIZER_STEP] = size[OPTIMIZER_STEP] if optimizer else 0.0
-        return Phase(name, alive)
+        return Phase(kind, alive, number, layers if backward else 0)
 
     phases = []
     none_yet = alive_gradients(0, started=False, complete=False)
     for k in range(1, p.passes + 1):
-        phases.append(phase(f"forward {k}", k, grads=none_yet))
+        phases.append(phase("forward", k, k, grads=none_yet))
         if p.last_stage and p.schedule == "gpipe":
-            phases.append(phase(f"loss {k}", k, logits=k, grads=none_yet))
+            phases.append(phase("loss", k, k, logits=k, grads=none_yet))
     if p.last_stage and p.schedule != "gpipe":
-        phases.append(phase("loss 1", p.passes, logits=1, grads=none_yet))
+        phases.append(phase("loss", 1, p.passes, logits=1, grads=none_yet))
     gpipe_logits = p.passes - 1 if p.schedule == "gpipe" else 0
 
     def backward(number: int, grads_before: float, complete: bool) -> None:
         top = round(per_pass_layers)
         for layer in range(top, 0, -1):
             done = grads_before + top - layer
-            phases.append(phase(f"backward {number}, layer {layer}", p.passes - 1, layer, logits=gpipe_logits,
+            phases.append(phase("backward", number, p.passes - 1, layer, logits=gpipe_logits,
                                 backward=True, grads=alive_gradients(done, True, complete)))
 
     backward(1, 0, complete=False)
     if p.total_passes > p.passes:  # 1F1B steady state / gradient accumulation: every gradient allocated
         every = alive_gradients(p.layers, True, complete=True)
-        phases.append(phase(f"forward {p.passes + 1}", p.passes, grads=every))
+        phases.append(phase("forward", p.passes + 1, p.passes, grads=every))
         if p.last_stage and p.schedule != "gpipe":
-            phases.append(phase("loss 2", p.passes, logits=1, grads=every))
+            phases.append(phase("loss", 2, p.passes, logits=1, grads=every))
         backward(2, p.layers, complete=True)
-    phases.append(phase("optimizer step", 0, grads=alive_gradients(p.layers, True, complete=True),
+    phases.append(phase("optimizer", 0, 0, grads=alive_gradients(p.layers, True, complete=True),
                         optimizer=True))
     return phases
 
