@@ -86,3 +86,43 @@ def test_cli_json_adds_peak_phase_and_timeline():
     phase = stage["timeline"][0]
     assert set(phase) == {"phase", "kind", "total_mib", "activation_mib", "model_states_mib", "overhead_mib"}
     assert max(p["total_mib"] for p in stage["timeline"]) == pytest.approx(stage["total_mib"])
+
+
+def _phase(stage, name):
+    return next(p for p in stage.timeline if p.name == name)
+
+
+def test_foreach_adamw_holds_one_moment_per_parameter_during_the_step_only():
+    from viz_app.model.analytic.frameworks import options_for
+
+    values = dict(tp=1, pp=1, total_gpus=8, zero_stage=3, micro_batch_size=1, global_batch_size=8)
+    stage = run(options_for({"framework": "torchtitan"}), **values).stages[0]
+    step = _phase(stage, "optimizer step")
+    temporaries = 8_030_261_248 / 8 * 4 / MIB  # fp32 sqrt(exp_avg_sq) of the rank's shard
+    assert step.blocks["model_states.optimizer_step"] == pytest.approx(temporaries)
+    assert _phase(stage, "loss 1").blocks["model_states.optimizer_step"] == 0
+    fused = run(options_for({"framework": "torchtitan", "optimizer_implementation": "fused"}), **values).stages[0]
+    assert "model_states.optimizer_step" not in {b.key for b in fused.blocks}
+
+
+def test_deepspeed_zero3_casts_one_sub_group_of_gradients_to_fp32_at_the_step():
+    from viz_app.model.analytic.frameworks import options_for
+
+    values = dict(tp=1, pp=1, total_gpus=4, zero_stage=3, micro_batch_size=1, global_batch_size=4)
+    stage = run(options_for({"framework": "deepspeed"}), **values).stages[0]
+    shard = 8_030_261_248 / 4  # 2.0e9 parameters per rank: the 1e9 sub-group is the smaller
+    assert _phase(stage, "optimizer step").blocks["model_states.optimizer_step"] * MIB == 1e9 * 4
+    small = run(options_for({"framework": "deepspeed", "optimizer_sub_group_size": 10**10}), **values).stages[0]
+    assert _phase(small, "optimizer step").blocks["model_states.optimizer_step"] * MIB == pytest.approx(shard * 4)
+
+
+def test_fsdp2_reduce_scatter_buffers_are_alive_in_backward_only():
+    from viz_app.model.analytic.frameworks import options_for
+
+    values = dict(tp=1, pp=1, total_gpus=8, zero_stage=3, micro_batch_size=1, global_batch_size=8)
+    stage = run(options_for({"framework": "torchtitan"}), **values).stages[0]
+    layer_params = 218_112_000  # one Llama-3-8B decoder layer
+    expected = layer_params * (2 + 4) / MIB  # bf16 unsharded gradient + fp32 reduce-scatter input
+    assert _phase(stage, "backward 1, layer 32").blocks["model_states.reduce_scatter"] == pytest.approx(expected)
+    assert _phase(stage, "forward 1").blocks["model_states.reduce_scatter"] == 0
+    assert _phase(stage, "optimizer step").blocks["model_states.reduce_scatter"] == 0

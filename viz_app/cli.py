@@ -22,6 +22,7 @@ from .model.analytic.options import (
     GRAD_DTYPES,
     GRADIENT_ALLOCATIONS,
     KERNELS,
+    OPTIMIZER_IMPLEMENTATIONS,
     OPTIMIZERS,
     RECOMPUTE,
     SCHEDULES,
@@ -91,6 +92,13 @@ ANALYTIC_FLAGS = {
     "gradient_allocation": ("gradient_allocation", dict(
         choices=GRADIENT_ALLOCATIONS, help="buffer: gradients allocated before the step (default); autograd: "
                                            "as backward reaches each layer, freed after the step")),
+    "optimizer_implementation": ("optimizer_implementation", dict(
+        choices=OPTIMIZER_IMPLEMENTATIONS, help="fused (in place, default) or foreach (torch: sqrt(exp_avg_sq) "
+                                                "held for every parameter during the step)")),
+    "optimizer_sub_group_size": ("optimizer_sub_group_size", _valued(
+        _non_negative_int, "N", "DeepSpeed ZeRO-3 sub_group_size: fp32 gradient copy per sub-group at the step")),
+    "fsdp_reduce_scatter_buffers": ("fsdp_reduce_scatter_buffers", _switch(
+        "store_true", "FSDP2: a layer's unsharded gradients and reduce-scatter input alive in its backward")),
     "fsdp_unsharded_under_pp": ("fsdp_unsharded_under_pp", _switch(
         "store_true", "FSDP2 under PP (torchtitan): stage params and accumulated gradients stay unsharded")),
     "optimizer": ("optimizer", dict(choices=OPTIMIZERS,

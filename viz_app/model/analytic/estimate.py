@@ -19,6 +19,7 @@ from ..terms import Term
 from . import activations as act
 from . import step
 from .architecture import Architecture
+from .optimizer_step import optimizer_step_term
 from .options import AnalyticOptions
 from .overheads import comm_buffers_mib, communicator_count, cuda_context_mib, fragmentation_mib
 from .parameters import (
@@ -42,6 +43,9 @@ SRC_PARAMS = "Shoeybi et al. 2019 (Megatron-LM TP layout); Rajbhandari et al. 20
 SRC_FSDP_PP = ("torchtitan parallelize_llama.py L326-329, L339 (reshard_after_forward=False with PP) at "
                "9dec370; PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/_fsdp_param.py L802-821 (unsharded "
                "gradients accumulate in the reduce dtype)")
+SRC_REDUCE_SCATTER = ("PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/_fsdp_collectives.py L597-606 "
+                      "(foreach_reduce: reduce_scatter_input allocated in the reduce dtype, the unsharded "
+                      "gradients copied in, then freed)")
 SRC_OVERHEAD = "memviz docs/analytic.md, Overheads (default justified there; set it in the analytic options)"
 
 
@@ -158,12 +162,31 @@ def recompute_block(run: Run) -> Block:
                     "Chen et al. 2016, Training Deep Nets with Sublinear Memory Cost; " + SRC_ACTIVATION)
 
 
+def optimizer_step_block(run: Run, stage: int) -> Block | None:
+    """The optimizer step's temporaries (optimizer_step.py), when the options give any."""
+    params = sum(count for _group, count, _text in parameter_groups(run, stage))
+    nbytes, source = optimizer_step_term(run.config, run.options, params)
+    return Block.of(step.OPTIMIZER_STEP, MODEL_STATES, _in_mib(nbytes), 1, source) if nbytes.value else None
+
+
+def reduce_scatter_block(run: Run) -> Block:
+    """FSDP2's backward of one layer: its unsharded gradients and the reduce-scatter input they are
+    copied into, alive together until the copy-in finishes."""
+    c = run.config
+    per_layer = layer_parameter_count(run.arch, c.tp)
+    compute, reduce = run.dtype_bytes, gradient_bytes(c, run.options)
+    per_param = Term(compute, f"({compute} B unsharded gradient").plus(Term(reduce, f"{reduce:g} B reduce-scatter "
+                                                                                    "input)"))
+    nbytes = Term(per_layer, f"one layer {per_layer:,} params").times(per_param)
+    return Block.of(step.REDUCE_SCATTER, MODEL_STATES, _in_mib(nbytes), 1, SRC_REDUCE_SCATTER)
+
+
 def backward_gradients_block(run: Run) -> Block:
     return Block.of(step.WORKING, ACTIVATION, step.backward_gradients_term(run), 1, step.SRC_BACKWARD)
 
 
-def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
-    """Parameters, gradients, optimizer states and accumulation, split layers / embedding / head."""
+def parameter_groups(run: Run, stage: int) -> list[tuple[str, int, str]]:
+    """The stage's parameters on one GPU as (group, count, text): layers, embedding, head."""
     c, o, arch = run.config, run.options, run.arch
     per_layer = layer_parameter_count(arch, c.tp)
     groups = [("layers", run.layers[stage] * per_layer, f"{run.layers[stage]} layers x {per_layer:,} params")]
@@ -173,6 +196,14 @@ def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
     if stage == c.pp - 1:
         head = head_parameter_count(arch, c.tp, o.vocab_pad_multiple, c.pp) + norm_parameter_count(arch)
         groups.append(("head", head, "final norm + output head params" + (" (tied)" if arch.tie_embeddings else "")))
+    return groups
+
+
+def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
+    """Parameters, gradients, optimizer states and accumulation, split layers / embedding / head."""
+    c, o = run.config, run.options
+    per_layer = layer_parameter_count(run.arch, c.tp)
+    groups = parameter_groups(run, stage)
     blocks = []
     for part in MODEL_STATE_PARTS:
         for group, params, text in groups:
@@ -262,5 +293,9 @@ def estimate_analytic(config: TrainingConfig, arch: Architecture, options: Analy
             blocks.append(recompute_block(run))
         blocks.append(backward_gradients_block(run))
         blocks += state_blocks(run, stage, per_param)
+        if options.fsdp_reduce_scatter_buffers and zero_shards("parameter", config.zero_stage):
+            blocks.append(reduce_scatter_block(run))
+        temporaries = optimizer_step_block(run, stage)
+        blocks += [temporaries] if temporaries else []
         stages.append(stage_at_peak(run, stage, blocks))
     return Estimate("analytic", tuple(stages), tuple(config.constraint_notices()))

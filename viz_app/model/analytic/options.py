@@ -12,6 +12,7 @@ KERNELS = ("fused", "eager")
 FRAMEWORKS = ("custom", "megatron", "torchtitan", "deepspeed")
 STATE_DTYPES = ("fp32", "bf16")
 GRADIENT_ALLOCATIONS = ("buffer", "autograd")
+OPTIMIZER_IMPLEMENTATIONS = ("fused", "foreach")
 
 
 class AnalyticOptions(param.Parameterized):
@@ -43,6 +44,20 @@ class AnalyticOptions(param.Parameterized):
         doc="buffer: gradients live in buffers allocated before the step (Megatron's grad buffer); autograd: "
             "each gradient is allocated when backward reaches its layer and freed after the optimizer step "
             "(plain PyTorch, zero_grad(set_to_none=True)).",
+    )
+    optimizer_implementation = param.Selector(
+        default="fused", objects=list(OPTIMIZER_IMPLEMENTATIONS),
+        doc="fused: the optimizer updates in place (Apex/Transformer Engine FusedAdam, torch fused=True); foreach: "
+            "torch's foreach Adam(W) also holds sqrt(exp_avg_sq) for every parameter during the step.",
+    )
+    optimizer_sub_group_size = param.Integer(
+        0, bounds=(0, None),
+        doc="DeepSpeed ZeRO-3 sub_group_size: the optimizer step casts one sub-group's gradient partition to fp32 "
+            "(elements; 0: no such copy).",
+    )
+    fsdp_reduce_scatter_buffers = param.Boolean(
+        False, doc="FSDP2 (ZeRO-3 sharding): while a layer's backward runs, its unsharded gradients (compute dtype) "
+                   "and the reduce-scatter input they are copied into (reduce dtype) are alive together.",
     )
     fsdp_unsharded_under_pp = param.Boolean(
         False, doc="FSDP2 under pipeline parallelism (torchtitan): a stage's parameters stay unsharded after "

@@ -33,6 +33,9 @@ SRC_BACKWARD = ("PyTorch autograd: a layer's backward holds the gradient of its 
 SRC_AUTOGRAD_GRADS = ("PyTorch torch/csrc/autograd/functions/accumulate_grad.h (a leaf's .grad is allocated "
                       "when its gradient first arrives); torch.optim.Optimizer.zero_grad(set_to_none=True)")
 WORKING = "activation.backward_gradients"
+REDUCE_SCATTER = "model_states.reduce_scatter"
+# Blocks alive only while a layer's backward runs.
+BACKWARD_ONLY = ("activation.recompute", WORKING, REDUCE_SCATTER)
 GATHERED = "model_states.parameter.gathered"
 OPTIMIZER_STEP = "model_states.optimizer_step"
 
@@ -84,13 +87,11 @@ def step_timeline(inputs: StepInputs, blocks: list[Block]) -> list[Phase]:
     embedding_mib = size.get("activation.embedding", 0.0)
     logits_count = p.passes if p.schedule == "gpipe" else 1
     logits_mib = size.get("activation.logits", 0.0) / logits_count
-    recompute_mib = size.get("activation.recompute", 0.0)
-    working_mib = size.get(WORKING, 0.0)
     gradients = _by_prefix(blocks, "model_states.gradient")
     head_gradients = {k: v for k, v in gradients.items() if k.endswith(".head")}
     layer_gradients = {k: v for k, v in gradients.items() if k.endswith(".layers")}
     fixed = {b.key: b.mib for b in blocks if b.category == "model_states" and b.key not in gradients
-             and b.key != OPTIMIZER_STEP}
+             and b.key not in (OPTIMIZER_STEP, REDUCE_SCATTER)}
 
     def alive_gradients(layers_done: float, started: bool, complete: bool) -> dict[str, float]:
         if not p.autograd_gradients or complete:
@@ -111,10 +112,7 @@ def step_timeline(inputs: StepInputs, blocks: list[Block]) -> list[Phase]:
             alive["activation.embedding"] = embedding_mib * min(1.0, (passes + (layers > 0)) / p.passes)
         if "activation.logits" in size:
             alive["activation.logits"] = logits * logits_mib
-        if "activation.recompute" in size:
-            alive["activation.recompute"] = recompute_mib if backward else 0.0
-        if WORKING in size:
-            alive[WORKING] = working_mib if backward else 0.0
+        alive.update({key: size[key] if backward else 0.0 for key in BACKWARD_ONLY if key in size})
         alive.update(fixed)
         if GATHERED in size and optimizer:
             alive[GATHERED] = 0.0
