@@ -115,6 +115,14 @@ ANALYTIC_FLAGS = {
     "fp32_sharded_params": ("fp32_sharded_params",
                             _switch("store_true", "FSDP2: fp32 sharded parameters are the master weights")),
     "no_zero_over_cp": ("zero_shards_over_cp", _switch("store_false", "ZeRO shards over dp only, not dp x cp")),
+    "first_stage_layers": ("first_stage_layers", _valued(
+        _non_negative_int, "N", "layers on the first pipeline stage (Megatron --decoder-first-pipeline-num-layers)")),
+    "last_stage_layers": ("last_stage_layers", _valued(
+        _non_negative_int, "N", "layers on the last pipeline stage (Megatron --decoder-last-pipeline-num-layers)")),
+    "embedding_in_pipeline_split": ("embedding_in_pipeline_split", _switch(
+        "store_true", "count the embedding as a layer in the pipeline split (Megatron)")),
+    "loss_in_pipeline_split": ("loss_in_pipeline_split", _switch(
+        "store_true", "count the loss as a layer in the pipeline split (Megatron)")),
     "pp_division": ("pp_division", _valued(_pp_division, "L1,L2,...", "layers per pipeline stage")),
     "vocab_pad_multiple": ("vocab_pad_multiple", _valued(_positive_int, "N", "pad the vocabulary to N x tp")),
     "ce_fp32_copies": ("cross_entropy_fp32_copies",

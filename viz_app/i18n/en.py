@@ -159,6 +159,10 @@ CATALOG = {
     "opt.optimizer_state_dtype.bf16": "BF16 (precision-aware)",
     "opt.fsdp_unsharded_under_pp": "FSDP2 under PP: stage kept unsharded",
     "opt.gradient_allocation": "Gradients allocated",
+    "opt.first_stage_layers": "Layers on the first stage (0: even)",
+    "opt.last_stage_layers": "Layers on the last stage (0: even)",
+    "opt.embedding_in_pipeline_split": "Embedding counts as a layer in the split",
+    "opt.loss_in_pipeline_split": "Loss counts as a layer in the split",
     "opt.optimizer_implementation": "Optimizer kernels",
     "opt.optimizer_implementation.fused": "Fused (in place)",
     "opt.optimizer_implementation.foreach": "foreach (torch)",
@@ -269,6 +273,12 @@ CATALOG = {
     "error.cp_divides_seq": "CP {cp} does not divide the sequence length {seq}",
     "error.unknown_schedule": "unknown pipeline schedule '{schedule}'",
     "error.virtual_needs_interleaved": "virtual stages {virtual} need the interleaved schedule, not {schedule}",
+    "error.first_last_layers": "first stage {first} and last stage {last} layers leave layers that the other "
+                               "stages of {pp} cannot share evenly ({layers} layers)",
+    "error.first_last_with_embedding_loss": "uneven first/last stage layers cannot be combined with counting the "
+                                            "embedding or loss in the pipeline split (Megatron refuses it too)",
+    "error.split_with_embedding_loss": "{total} layers (embedding and loss counted) do not divide into {chunks} "
+                                       "equal model chunks of at least 2",
     "error.virtual_uneven": "{virtual} virtual stages do not divide a stage's {layers} layers into equal model chunks",
     "error.config_key_missing": "{where}: required key '{path}' is missing",
     "error.config_activation": "{where}: activation '{value}' is not one of {known}",

@@ -158,6 +158,10 @@ CATALOG = {
     "opt.optimizer_state_dtype.bf16": "BF16（精度感知优化器）",
     "opt.fsdp_unsharded_under_pp": "FSDP2 流水线并行：阶段参数不重新分片",
     "opt.gradient_allocation": "梯度分配时机",
+    "opt.first_stage_layers": "首阶段层数（0：均分）",
+    "opt.last_stage_layers": "末阶段层数（0：均分）",
+    "opt.embedding_in_pipeline_split": "划分时把嵌入层算作一层",
+    "opt.loss_in_pipeline_split": "划分时把损失算作一层",
     "opt.optimizer_implementation": "优化器内核",
     "opt.optimizer_implementation.fused": "融合（原地更新）",
     "opt.optimizer_implementation.foreach": "逐列表（torch foreach）",
@@ -266,6 +270,11 @@ CATALOG = {
     "error.cp_divides_seq": "CP {cp} 不能整除序列长度 {seq}",
     "error.unknown_schedule": "未知的流水线调度 '{schedule}'",
     "error.virtual_needs_interleaved": "{virtual} 个虚拟阶段需要交错（interleaved）调度，而不是 {schedule}",
+    "error.first_last_layers": "首阶段 {first} 层、末阶段 {last} 层之后，"
+                               "剩余层数无法在 {pp} 个阶段的其余阶段间均分（共 {layers} 层）",
+    "error.first_last_with_embedding_loss": "首/末阶段的不均匀层数不能与把嵌入层或损失计入流水线划分"
+                                            "同时使用（Megatron 同样拒绝）",
+    "error.split_with_embedding_loss": "{total} 层（计入嵌入层和损失）无法均分为 {chunks} 个至少 2 层的模型块",
     "error.virtual_uneven": "{virtual} 个虚拟阶段无法把某个阶段的 {layers} 层均分为模型块",
     "error.config_key_missing": "{where}：缺少必需的键 '{path}'",
     "error.config_activation": "{where}：激活函数 '{value}' 不在支持之列：{known}",

@@ -29,10 +29,10 @@ from .parameters import (
     layer_parameter_count,
     norm_parameter_count,
     padded_vocab_size,
-    stage_layer_counts,
     vocab_shard_parameter_count,
 )
-from .schedule import check_schedule, first_chunk_microbatches, inflight_chunk_passes, schedule_formula
+from .pipeline_split import chunk_layer_counts
+from .schedule import check_schedule, first_chunk_microbatches, inflight_chunk_passes, pass_chunks, schedule_formula
 from .states import BytesPerParam, bytes_per_param, gradient_bytes
 
 MIB = 1 << 20
@@ -58,6 +58,13 @@ class Run:
     options: AnalyticOptions
     recompute: str
     layers: list[int]
+    chunk_layers: list[list[int]]  # layers of each model chunk of each stage (pipeline_split.py)
+
+    def pass_layers(self, stage: int) -> list[int]:
+        """Layers of each in-flight (micro-batch, chunk) pass of `stage`, in the order they run."""
+        c, o = self.config, self.options
+        return [self.chunk_layers[stage][chunk]
+                for chunk in pass_chunks(o.schedule, stage, c.pp, c.chunks, o.virtual_stages)]
 
     @property
     def dtype_bytes(self) -> int:
@@ -81,10 +88,10 @@ def resolve_run(config: TrainingConfig, arch: Architecture, options: AnalyticOpt
     check_tensor_parallel(arch, config.tp)
     if config.seq_length % options.context_parallel:
         raise StrategyError(key="error.cp_divides_seq", cp=options.context_parallel, seq=config.seq_length)
-    layers = stage_layer_counts(config.num_layers, config.pp, options.pp_division)
-    check_schedule(options.schedule, options.virtual_stages, layers)
+    check_schedule(options.schedule, options.virtual_stages)
+    chunk_layers = chunk_layer_counts(config.num_layers, config.pp, options)
     recompute = "full" if config.checkpoint else options.recompute
-    return Run(config, arch, options, recompute, layers)
+    return Run(config, arch, options, recompute, [sum(chunk) for chunk in chunk_layers], chunk_layers)
 
 
 def _mib(nbytes: float) -> float:
@@ -116,9 +123,16 @@ def layer_activation_block(run: Run, stage: int) -> tuple[Block, Block]:
     layers = Term(n, f"{n} layers").times(per_layer).worded(
         after=f"; per layer ({shape}) in MiB: {_terms_text(tensors)}")
     extra = passes - v
-    inflight = (Term(extra, f"{passes} in flight ({schedule_formula(o.schedule, stage, c.pp, c.chunks, v)}) - {v} "
-                            f"counted in layer activations = {extra}")
-                .times(Term(n / v, f"{n}/{v} layers")).times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB")))
+    in_flight = f"{passes} in flight ({schedule_formula(o.schedule, stage, c.pp, c.chunks, v)})"
+    if len(set(run.chunk_layers[stage])) == 1:
+        inflight = (Term(extra, f"{in_flight} - {v} counted in layer activations = {extra}")
+                    .times(Term(n / v, f"{n}/{v} layers")))
+    else:  # uneven model chunks (pipeline_split.py): each pass holds its own chunk's layers
+        pass_layers = run.pass_layers(stage)
+        extra_layers = sum(pass_layers) - n
+        inflight = Term(extra_layers, f"{in_flight} holding {'+'.join(map(str, pass_layers))} layers - {n} "
+                                      f"counted in layer activations = {extra_layers} layers")
+    inflight = inflight.times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB"))
     return (Block.of("activation.layers", ACTIVATION, layers, n, SRC_ACTIVATION),
             Block.of("activation.inflight", ACTIVATION, inflight, extra, SRC_SCHEDULE))
 

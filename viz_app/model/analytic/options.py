@@ -93,6 +93,22 @@ class AnalyticOptions(param.Parameterized):
         default=None, item_type=int, allow_None=True,
         doc="Layers per pipeline stage, like Galvatron's pp_division; None splits as evenly as possible.",
     )
+    first_stage_layers = param.Integer(
+        0, bounds=(0, None), doc="Layers on the first pipeline stage (Megatron --decoder-first-pipeline-num-layers); "
+                                 "0: not set. The stages between split the rest evenly.",
+    )
+    last_stage_layers = param.Integer(
+        0, bounds=(0, None), doc="Layers on the last pipeline stage (Megatron --decoder-last-pipeline-num-layers); "
+                                 "0: not set.",
+    )
+    embedding_in_pipeline_split = param.Boolean(
+        False, doc="Count the embedding as one layer when splitting (Megatron "
+                   "--account-for-embedding-in-pipeline-split): the first model chunk gets one layer fewer.",
+    )
+    loss_in_pipeline_split = param.Boolean(
+        False, doc="Count the loss as one layer when splitting (Megatron --account-for-loss-in-pipeline-split): "
+                   "the last model chunk gets one layer fewer.",
+    )
     vocab_pad_multiple = param.Integer(
         1, bounds=(1, None), doc="Pad the vocabulary to a multiple of this x tp (Megatron default 128; HF 1).",
     )

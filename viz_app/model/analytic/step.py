@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 from ..result import Block, Phase
 from ..terms import Term
-from .schedule import inflight_chunk_passes
 
 MIB = 1 << 20
 SRC_BACKWARD = ("PyTorch autograd: a layer's backward holds the gradient of its output and, in the MLP, "
@@ -45,12 +44,16 @@ class StepInputs:
     """What the timeline needs about one stage besides its blocks."""
 
     layers: int              # the stage's layers
-    virtual_stages: int      # model chunks per stage; a pass holds layers / virtual_stages layers
-    passes: int              # (micro-batch, chunk) passes in flight at the first backward
+    pass_layers: tuple[int, ...]  # layers of each (micro-batch, chunk) pass in flight at the first backward
+    backward_layers: int     # layers of the pass whose backward comes first (the stage's last chunk)
     total_passes: int        # passes in one step: micro-batches x virtual stages
     last_stage: bool
     schedule: str
     autograd_gradients: bool
+
+    @property
+    def passes(self) -> int:
+        return len(self.pass_layers)
 
 
 def backward_gradients_term(run) -> Term:
@@ -67,9 +70,9 @@ def backward_gradients_term(run) -> Term:
 
 def step_inputs(run, stage: int) -> StepInputs:
     c, o = run.config, run.options
-    passes = inflight_chunk_passes(o.schedule, stage, c.pp, c.chunks, o.virtual_stages)
-    return StepInputs(run.layers[stage], o.virtual_stages, passes, c.chunks * o.virtual_stages,
-                      stage == c.pp - 1, o.schedule, o.gradient_allocation == "autograd")
+    return StepInputs(run.layers[stage], tuple(run.pass_layers(stage)), run.chunk_layers[stage][-1],
+                      c.chunks * o.virtual_stages, stage == c.pp - 1, o.schedule,
+                      o.gradient_allocation == "autograd")
 
 
 def _by_prefix(blocks: list[Block], prefix: str) -> dict[str, float]:
@@ -80,10 +83,8 @@ def step_timeline(inputs: StepInputs, blocks: list[Block]) -> list[Phase]:
     """The stage's phases in order; `blocks` are its memory blocks without the overheads."""
     p = inputs
     size = {b.key: b.mib for b in blocks}
-    per_pass_layers = p.layers / p.virtual_stages
-    layers_mib = size.get("activation.layers", 0.0) + size.get("activation.inflight", 0.0)
-    pass_mib = layers_mib / p.passes  # one (micro-batch, chunk) pass's stored activations
-    layer_mib = pass_mib / per_pass_layers
+    layer_mib = size.get("activation.layers", 0.0) / p.layers  # one layer, one micro-batch
+    held = [sum(p.pass_layers[:k]) for k in range(p.passes + 1)]  # layers stored after k passes
     embedding_mib = size.get("activation.embedding", 0.0)
     logits_count = p.passes if p.schedule == "gpipe" else 1
     logits_mib = size.get("activation.logits", 0.0) / logits_count
@@ -102,14 +103,14 @@ def step_timeline(inputs: StepInputs, blocks: list[Block]) -> list[Phase]:
             alive.update({k: v * layers_done / p.layers for k, v in layer_gradients.items()})
         return alive
 
-    def phase(kind: str, number: int, passes: float, layers: int = 0, *, logits: float = 0.0, backward: bool = False,
-              grads: dict[str, float], optimizer: bool = False) -> Phase:
-        stored = passes * pass_mib + layers * layer_mib
+    def phase(kind: str, number: int, stored_layers: int, layers: int = 0, *, logits: float = 0.0,
+              backward: bool = False, grads: dict[str, float], optimizer: bool = False) -> Phase:
+        stored = (stored_layers + layers) * layer_mib
         alive = {"activation.layers": min(stored, size.get("activation.layers", 0.0))}
         if "activation.inflight" in size:
             alive["activation.inflight"] = stored - alive["activation.layers"]
         if "activation.embedding" in size:  # held by the first chunk's passes (a small block)
-            alive["activation.embedding"] = embedding_mib * min(1.0, (passes + (layers > 0)) / p.passes)
+            alive["activation.embedding"] = 0.0 if optimizer else embedding_mib
         if "activation.logits" in size:
             alive["activation.logits"] = logits * logits_mib
         alive.update({key: size[key] if backward else 0.0 for key in BACKWARD_ONLY if key in size})
@@ -124,26 +125,26 @@ def step_timeline(inputs: StepInputs, blocks: list[Block]) -> list[Phase]:
     phases = []
     none_yet = alive_gradients(0, started=False, complete=False)
     for k in range(1, p.passes + 1):
-        phases.append(phase("forward", k, k, grads=none_yet))
+        phases.append(phase("forward", k, held[k], grads=none_yet))
         if p.last_stage and p.schedule == "gpipe":
-            phases.append(phase("loss", k, k, logits=k, grads=none_yet))
+            phases.append(phase("loss", k, held[k], logits=k, grads=none_yet))
     if p.last_stage and p.schedule != "gpipe":
-        phases.append(phase("loss", 1, p.passes, logits=1, grads=none_yet))
+        phases.append(phase("loss", 1, held[-1], logits=1, grads=none_yet))
     gpipe_logits = p.passes - 1 if p.schedule == "gpipe" else 0
 
     def backward(number: int, grads_before: float, complete: bool) -> None:
-        top = round(per_pass_layers)
+        top = p.backward_layers
         for layer in range(top, 0, -1):
             done = grads_before + top - layer
-            phases.append(phase("backward", number, p.passes - 1, layer, logits=gpipe_logits,
+            phases.append(phase("backward", number, held[-1] - top, layer, logits=gpipe_logits,
                                 backward=True, grads=alive_gradients(done, True, complete)))
 
     backward(1, 0, complete=False)
     if p.total_passes > p.passes:  # 1F1B steady state / gradient accumulation: every gradient allocated
         every = alive_gradients(p.layers, True, complete=True)
-        phases.append(phase("forward", p.passes + 1, p.passes, grads=every))
+        phases.append(phase("forward", p.passes + 1, held[-1], grads=every))
         if p.last_stage and p.schedule != "gpipe":
-            phases.append(phase("loss", 2, p.passes, logits=1, grads=every))
+            phases.append(phase("loss", 2, held[-1], logits=1, grads=every))
         backward(2, p.layers, complete=True)
     phases.append(phase("optimizer", 0, 0, grads=alive_gradients(p.layers, True, complete=True),
                         optimizer=True))
