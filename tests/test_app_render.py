@@ -21,7 +21,7 @@ from viz_app.view import View
 TREEMAP = ("Quad", "Text")
 STAGES = ("Quad", "Segment", "Text")
 TAB_CHARTS = {"bars": [("HBar",)], "proportion": [("Quad", "Text")], "donut": [("MultiPolygons", "Text")],
-              "formulas": []}
+              "formulas": [], "step": [("Quad", "Segment", "Text")]}
 
 
 @pytest.fixture(scope="module", autouse=True)

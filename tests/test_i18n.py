@@ -20,6 +20,7 @@ from viz_app.model.analytic.options import FRAMEWORKS
 from viz_app.model.config import TrainingConfig
 from viz_app.model.galvatron.estimate import estimate_galvatron
 from viz_app.model.galvatron.presets import list_presets, load_preset
+from viz_app.model.result import PHASE_KINDS
 from viz_app.view import View
 
 SOURCES = Path(__file__).resolve().parent.parent / "viz_app"
@@ -166,6 +167,7 @@ def test_keys_built_at_run_time_exist():
         "param.": {f"param.{name}" for name in TrainingConfig.param if name != "name"},
         "tab.": {f"tab.{tab}" for tab in View.param.tab.objects},
         "notice.": {f"notice.{code}" for code in notice_codes_in_sources()},
+        "phase.": {f"phase.{kind}" for kind in PHASE_KINDS},
     }
     assert dynamic_prefixes() <= set(families), "a new run-time key family: enumerate it in this test"
     assert len(families["notice."]) >= 4

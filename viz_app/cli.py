@@ -20,8 +20,10 @@ from . import __version__
 from .model.analytic.options import (
     FRAMEWORKS,
     GRAD_DTYPES,
+    GRADIENT_ALLOCATIONS,
     KERNELS,
     MASTER_WEIGHTS,
+    OPTIMIZER_IMPLEMENTATIONS,
     OPTIMIZERS,
     RECOMPUTE,
     SCHEDULES,
@@ -92,6 +94,16 @@ ANALYTIC_FLAGS = {
                                               help="fp32 master weights, or none (pure bf16, torchtune)")),
     "optimizer_offload_fraction": ("optimizer_offload_fraction", _valued(
         _non_negative_float, "FRACTION", "share of master weights and optimizer states kept on the CPU (0 to 1)")),
+    "gradient_allocation": ("gradient_allocation", dict(
+        choices=GRADIENT_ALLOCATIONS, help="buffer: gradients allocated before the step (default); autograd: "
+                                           "as backward reaches each layer, freed after the step")),
+    "optimizer_implementation": ("optimizer_implementation", dict(
+        choices=OPTIMIZER_IMPLEMENTATIONS, help="fused (in place, default) or foreach (torch: sqrt(exp_avg_sq) "
+                                                "held for every parameter during the step)")),
+    "optimizer_sub_group_size": ("optimizer_sub_group_size", _valued(
+        _non_negative_int, "N", "DeepSpeed ZeRO-3 sub_group_size: fp32 gradient copy per sub-group at the step")),
+    "fsdp_reduce_scatter_buffers": ("fsdp_reduce_scatter_buffers", _switch(
+        "store_true", "FSDP2: a layer's unsharded gradients and reduce-scatter input alive in its backward")),
     "fsdp_unsharded_under_pp": ("fsdp_unsharded_under_pp", _switch(
         "store_true", "FSDP2 under PP (torchtitan): stage params and accumulated gradients stay unsharded")),
     "optimizer": ("optimizer", dict(choices=OPTIMIZERS,
@@ -108,6 +120,14 @@ ANALYTIC_FLAGS = {
     "fp32_sharded_params": ("fp32_sharded_params",
                             _switch("store_true", "FSDP2: fp32 sharded parameters are the master weights")),
     "no_zero_over_cp": ("zero_shards_over_cp", _switch("store_false", "ZeRO shards over dp only, not dp x cp")),
+    "first_stage_layers": ("first_stage_layers", _valued(
+        _non_negative_int, "N", "layers on the first pipeline stage (Megatron --decoder-first-pipeline-num-layers)")),
+    "last_stage_layers": ("last_stage_layers", _valued(
+        _non_negative_int, "N", "layers on the last pipeline stage (Megatron --decoder-last-pipeline-num-layers)")),
+    "embedding_in_pipeline_split": ("embedding_in_pipeline_split", _switch(
+        "store_true", "count the embedding as a layer in the pipeline split (Megatron)")),
+    "loss_in_pipeline_split": ("loss_in_pipeline_split", _switch(
+        "store_true", "count the loss as a layer in the pipeline split (Megatron)")),
     "pp_division": ("pp_division", _valued(_pp_division, "L1,L2,...", "layers per pipeline stage")),
     "vocab_pad_multiple": ("vocab_pad_multiple", _valued(_positive_int, "N", "pad the vocabulary to N x tp")),
     "ce_fp32_copies": ("cross_entropy_fp32_copies",

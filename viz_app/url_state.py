@@ -26,6 +26,8 @@ OPTION_KEYS = {name: name for name in (
     "cross_entropy_fp32_copies", "zero3_prefetch_layers", "cuda_context_mib", "allocator_fragmentation",
     "nccl_buffer_mib_per_group", "framework", "optimizer_state_dtype", "fsdp_unsharded_under_pp", "master_weights",
     "optimizer_offload_fraction",
+    "gradient_allocation", "optimizer_implementation", "optimizer_sub_group_size", "fsdp_reduce_scatter_buffers",
+    "first_stage_layers", "last_stage_layers", "embedding_in_pipeline_split", "loss_in_pipeline_split",
 )}
 VIEW_KEYS = {"lang": "lang", "unit": "unit", "gpu": "gpu", "gib": "custom_gib", "tab": "tab"}
 

@@ -11,6 +11,7 @@ from .geometry import pick_stage
 from .parts import legend_items
 from .proportion import proportion_chart
 from .stages import stage_chart
+from .step import step_chart
 from .treemap import treemap, treemap_columns, treemap_sources
 
 
@@ -26,5 +27,6 @@ def draw_without_webgl() -> None:
 
 __all__ = [
     "UNITS", "bar_chart", "donut", "donut_sector_at", "draw_without_webgl", "format_memory", "legend_items",
-    "pick_stage", "proportion_chart", "stage_chart", "to_unit", "treemap", "treemap_columns", "treemap_sources",
+    "pick_stage", "proportion_chart", "stage_chart", "step_chart", "to_unit", "treemap", "treemap_columns",
+    "treemap_sources",
 ]

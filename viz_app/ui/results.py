@@ -201,7 +201,9 @@ class Results(pn.viewable.Viewer):
             html(pn.bind(_formulas_html, self.param.later, c.param.stage, v.param.lang, v.param.unit)),
             sizing_mode="stretch_width",
         )
-        contents = {"bars": bars, "proportion": proportion, "donut": donut, "formulas": formulas}
+        step = pn.Column(text(label("step.hint", v.param.lang), "memviz-hint"),
+                         self._plot(plots.step_chart, 300, stage=c.param.stage), sizing_mode="stretch_width")
+        contents = {"bars": bars, "proportion": proportion, "donut": donut, "formulas": formulas, "step": step}
         # A segmented control, not pn.Tabs: its labels can follow the language.
         switcher = from_param(
             pn.widgets.RadioButtonGroup, v.param.tab, name="", color="primary", variant="outline",

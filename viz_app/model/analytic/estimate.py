@@ -8,7 +8,7 @@ All values are MiB (2^20 bytes) per GPU; each block's value and formula come fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..config import TrainingConfig
 from ..errors import StrategyError
@@ -17,7 +17,9 @@ from ..result import ACTIVATION, MODEL_STATES, OVERHEAD, Block, Estimate, StageE
 from ..sharding import MODEL_STATE_PARTS, zero_shard_degree, zero_shards
 from ..terms import Term
 from . import activations as act
+from . import step
 from .architecture import Architecture
+from .optimizer_step import optimizer_step_term
 from .options import AnalyticOptions
 from .overheads import comm_buffers_mib, communicator_count, cuda_context_mib, fragmentation_mib
 from .parameters import (
@@ -27,10 +29,10 @@ from .parameters import (
     layer_parameter_count,
     norm_parameter_count,
     padded_vocab_size,
-    stage_layer_counts,
     vocab_shard_parameter_count,
 )
-from .schedule import check_schedule, first_chunk_microbatches, inflight_chunk_passes, schedule_formula
+from .pipeline_split import chunk_layer_counts
+from .schedule import check_schedule, first_chunk_microbatches, inflight_chunk_passes, pass_chunks, schedule_formula
 from .states import BytesPerParam, bytes_per_param, gradient_bytes
 
 MIB = 1 << 20
@@ -41,6 +43,9 @@ SRC_PARAMS = "Shoeybi et al. 2019 (Megatron-LM TP layout); Rajbhandari et al. 20
 SRC_FSDP_PP = ("torchtitan parallelize_llama.py L326-329, L339 (reshard_after_forward=False with PP) at "
                "9dec370; PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/_fsdp_param.py L802-821 (unsharded "
                "gradients accumulate in the reduce dtype)")
+SRC_REDUCE_SCATTER = ("PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/_fsdp_collectives.py L597-606 "
+                      "(foreach_reduce: reduce_scatter_input allocated in the reduce dtype, the unsharded "
+                      "gradients copied in, then freed)")
 SRC_OVERHEAD = "memviz docs/analytic.md, Overheads (default justified there; set it in the analytic options)"
 
 
@@ -53,6 +58,13 @@ class Run:
     options: AnalyticOptions
     recompute: str
     layers: list[int]
+    chunk_layers: list[list[int]]  # layers of each model chunk of each stage (pipeline_split.py)
+
+    def pass_layers(self, stage: int) -> list[int]:
+        """Layers of each in-flight (micro-batch, chunk) pass of `stage`, in the order they run."""
+        c, o = self.config, self.options
+        return [self.chunk_layers[stage][chunk]
+                for chunk in pass_chunks(o.schedule, stage, c.pp, c.chunks, o.virtual_stages)]
 
     @property
     def dtype_bytes(self) -> int:
@@ -76,10 +88,10 @@ def resolve_run(config: TrainingConfig, arch: Architecture, options: AnalyticOpt
     check_tensor_parallel(arch, config.tp)
     if config.seq_length % options.context_parallel:
         raise StrategyError(key="error.cp_divides_seq", cp=options.context_parallel, seq=config.seq_length)
-    layers = stage_layer_counts(config.num_layers, config.pp, options.pp_division)
-    check_schedule(options.schedule, options.virtual_stages, layers)
+    check_schedule(options.schedule, options.virtual_stages)
+    chunk_layers = chunk_layer_counts(config.num_layers, config.pp, options)
     recompute = "full" if config.checkpoint else options.recompute
-    return Run(config, arch, options, recompute, layers)
+    return Run(config, arch, options, recompute, [sum(chunk) for chunk in chunk_layers], chunk_layers)
 
 
 def _mib(nbytes: float) -> float:
@@ -111,9 +123,16 @@ def layer_activation_block(run: Run, stage: int) -> tuple[Block, Block]:
     layers = Term(n, f"{n} layers").times(per_layer).worded(
         after=f"; per layer ({shape}) in MiB: {_terms_text(tensors)}")
     extra = passes - v
-    inflight = (Term(extra, f"{passes} in flight ({schedule_formula(o.schedule, stage, c.pp, c.chunks, v)}) - {v} "
-                            f"counted in layer activations = {extra}")
-                .times(Term(n / v, f"{n}/{v} layers")).times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB")))
+    in_flight = f"{passes} in flight ({schedule_formula(o.schedule, stage, c.pp, c.chunks, v)})"
+    if len(set(run.chunk_layers[stage])) == 1:
+        inflight = (Term(extra, f"{in_flight} - {v} counted in layer activations = {extra}")
+                    .times(Term(n / v, f"{n}/{v} layers")))
+    else:  # uneven model chunks (pipeline_split.py): each pass holds its own chunk's layers
+        pass_layers = run.pass_layers(stage)
+        extra_layers = sum(pass_layers) - n
+        inflight = Term(extra_layers, f"{in_flight} holding {'+'.join(map(str, pass_layers))} layers - {n} "
+                                      f"counted in layer activations = {extra_layers} layers")
+    inflight = inflight.times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB"))
     return (Block.of("activation.layers", ACTIVATION, layers, n, SRC_ACTIVATION),
             Block.of("activation.inflight", ACTIVATION, inflight, extra, SRC_SCHEDULE))
 
@@ -143,10 +162,9 @@ def logits_activation_block(run: Run) -> Block:
     return Block.of("activation.logits", ACTIVATION, held, count, SRC_ACTIVATION)
 
 
-def recompute_block(run: Run, stage: int, loss_peak_mib: float) -> Block:
-    """Backward re-runs one layer's forward at a time (Chen et al. 2016): for that moment the layer
-    holds its full activations again. On the last stage this happens after the loss's peak has
-    passed, so only what exceeds the loss block adds to the stage's peak."""
+def recompute_block(run: Run) -> Block:
+    """Backward re-runs one layer's forward at a time (Chen et al. 2016): while that layer's backward
+    runs it holds its full activations again (step.py places it in the backward phases)."""
     c = run.config
     shape = (run.arch, c.seq_length, c.micro_batch_size)
     full_mib = _mib(act.layer_activation_bytes(*shape, **{**run.saved(), "recompute": "none"}))
@@ -154,16 +172,35 @@ def recompute_block(run: Run, stage: int, loss_peak_mib: float) -> Block:
     # Exact: a difference of MiB values equals the MiB of the byte difference (2^20 is a power of two).
     transient = Term(full_mib, f"one layer recomputed: {full_mib:.4g} MiB without recompute").minus(
         Term(kept_mib, f"{kept_mib:.4g} MiB kept"))
-    if stage == c.pp - 1:
-        transient = Term(max(0.0, transient.value - loss_peak_mib),
-                         f"{transient.text}; the loss's {loss_peak_mib:.4g} MiB peak comes first, so "
-                         "max(0, difference - loss)")
     return Block.of("activation.recompute", ACTIVATION, transient, 1,
                     "Chen et al. 2016, Training Deep Nets with Sublinear Memory Cost; " + SRC_ACTIVATION)
 
 
-def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
-    """Parameters, gradients, optimizer states and accumulation, split layers / embedding / head."""
+def optimizer_step_block(run: Run, stage: int) -> Block | None:
+    """The optimizer step's temporaries (optimizer_step.py), when the options give any."""
+    params = sum(count for _group, count, _text in parameter_groups(run, stage))
+    nbytes, source = optimizer_step_term(run.config, run.options, params)
+    return Block.of(step.OPTIMIZER_STEP, MODEL_STATES, _in_mib(nbytes), 1, source) if nbytes.value else None
+
+
+def reduce_scatter_block(run: Run) -> Block:
+    """FSDP2's backward of one layer: its unsharded gradients and the reduce-scatter input they are
+    copied into, alive together until the copy-in finishes."""
+    c = run.config
+    per_layer = layer_parameter_count(run.arch, c.tp)
+    compute, reduce = run.dtype_bytes, gradient_bytes(c, run.options)
+    per_param = Term(compute, f"({compute} B unsharded gradient").plus(Term(reduce, f"{reduce:g} B reduce-scatter "
+                                                                                    "input)"))
+    nbytes = Term(per_layer, f"one layer {per_layer:,} params").times(per_param)
+    return Block.of(step.REDUCE_SCATTER, MODEL_STATES, _in_mib(nbytes), 1, SRC_REDUCE_SCATTER)
+
+
+def backward_gradients_block(run: Run) -> Block:
+    return Block.of(step.WORKING, ACTIVATION, step.backward_gradients_term(run), 1, step.SRC_BACKWARD)
+
+
+def parameter_groups(run: Run, stage: int) -> list[tuple[str, int, str]]:
+    """The stage's parameters on one GPU as (group, count, text): layers, embedding, head."""
     c, o, arch = run.config, run.options, run.arch
     per_layer = layer_parameter_count(arch, c.tp)
     groups = [("layers", run.layers[stage] * per_layer, f"{run.layers[stage]} layers x {per_layer:,} params")]
@@ -173,6 +210,14 @@ def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
     if stage == c.pp - 1:
         head = head_parameter_count(arch, c.tp, o.vocab_pad_multiple, c.pp) + norm_parameter_count(arch)
         groups.append(("head", head, "final norm + output head params" + (" (tied)" if arch.tie_embeddings else "")))
+    return groups
+
+
+def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
+    """Parameters, gradients, optimizer states and accumulation, split layers / embedding / head."""
+    c, o = run.config, run.options
+    per_layer = layer_parameter_count(run.arch, c.tp)
+    groups = parameter_groups(run, stage)
     blocks = []
     for part in MODEL_STATE_PARTS:
         for group, params, text in groups:
@@ -233,8 +278,21 @@ def overhead_blocks(run: Run, allocated_mib: float) -> list[Block]:
     ]
 
 
+def stage_at_peak(run: Run, stage: int, blocks: list[Block]) -> StageEstimate:
+    """The stage through one step (step.py); its blocks as alive at the step's peak, plus overheads."""
+    phases = []
+    for phase in step.step_timeline(step.step_inputs(run, stage), blocks):
+        overheads = overhead_blocks(run, phase.total_mib)
+        phases.append(replace(phase, blocks={**phase.blocks, **{b.key: b.mib for b in overheads}}))
+    peak = step.peak_phase(phases)
+    at_peak = step.blocks_at(peak, blocks)
+    at_peak += overhead_blocks(run, sum(b.mib for b in at_peak))
+    return StageEstimate(stage, run.layers[stage], tuple(at_peak), tuple(phases))
+
+
 def estimate_analytic(config: TrainingConfig, arch: Architecture, options: AnalyticOptions | None = None) -> Estimate:
-    """Per-GPU memory of every pipeline stage of `arch` trained with `config`."""
+    """Per-GPU memory of every pipeline stage of `arch` trained with `config`, at each stage's peak
+    over one training step."""
     options = options or AnalyticOptions()
     run = resolve_run(config, arch, options)
     per_param = bytes_per_param(config, options)
@@ -243,14 +301,15 @@ def estimate_analytic(config: TrainingConfig, arch: Architecture, options: Analy
         blocks = list(layer_activation_block(run, stage))
         if stage == 0:
             blocks.append(embedding_activation_block(run))
-        loss_peak_mib = 0.0
         if stage == config.pp - 1:
-            logits = logits_activation_block(run)
-            blocks.append(logits)
-            loss_peak_mib = logits.mib
+            blocks.append(logits_activation_block(run))
         if run.recompute != "none":
-            blocks.append(recompute_block(run, stage, loss_peak_mib))
+            blocks.append(recompute_block(run))
+        blocks.append(backward_gradients_block(run))
         blocks += state_blocks(run, stage, per_param)
-        blocks += overhead_blocks(run, sum(b.mib for b in blocks))
-        stages.append(StageEstimate(stage, run.layers[stage], tuple(blocks)))
+        if options.fsdp_reduce_scatter_buffers and zero_shards("parameter", config.zero_stage):
+            blocks.append(reduce_scatter_block(run))
+        temporaries = optimizer_step_block(run, stage)
+        blocks += [temporaries] if temporaries else []
+        stages.append(stage_at_peak(run, stage, blocks))
     return Estimate("analytic", tuple(stages), tuple(config.constraint_notices()))

@@ -36,7 +36,7 @@ class Framework:
 
 # What the presets below leave as the user set it: the strategy (tp, pp, dp, ZeRO stage / FSDP,
 # recompute, cp, schedule) and the overheads.
-_SHARED_OFF = {"fp32_sharded_params": False, "fsdp_unsharded_under_pp": False}
+_SHARED_OFF = {"fp32_sharded_params": False, "fsdp_unsharded_under_pp": False, "fsdp_reduce_scatter_buffers": False}
 _FP32_MASTER = Setting("fp32", "mixed precision with fp32 master weights in the optimizer")
 
 FRAMEWORK_PRESETS: dict[str, Framework] = {
@@ -48,6 +48,12 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
         "optimizer_state_dtype": Setting("fp32", f"{MEGATRON_COMMIT} megatron/core/optimizer/optimizer_config.py "
                                                  "L187-206 (main_params_dtype, exp_avg_dtype, exp_avg_sq_dtype "
                                                  "default fp32; bf16 with use_precision_aware_optimizer)"),
+        "gradient_allocation": Setting("buffer", f"{MEGATRON_COMMIT} megatron/core/distributed/"
+                                                 "param_and_grad_buffer.py L1027, L1190-1195 (the bucket group's "
+                                                 "grad_data allocated whole when the model is wrapped)"),
+        "optimizer_implementation": Setting("fused", f"{MEGATRON_COMMIT} megatron/core/optimizer/__init__.py "
+                                                     "L14, L20 (Transformer Engine or Apex FusedAdam)"),
+        "optimizer_sub_group_size": Setting(0, "not a Megatron-Core behaviour"),
         "kernels": Setting("fused", "Transformer Engine fused kernels (Korthikanti et al. 2022 accounting)"),
         "vocab_pad_multiple": Setting(128, f"{MEGATRON_COMMIT} megatron/training/arguments.py L2441 "
                                            "(--make-vocab-size-divisible-by default 128, times tp)"),
@@ -69,6 +75,15 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
         "fsdp_unsharded_under_pp": Setting(True, f"{TORCHTITAN_COMMIT} torchtitan/parallelisms/"
                                                  "parallelize_llama.py L326-329, L339 (reshard_after_forward=False "
                                                  "with pipeline parallelism)"),
+        "gradient_allocation": Setting("autograd", f"{TORCHTITAN_COMMIT} train.py L266 (optimizers.zero_grad() "
+                                                   "each step: set_to_none=True, the torch.optim default), so "
+                                                   "FSDP2 assigns new gradient shards in backward"),
+        "optimizer_implementation": Setting("foreach", f"{TORCHTITAN_COMMIT} torchtitan/optimizer.py L132-138 "
+                                                       "(foreach = not fused), torchtitan/config_manager.py "
+                                                       "L193-197 (--optimizer.fused off by default)"),
+        "optimizer_sub_group_size": Setting(0, "not a torchtitan behaviour"),
+        "fsdp_reduce_scatter_buffers": Setting(True, "PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/"
+                                                     "_fsdp_collectives.py L597-606 (FSDP2's foreach_reduce)"),
         "kernels": Setting("eager", "plain PyTorch modules (torch.compile is off by default)"),
         "master_weights": Setting("fp32", f"{TORCHTITAN_COMMIT}: the fp32 sharded parameters are the master weights"),
         "cross_entropy_fp32_copies": Setting(3, f"{TORCHTITAN_COMMIT} train.py L133 "
@@ -84,6 +99,16 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                       "deepspeed/runtime/zero/stage3.py L742-744 (the gradient partitions)"),
         "optimizer_state_dtype": Setting("fp32", f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage_1_and_2.py L509, "
                                                  "stage3.py L1105-1122 (fp32 master partitions; Adam on them)"),
+        "gradient_allocation": Setting("buffer", f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage3.py L742-744 "
+                                                 "(grad_partitions_flat_buffer allocated when the optimizer is "
+                                                 "built)"),
+        "optimizer_implementation": Setting("fused", f"{TRANSFORMERS_VERSION} transformers/training_args.py "
+                                                     "L806-811 (the Trainer's default optim is adamw_torch_fused "
+                                                     "with torch >= 2.8)"),
+        "optimizer_sub_group_size": Setting(1_000_000_000, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py "
+                                                           "L175 (sub_group_size default 1e9); stage3.py "
+                                                           "L2398-2408 (each "
+                                                           "sub-group's gradients cast to fp32 for the step)"),
         "kernels": Setting("eager", f"{TRANSFORMERS_VERSION}: Hugging Face modules"),
         "cross_entropy_fp32_copies": Setting(3, f"{TRANSFORMERS_VERSION} transformers/loss/loss_utils.py L61 "
                                                 "(ForCausalLMLoss: logits.float())"),
@@ -106,6 +131,11 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                                 "(loss, then del logits): log-probabilities, their gradient and "
                                                 "the logits' gradient in fp32 at the start of backward"),
         "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
+        "gradient_allocation": Setting("autograd", f"{TORCHTUNE_COMMIT} recipes/full_finetune_single_device.py L716 "
+                                                   "(zero_grad(set_to_none=True) after each step)"),
+        "optimizer_implementation": Setting("foreach", f"{TORCHTUNE_COMMIT} torch.optim.AdamW as configured (no "
+                                                       "fused=True): PyTorch's foreach implementation on CUDA"),
+        "optimizer_sub_group_size": Setting(0, "not a torchtune behaviour"),
         **{option: Setting(value, "not a torchtune behaviour") for option, value in _SHARED_OFF.items()},
     }),
 }

@@ -12,6 +12,8 @@ KERNELS = ("fused", "eager")
 FRAMEWORKS = ("custom", "megatron", "torchtitan", "deepspeed", "torchtune")
 MASTER_WEIGHTS = ("fp32", "none")
 STATE_DTYPES = ("fp32", "bf16")
+GRADIENT_ALLOCATIONS = ("buffer", "autograd")
+OPTIMIZER_IMPLEMENTATIONS = ("fused", "foreach")
 
 
 class AnalyticOptions(param.Parameterized):
@@ -48,6 +50,26 @@ class AnalyticOptions(param.Parameterized):
         doc="Share of the optimizer (master weights and moments) kept in CPU memory instead (Megatron's "
             "--optimizer-cpu-offload with --optimizer-offload-fraction, DeepSpeed's offload_optimizer).",
     )
+    gradient_allocation = param.Selector(
+        default="buffer", objects=list(GRADIENT_ALLOCATIONS),
+        doc="buffer: gradients live in buffers allocated before the step (Megatron's grad buffer); autograd: "
+            "each gradient is allocated when backward reaches its layer and freed after the optimizer step "
+            "(plain PyTorch, zero_grad(set_to_none=True)).",
+    )
+    optimizer_implementation = param.Selector(
+        default="fused", objects=list(OPTIMIZER_IMPLEMENTATIONS),
+        doc="fused: the optimizer updates in place (Apex/Transformer Engine FusedAdam, torch fused=True); foreach: "
+            "torch's foreach Adam(W) also holds sqrt(exp_avg_sq) for every parameter during the step.",
+    )
+    optimizer_sub_group_size = param.Integer(
+        0, bounds=(0, None),
+        doc="DeepSpeed ZeRO-3 sub_group_size: the optimizer step casts one sub-group's gradient partition to fp32 "
+            "(elements; 0: no such copy).",
+    )
+    fsdp_reduce_scatter_buffers = param.Boolean(
+        False, doc="FSDP2 (ZeRO-3 sharding): while a layer's backward runs, its unsharded gradients (compute dtype) "
+                   "and the reduce-scatter input they are copied into (reduce dtype) are alive together.",
+    )
     fsdp_unsharded_under_pp = param.Boolean(
         False, doc="FSDP2 under pipeline parallelism (torchtitan): a stage's parameters stay unsharded after "
                    "forward, and the gradients of micro-batches before the last accumulate unsharded.",
@@ -81,6 +103,22 @@ class AnalyticOptions(param.Parameterized):
     pp_division = param.List(
         default=None, item_type=int, allow_None=True,
         doc="Layers per pipeline stage, like Galvatron's pp_division; None splits as evenly as possible.",
+    )
+    first_stage_layers = param.Integer(
+        0, bounds=(0, None), doc="Layers on the first pipeline stage (Megatron --decoder-first-pipeline-num-layers); "
+                                 "0: not set. The stages between split the rest evenly.",
+    )
+    last_stage_layers = param.Integer(
+        0, bounds=(0, None), doc="Layers on the last pipeline stage (Megatron --decoder-last-pipeline-num-layers); "
+                                 "0: not set.",
+    )
+    embedding_in_pipeline_split = param.Boolean(
+        False, doc="Count the embedding as one layer when splitting (Megatron "
+                   "--account-for-embedding-in-pipeline-split): the first model chunk gets one layer fewer.",
+    )
+    loss_in_pipeline_split = param.Boolean(
+        False, doc="Count the loss as one layer when splitting (Megatron --account-for-loss-in-pipeline-split): "
+                   "the last model chunk gets one layer fewer.",
     )
     vocab_pad_multiple = param.Integer(
         1, bounds=(1, None), doc="Pad the vocabulary to a multiple of this x tp (Megatron default 128; HF 1).",

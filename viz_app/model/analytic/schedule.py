@@ -32,21 +32,21 @@ def inflight_chunk_passes(schedule: str, stage: int, pp: int, chunks: int, virtu
 def first_chunk_microbatches(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int = 1) -> int:
     """Micro-batches whose activations the stage's first model chunk (the embedding's) holds.
 
-    Interleaved 1F1B runs forward passes in groups of pp micro-batches per model chunk, cycling
-    through the chunks, so pass k belongs to chunk (k // pp) % v.
     """
-    passes = inflight_chunk_passes(schedule, stage, pp, chunks, virtual_stages)
-    if virtual_stages == 1:
-        return passes
-    return sum(1 for k in range(passes) if (k // pp) % virtual_stages == 0)
+    return pass_chunks(schedule, stage, pp, chunks, virtual_stages).count(0)
 
 
-def check_schedule(schedule: str, virtual_stages: int, layers_per_stage: list[int]) -> None:
+def check_schedule(schedule: str, virtual_stages: int) -> None:
+    """Virtual stages need the interleaved schedule (their layer split: pipeline_split.py)."""
     if schedule != "interleaved" and virtual_stages != 1:
         raise StrategyError(key="error.virtual_needs_interleaved", virtual=virtual_stages, schedule=schedule)
-    uneven = [n for n in layers_per_stage if n % virtual_stages]
-    if uneven:
-        raise StrategyError(key="error.virtual_uneven", virtual=virtual_stages, layers=uneven[0])
+
+
+def pass_chunks(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int = 1) -> list[int]:
+    """The model chunk of each in-flight pass, in the order they run: interleaved 1F1B runs groups of
+    pp micro-batches per chunk, cycling through the chunks, so pass k belongs to chunk (k // pp) % v."""
+    passes = inflight_chunk_passes(schedule, stage, pp, chunks, virtual_stages)
+    return [(k // pp) % virtual_stages for k in range(passes)]
 
 
 def schedule_formula(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int) -> str:
