@@ -34,6 +34,15 @@ def test_parameter_count_is_exact(family, layers):
     assert parameter_counts(architecture(family, layers))["total"] == vt.parameter_total(model)
 
 
+@pytest.mark.parametrize("family", sorted(vt.TINY_MOE))
+def test_moe_and_mla_parameter_counts_are_exact(family):
+    """Whole model and the routed-expert bucket, three layers (dense and MoE mixed where the family allows)."""
+    model = vt.tiny_model(family, 3)
+    counts = parameter_counts(architecture(family, 3))
+    assert counts["total"] == vt.parameter_total(model)
+    assert counts["experts"] == vt.routed_expert_parameters(model)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
 @pytest.mark.parametrize("family", FAMILIES)
