@@ -18,7 +18,7 @@ CONFIG_KEYS = {
     "tp": "tp", "pp": "pp", "dp": "dp", "gpus": "total_gpus", "mbs": "micro_batch_size",
     "gbs": "global_batch_size", "chunks": "chunks", "zero": "zero_stage", "ckpt": "checkpoint",
     "sp": "sequence_parallel", "mixed": "mixed_precision", "seq": "seq_length", "layers": "num_layers",
-    "stage": "stage",
+    "stage": "stage", "ep": "ep", "etp": "etp",
 }
 OPTION_KEYS = {name: name for name in (
     "optimizer", "grad_dtype", "recompute", "flash_attention", "kernels", "schedule", "virtual_stages",

@@ -19,7 +19,14 @@ from .widgets import from_param, label, switch
 ARCHITECTURE_FIELDS = (
     "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim", "ffn_hidden_size", "vocab_size",
     "max_position_embeddings", "hidden_act", "norm_type", "position_embedding", "attention_dropout",
-    "hidden_dropout", "gated_mlp", "tie_embeddings", "linear_bias", "qkv_bias", "parallel_residual",
+    "hidden_dropout", "gated_mlp", "tie_embeddings", "linear_bias", "qkv_bias", "parallel_residual", "qk_norm",
+    "qk_norm_full_width",
+    # mixture of experts (the importer's dense_layers list is kept, not edited here)
+    "num_experts", "moe_top_k", "moe_ffn_hidden_size", "num_shared_experts", "shared_expert_ffn_hidden_size",
+    "moe_first_k_dense", "moe_layer_freq", "moe_layer_offset", "router_dtype", "moe_capacity_factor",
+    "shared_expert_gate", "moe_pad_to_capacity",
+    # multi-head latent attention and multi-token prediction
+    "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "mtp_layers",
 )
 OPTION_FIELDS = (
     "framework", "optimizer", "optimizer_state_dtype", "grad_dtype", "recompute", "kernels", "schedule",

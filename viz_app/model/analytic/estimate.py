@@ -18,16 +18,19 @@ from ..sharding import MODEL_STATE_PARTS, zero_shard_degree, zero_shards
 from ..terms import Term
 from . import activations as act
 from .architecture import Architecture
+from .expert_parallel import check_expert_parallel, expert_data_parallel_degree
 from .options import AnalyticOptions
 from .overheads import comm_buffers_mib, communicator_count, cuda_context_mib, fragmentation_mib
 from .parameters import (
     check_tensor_parallel,
     embedding_parameter_count,
     head_parameter_count,
-    layer_parameter_count,
+    layers_parameters,
+    mtp_parameters,
     norm_parameter_count,
     padded_vocab_size,
     stage_layer_counts,
+    stage_layer_indices,
     vocab_shard_parameter_count,
 )
 from .schedule import check_schedule, first_chunk_microbatches, inflight_chunk_passes, schedule_formula
@@ -74,6 +77,8 @@ class Run:
 def resolve_run(config: TrainingConfig, arch: Architecture, options: AnalyticOptions) -> Run:
     """Check the strategy against the architecture; raise StrategyError with the reason."""
     check_tensor_parallel(arch, config.tp)
+    check_expert_parallel(arch, tp=config.tp, dp=config.dp, ep=config.ep, etp=config.etp,
+                          context_parallel=options.context_parallel)
     if config.seq_length % options.context_parallel:
         raise StrategyError(key="error.cp_divides_seq", cp=options.context_parallel, seq=config.seq_length)
     layers = stage_layer_counts(config.num_layers, config.pp, options.pp_division)
@@ -162,30 +167,62 @@ def recompute_block(run: Run, stage: int, loss_peak_mib: float) -> Block:
                     "Chen et al. 2016, Training Deep Nets with Sublinear Memory Cost; " + SRC_ACTIVATION)
 
 
+def stage_parameters(run: Run, stage: int):
+    """The stage's decoder layers (and, on the last stage, the MTP depths) per GPU, by bucket."""
+    c, arch = run.config, run.arch
+    indices = stage_layer_indices(run.layers, stage, run.options.virtual_stages)
+    params = layers_parameters(arch, indices, c.tp, c.ep, c.etp)
+    if stage == c.pp - 1:
+        for _ in range(arch.mtp_layers):
+            params = params.plus(mtp_parameters(arch, c.tp, c.ep, c.etp))
+    return params
+
+
+def expert_bytes_per_param(run: Run) -> BytesPerParam:
+    """Routed experts: their states shard over the expert-data-parallel group (tp cp dp / (ep etp))."""
+    c = run.config
+    shards = expert_data_parallel_degree(tp=c.tp, dp=c.dp, ep=c.ep, etp=c.etp,
+                                         context_parallel=run.options.context_parallel)
+    return bytes_per_param(c, run.options, shards, " (expert data parallel: TP x CP x DP / (EP x ETP))")
+
+
 def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
-    """Parameters, gradients, optimizer states and accumulation, split layers / embedding / head."""
+    """Parameters, gradients, optimizer states and accumulation, split layers / experts / embedding / head."""
     c, o, arch = run.config, run.options, run.arch
-    per_layer = layer_parameter_count(arch, c.tp)
-    groups = [("layers", run.layers[stage] * per_layer, f"{run.layers[stage]} layers x {per_layer:,} params")]
+    params = stage_parameters(run, stage)
+    n = run.layers[stage]
+    mtp = f" + {arch.mtp_layers} MTP" if stage == c.pp - 1 and arch.mtp_layers else ""
+    indices = stage_layer_indices(run.layers, stage, o.virtual_stages)
+    dense_each = {layers_parameters(arch, [i], c.tp, c.ep, c.etp).dense for i in indices}
+    if len(dense_each) == 1 and not mtp:
+        text = f"{n} layers x {dense_each.pop():,} params"
+    else:
+        text = f"{n} layers{mtp}, dense params (TP-sharded {params.sharded:,} + replicated {params.replicated:,})"
+    groups = [("layers", params.dense, text, per_param)]
+    if params.expert:
+        moe_layers = arch.moe_layer_count(indices)
+        groups.append(("experts", params.expert, f"routed experts of {moe_layers} MoE layers{mtp} "
+                       f"({arch.num_experts}/EP {c.ep} experts, width/ETP {c.etp})", expert_bytes_per_param(run)))
     if stage == 0:
         groups.append(("embedding", embedding_parameter_count(arch, c.tp, o.vocab_pad_multiple),
-                       "embedding (vocab-parallel, V padded) params"))
+                       "embedding (vocab-parallel, V padded) params", per_param))
     if stage == c.pp - 1:
         head = head_parameter_count(arch, c.tp, o.vocab_pad_multiple, c.pp) + norm_parameter_count(arch)
-        groups.append(("head", head, "final norm + output head params" + (" (tied)" if arch.tie_embeddings else "")))
+        groups.append(("head", head, "final norm + output head params" + (" (tied)" if arch.tie_embeddings else ""),
+                       per_param))
     blocks = []
     for part in MODEL_STATE_PARTS:
-        for group, params, text in groups:
-            state_bytes = Term(params, f"{text}: {params:,}").times(per_param.terms[part])
+        for group, count, text, bytes_each in groups:
+            state_bytes = Term(count, f"{text}: {count:,}").times(bytes_each.terms[part])
             blocks.append(Block.of(f"model_states.{part}.{group}", MODEL_STATES, _in_mib(state_bytes),
-                                   run.layers[stage] if group == "layers" else 1, SRC_PARAMS))
+                                   n if group in ("layers", "experts") else 1, SRC_PARAMS))
     shards = zero_shard_degree(c.dp, o.context_parallel, o.zero_shards_over_cp)
     if zero_shards("parameter", c.zero_stage) and shards > 1:
-        stage_params = Term(sum(params for _group, params, _text in groups), "the stage's params")
+        stage_params = Term(sum(count for _group, count, _text, _bytes in groups), "the stage's params")
         if fsdp_keeps_stage_unsharded(run):
             blocks += fsdp_unsharded_blocks(run, stage_params)
         else:
-            blocks.append(gathered_block(run, stage, per_layer))
+            blocks.append(gathered_block(run, stage, params.total // max(n, 1)))
     return blocks
 
 
@@ -212,7 +249,8 @@ def fsdp_unsharded_blocks(run: Run, stage_params: Term) -> list[Block]:
 
 def gathered_block(run: Run, stage: int, per_layer: int) -> Block:
     """ZeRO-3/FSDP all-gathers full weights, in the compute dtype, for the layers being computed and
-    prefetched; on the last stage the output head's weight is gathered at the loss (tied or not)."""
+    prefetched (for MoE stages, the stage's mean layer); on the last stage the output head's weight is
+    gathered at the loss (tied or not)."""
     c, o = run.config, run.options
     layers = min(o.zero3_prefetch_layers, run.layers[stage])
     params = Term(layers, f"{layers} layers").times(Term(per_layer, f"{per_layer:,} params"))

@@ -241,3 +241,15 @@ def stage_layer_counts(num_layers: int, pp: int, pp_division: list[int] | None =
         return list(pp_division)
     base, extra = divmod(num_layers, pp)
     return [base + (1 if stage >= pp - extra else 0) for stage in range(pp)]
+
+
+def stage_layer_indices(layers: list[int], stage: int, virtual_stages: int = 1) -> list[int]:
+    """Which decoder layers (0-based) stage `stage` holds. One model chunk per stage: consecutive
+    layers. Interleaved with v chunks and equal stages (Megatron's virtual pipeline): chunk j of
+    stage p holds the (j pp + p)-th run of L/(pp v) layers; unequal stages stay consecutive."""
+    pp = len(layers)
+    if virtual_stages > 1 and len(set(layers)) == 1 and layers[0] % virtual_stages == 0:
+        size = layers[0] // virtual_stages
+        return [(j * pp + stage) * size + i for j in range(virtual_stages) for i in range(size)]
+    start = sum(layers[:stage])
+    return list(range(start, start + layers[stage]))
