@@ -92,3 +92,58 @@ def test_url_keys():
     from viz_app.url_state import CONFIG_KEYS
 
     assert CONFIG_KEYS["ep"] == "ep" and CONFIG_KEYS["etp"] == "etp"
+
+
+def _tensors(model, **kwargs):
+    from viz_app.model.analytic import layer_saved_tensors
+
+    arch = load_model_preset(model) if isinstance(model, str) else model
+    return {t.name: t.nbytes for t in layer_saved_tensors(arch, 4096, 1, **kwargs)}
+
+
+def test_fused_moe_layer_tensor_by_tensor():
+    """Mixtral MoE layer, tp 2 with SP, etp 2: T = 4096/2 local tokens, R = T k etp."""
+    saved = _tensors("mixtral-8x7b", tp=2, sequence_parallel=True, etp=2)
+    tokens, routed, h, f = 2048, 2048 * 2 * 2, 4096, 14336
+    assert saved["router input (MLP norm output)"] == 2 * tokens * h
+    assert saved["router scores (softmax/sigmoid)"] == 4 * tokens * 8
+    assert saved["permuted tokens (expert fc1 input)"] == 2 * routed * h
+    assert saved["expert fc1 output (activation input)"] == 2 * routed * 2 * f / 2
+    assert saved["expert fc2 input (activation output)"] == 2 * routed * f / 2
+    assert "expert act(gate)" not in saved  # fused SwiGLU recomputes it
+    balanced = sum(saved.values())
+    skewed = _tensors("mixtral-8x7b", tp=2, sequence_parallel=True, etp=2, moe_load_factor=1.5)
+    expert_terms = ("permuted tokens (expert fc1 input)", "expert fc1 output (activation input)",
+                    "expert fc2 input (activation output)", "routing weights per permuted token (fp32)")
+    assert sum(skewed.values()) - balanced == pytest.approx(0.5 * sum(saved[k] for k in expert_terms))
+
+
+def test_capacity_factor_caps_or_pads_the_busiest_rank():
+    arch = load_model_preset("mixtral-8x7b")
+    arch.moe_capacity_factor = 1.25
+    capped = _tensors(arch, moe_load_factor=2.0)["permuted tokens (expert fc1 input)"]
+    assert capped == 2 * 4096 * 2 * 1.25 * 4096
+    arch.moe_pad_to_capacity = True
+    assert _tensors(arch, moe_load_factor=1.0)["permuted tokens (expert fc1 input)"] == capped
+
+
+def test_selective_recompute_modules():
+    full = _tensors("deepseek-v3", layer_index=3, recompute="selective", recompute_modules=("core_attn",))
+    assert {"Q", "K", "V", "expert fc2 input (activation output)", "qkv input"} <= full.keys()
+    assert full["Q"] == 2 * 4096 * 128 * 192 and full["V"] == 2 * 4096 * 128 * 128
+    assert full["kv latent up-projection input"] == 2 * 4096 * 512
+    assert full["shared experts fc1 output"] == 2 * 4096 * 2 * 2048
+    fewer = _tensors("deepseek-v3", layer_index=3, recompute="selective",
+                     recompute_modules=("core_attn", "mla_up_proj", "moe_act", "layernorm"))
+    assert not {"Q", "K", "V", "expert fc2 input (activation output)", "qkv input",
+                "router input (MLP norm output)"} & fewer.keys()
+    moe = _tensors("deepseek-v3", layer_index=3, recompute="selective", recompute_modules=("moe",))
+    assert moe["MoE input (moe recomputed)"] == 2 * 4096 * 7168 and "router scores (softmax/sigmoid)" not in moe
+    dense_mlp = _tensors("deepseek-v3", layer_index=0, recompute="selective", recompute_modules=("mlp",))
+    assert "fc2 input" not in dense_mlp and dense_mlp["MLP input (mlp recomputed)"] == 2 * 4096 * 7168
+
+
+def test_unknown_recompute_module_is_named():
+    options = AnalyticOptions(recompute="selective", recompute_modules=["core_attn", "experts"])
+    with pytest.raises(StrategyError, match="unknown recompute module 'experts'"):
+        run(options=options)

@@ -113,11 +113,12 @@ def cpu_layernorm_statistics_gap(arch, seq_length: int, batch: int, dtype: torch
     return norms * 2 * seq_length * batch * (4 - torch.finfo(dtype).bits // 8)
 
 
-def analytic_per_layer(arch, seq_length: int, batch: int, attention: str, dtype: torch.dtype) -> float:
+def analytic_per_layer(arch, seq_length: int, batch: int, attention: str, dtype: torch.dtype,
+                       layer_index: int = 0) -> float:
     from viz_app.model.analytic import layer_activation_bytes
 
     return layer_activation_bytes(arch, seq_length, batch, kernels="eager", flash_attention=attention == "sdpa",
-                                  dropout=False, dtype_bytes=torch.finfo(dtype).bits // 8)
+                                  dropout=False, dtype_bytes=torch.finfo(dtype).bits // 8, layer_index=layer_index)
 
 
 def analytic_outside_layers(arch, seq_length: int, batch: int, dtype: torch.dtype) -> float:

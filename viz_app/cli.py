@@ -74,6 +74,19 @@ def _switch(action: str, help_text: str) -> dict:
     return {"action": action, "default": None, "help": help_text}
 
 
+def _recompute_modules(text: str) -> list[str]:
+    from .model.analytic.moe_activations import parse_recompute_modules
+
+    try:
+        return parse_recompute_modules(text)
+    except StrategyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _load_factor(text: str) -> float:
+    return _number_at_least(text, float, 1, "a number")
+
+
 # Analytic-mode flag -> (AnalyticOptions parameter, argparse keywords); only with --model / --model-config.
 ANALYTIC_FLAGS = {
     "framework": ("framework", dict(choices=FRAMEWORKS,
@@ -89,6 +102,11 @@ ANALYTIC_FLAGS = {
                                       help="gradient dtype (default fp32 main gradients)")),
     "recompute": ("recompute", dict(choices=RECOMPUTE,
                                     help="activation recomputation (--checkpoint forces full)")),
+    "recompute_modules": ("recompute_modules", _valued(
+        _recompute_modules, "M1,M2", "with --recompute selective: the modules recomputed (Megatron names: core_attn, "
+                                     "mla_up_proj, layernorm, mlp, moe_act, moe, shared_experts; default core_attn)")),
+    "moe_load_factor": ("moe_load_factor", _valued(
+        _load_factor, "X", "MoE: tokens of the busiest expert rank over the balanced share (default 1)")),
     "no_flash_attention": ("flash_attention", _switch("store_false", "unfused attention: keep the s^2 scores")),
     "kernels": ("kernels", dict(choices=KERNELS, help="fused (Megatron) or eager (plain PyTorch/HF)")),
     "schedule": ("schedule", dict(choices=SCHEDULES, help="pipeline schedule")),

@@ -24,7 +24,7 @@ OPTION_KEYS = {name: name for name in (
     "optimizer", "grad_dtype", "recompute", "flash_attention", "kernels", "schedule", "virtual_stages",
     "context_parallel", "fp32_sharded_params", "zero_shards_over_cp", "vocab_pad_multiple",
     "cross_entropy_fp32_copies", "zero3_prefetch_layers", "cuda_context_mib", "allocator_fragmentation",
-    "nccl_buffer_mib_per_group", "framework", "optimizer_state_dtype", "fsdp_unsharded_under_pp",
+    "nccl_buffer_mib_per_group", "framework", "optimizer_state_dtype", "fsdp_unsharded_under_pp", "moe_load_factor",
 )}
 VIEW_KEYS = {"lang": "lang", "unit": "unit", "gpu": "gpu", "gib": "custom_gib", "tab": "tab"}
 

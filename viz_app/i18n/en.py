@@ -158,6 +158,8 @@ CATALOG = {
     "opt.recompute.selective": "Selective (attention)",
     "opt.recompute.full": "Full (layer input only)",
     "opt.recompute.op_sac": "Per-op selective (torchtitan)",
+    "opt.recompute_modules": "Selective recompute modules (Megatron)",
+    "opt.moe_load_factor": "MoE load factor (busiest expert rank)",
     "opt.kernels": "Kernels",
     "opt.kernels.fused": "Fused (Megatron / TE)",
     "opt.kernels.eager": "Eager PyTorch (HF)",
@@ -266,6 +268,7 @@ CATALOG = {
     "error.pp_division": "pp_division {division} must have {pp} positive entries summing to {layers} layers",
     "error.pp_division_number": "expected layers per stage like 8,8,8,8 (expected a whole number, got '{part}')",
     "error.pp_division_positive": "expected layers per stage like 8,8,8,8 (must be at least 1, got {value})",
+    "error.recompute_module": "unknown recompute module '{module}'; known: {known}",
     "error.tp_divides_heads": "TP {tp} does not divide the model's {value} attention heads",
     "error.ep_needs_experts": (
         "EP {ep} / ETP {etp}: expert parallelism needs a"

@@ -13,6 +13,7 @@ import param
 from ..i18n import has, t
 from ..model.analytic import AnalyticOptions
 from ..model.analytic.architecture import Architecture
+from ..model.analytic.moe_activations import RECOMPUTE_MODULES
 from .theme import text
 from .widgets import from_param, label, switch
 
@@ -31,7 +32,7 @@ ARCHITECTURE_FIELDS = (
 OPTION_FIELDS = (
     "framework", "optimizer", "optimizer_state_dtype", "grad_dtype", "recompute", "kernels", "schedule",
     "virtual_stages", "context_parallel", "cross_entropy_fp32_copies", "vocab_pad_multiple", "zero3_prefetch_layers",
-    "flash_attention", "fp32_sharded_params", "fsdp_unsharded_under_pp", "zero_shards_over_cp",
+    "moe_load_factor", "flash_attention", "fp32_sharded_params", "fsdp_unsharded_under_pp", "zero_shards_over_cp",
 )
 OVERHEAD_FIELDS = ("cuda_context_mib", "allocator_fragmentation", "nccl_buffer_mib_per_group")
 
@@ -74,8 +75,11 @@ def architecture_editor(arch: Architecture, lang_param: param.Parameter) -> pn.C
 
 def options_editor(options: AnalyticOptions, lang_param: param.Parameter) -> pn.Column:
     overheads = _grid("opt", options, OVERHEAD_FIELDS, lang_param)
+    modules = from_param(pn.widgets.MultiChoice, options.param.recompute_modules,
+                         name=label("opt.recompute_modules", lang_param), options=list(RECOMPUTE_MODULES),
+                         css_classes=["memviz-opt-recompute-modules"], sizing_mode="stretch_width")
     return pn.Column(
-        _grid("opt", options, OPTION_FIELDS, lang_param),
+        _grid("opt", options, OPTION_FIELDS, lang_param), modules,
         text(label("opt.overheads", lang_param), "memviz-label", margin=(10, 10, 0, 10)),
         overheads, sizing_mode="stretch_width",
     )

@@ -67,6 +67,9 @@ class Architecture(param.Parameterized):
         False, doc="With SDPA, V is a view of one fused QKV output, so all of it stays saved: (a + g) d wider "
                    "than V alone (GPT-NeoX).",
     )
+    router_input_fp32_copy = param.Boolean(
+        False, doc="The eager router casts its input to fp32 and keeps that copy (DeepSeek-V2/V3).",
+    )
     sdpa_copies_attention_output = param.Boolean(
         False, doc="With SDPA, the attention output is copied to a contiguous tensor before the output "
                    "projection, which saves it too: a d more (GPT-NeoX).",

@@ -19,6 +19,7 @@ from ..terms import Term
 from . import activations as act
 from .architecture import Architecture
 from .expert_parallel import check_expert_parallel, expert_data_parallel_degree
+from .moe_activations import check_recompute_modules
 from .options import AnalyticOptions
 from .overheads import comm_buffers_mib, communicator_count, cuda_context_mib, fragmentation_mib
 from .parameters import (
@@ -66,7 +67,11 @@ class Run:
         c, o = self.config, self.options
         return dict(tp=c.tp, sequence_parallel=c.sequence_parallel and c.tp > 1, recompute=self.recompute,
                     flash_attention=o.flash_attention, kernels=o.kernels, dtype_bytes=self.dtype_bytes,
-                    context_parallel=o.context_parallel)
+                    context_parallel=o.context_parallel, etp=c.etp, moe_load_factor=o.moe_load_factor,
+                    recompute_modules=tuple(o.recompute_modules))
+
+    def stage_indices(self, stage: int) -> list[int]:
+        return stage_layer_indices(self.layers, stage, self.options.virtual_stages)
 
     def shape(self) -> act.LayerShape:
         c, kwargs = self.config, self.saved()
@@ -81,6 +86,7 @@ def resolve_run(config: TrainingConfig, arch: Architecture, options: AnalyticOpt
                           context_parallel=options.context_parallel)
     if config.seq_length % options.context_parallel:
         raise StrategyError(key="error.cp_divides_seq", cp=options.context_parallel, seq=config.seq_length)
+    check_recompute_modules(options.recompute_modules)
     layers = stage_layer_counts(config.num_layers, config.pp, options.pp_division)
     check_schedule(options.schedule, options.virtual_stages, layers)
     recompute = "full" if config.checkpoint else options.recompute
@@ -100,25 +106,49 @@ def _terms_text(tensors: list[act.SavedTensor]) -> str:
     return " + ".join(f"{t.name} {t.formula} = {_mib(t.nbytes):.4g}" for t in tensors)
 
 
+def _layer_kinds(run: Run, stage: int) -> list[tuple[str, int, list[act.SavedTensor]]]:
+    """The stage's layers grouped by what they save: (kind, count, tensors), dense before MoE."""
+    c, arch = run.config, run.arch
+    moe = arch.moe_layer_count(run.stage_indices(stage))
+    kinds = []
+    for kind, count, index in (("dense", run.layers[stage] - moe, None), ("MoE", moe, None)):
+        if count:
+            index = next(i for i in run.stage_indices(stage) if arch.is_moe_layer(i) == (kind == "MoE"))
+            kinds.append((kind, count, act.layer_saved_tensors(arch, c.seq_length, c.micro_batch_size,
+                                                               layer_index=index, **run.saved())))
+    return kinds
+
+
 def layer_activation_block(run: Run, stage: int) -> tuple[Block, Block]:
     """One micro-batch through the stage's layers, and the other in-flight (micro-batch, chunk) passes."""
     c, o = run.config, run.options
-    tensors = act.layer_saved_tensors(run.arch, c.seq_length, c.micro_batch_size, **run.saved())
-    per_layer_mib = _mib(sum(t.nbytes for t in tensors))
+    kinds = _layer_kinds(run, stage)
     n = run.layers[stage]
     v = o.virtual_stages
     passes = inflight_chunk_passes(o.schedule, stage, c.pp, c.chunks, v)
-    shape = (f"s {c.seq_length}/cp {o.context_parallel}, b {c.micro_batch_size}, h {run.arch.hidden_size}, "
-             f"a {run.arch.num_attention_heads}, g {run.arch.kv_heads}, d {run.arch.head_width}, "
-             f"f {run.arch.ffn_hidden_size}, t {c.tp}, SP {'on' if run.saved()['sequence_parallel'] else 'off'}, "
+    arch = run.arch
+    shape = (f"s {c.seq_length}/cp {o.context_parallel}, b {c.micro_batch_size}, h {arch.hidden_size}, "
+             f"a {arch.num_attention_heads}, g {arch.kv_heads}, d {arch.head_width}, "
+             f"f {arch.ffn_hidden_size}, t {c.tp}, SP {'on' if run.saved()['sequence_parallel'] else 'off'}, "
              f"recompute {run.recompute}, {o.kernels} kernels, flash {'on' if o.flash_attention else 'off'}")
-    per_layer = Term(per_layer_mib, f"{per_layer_mib:.4g} MiB per layer")
-    layers = Term(n, f"{n} layers").times(per_layer).worded(
-        after=f"; per layer ({shape}) in MiB: {_terms_text(tensors)}")
+    if arch.is_moe:
+        shape += (f", E {arch.num_experts}, k {arch.moe_top_k}, f_e {arch.expert_ffn}, f_s {arch.shared_ffn}, "
+                  f"etp {c.etp}, load factor {o.moe_load_factor:g}")
+    layers = None
+    details = []
+    for kind, count, tensors in kinds:
+        mib = _mib(sum(t.nbytes for t in tensors))
+        unit = "" if len(kinds) == 1 else f" {kind}"
+        term = Term(count, f"{count}{unit} layers").times(Term(mib, f"{mib:.4g} MiB per layer"))
+        layers = term if layers is None else layers.plus(term)
+        details.append(f"per{unit} layer in MiB: {_terms_text(tensors)}")
+    layers = layers.worded(after=f"; ({shape}) " + "; ".join(details))
+    per_layer_mib = layers.value / n
     extra = passes - v
     inflight = (Term(extra, f"{passes} in flight ({schedule_formula(o.schedule, stage, c.pp, c.chunks, v)}) - {v} "
                             f"counted in layer activations = {extra}")
-                .times(Term(n / v, f"{n}/{v} layers")).times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB")))
+                .times(Term(n / v, f"{n}/{v} layers")).times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB"
+                                                                  + (" mean" if len(kinds) > 1 else ""))))
     return (Block.of("activation.layers", ACTIVATION, layers, n, SRC_ACTIVATION),
             Block.of("activation.inflight", ACTIVATION, inflight, extra, SRC_SCHEDULE))
 
@@ -154,8 +184,10 @@ def recompute_block(run: Run, stage: int, loss_peak_mib: float) -> Block:
     passed, so only what exceeds the loss block adds to the stage's peak."""
     c = run.config
     shape = (run.arch, c.seq_length, c.micro_batch_size)
-    full_mib = _mib(act.layer_activation_bytes(*shape, **{**run.saved(), "recompute": "none"}))
-    kept_mib = _mib(act.layer_activation_bytes(*shape, **run.saved()))
+    index = max(run.stage_indices(stage), key=lambda i: act.layer_activation_bytes(
+        *shape, layer_index=i, **{**run.saved(), "recompute": "none"}))  # the stage's largest layer
+    full_mib = _mib(act.layer_activation_bytes(*shape, layer_index=index, **{**run.saved(), "recompute": "none"}))
+    kept_mib = _mib(act.layer_activation_bytes(*shape, layer_index=index, **run.saved()))
     # Exact: a difference of MiB values equals the MiB of the byte difference (2^20 is a power of two).
     transient = Term(full_mib, f"one layer recomputed: {full_mib:.4g} MiB without recompute").minus(
         Term(kept_mib, f"{kept_mib:.4g} MiB kept"))

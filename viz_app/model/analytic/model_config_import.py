@@ -149,6 +149,7 @@ def _deepseek(data: dict, name: str, family: str) -> dict:
         qk_rope_head_dim=_need(data, "qk_rope_head_dim", where),
         v_head_dim=_need(data, "v_head_dim", where),
         mtp_layers=data.get("num_nextn_predict_layers", 0),
+        router_input_fp32_copy=True,  # HF DeepseekV3TopkRouter: F.linear(hidden.float(), weight.float())
     )
     return values
 
