@@ -147,3 +147,19 @@ def test_unknown_recompute_module_is_named():
     options = AnalyticOptions(recompute="selective", recompute_modules=["core_attn", "experts"])
     with pytest.raises(StrategyError, match="unknown recompute module 'experts'"):
         run(options=options)
+
+
+def test_the_last_stage_holds_the_mtp_layer_and_its_output_head():
+    with_mtp, arch, _config = run("deepseek-v3", tp=8, pp=16, total_gpus=1024, ep=64, seq_length=4096,
+                                  global_batch_size=1024)
+    arch.mtp_layers = 0
+    config = TrainingConfig()
+    config.apply(**{**arch.config_defaults(), "tp": 8, "pp": 16, "total_gpus": 1024, "ep": 64,
+                    "seq_length": 4096, "global_batch_size": 1024})
+    without = estimate_analytic(config, arch, AnalyticOptions())
+    last, last_without = with_mtp.stages[-1], without.stages[-1]
+    blocks, blocks_without = ({b.key: b for b in s.blocks} for s in (last, last_without))
+    assert blocks["activation.logits"].mib == pytest.approx(2 * blocks_without["activation.logits"].mib)
+    assert blocks["activation.layers"].count == blocks_without["activation.layers"].count + 1
+    per_layer = blocks_without["activation.layers"].mib / blocks_without["activation.layers"].count
+    assert blocks["activation.layers"].mib == pytest.approx(blocks_without["activation.layers"].mib + per_layer)

@@ -109,11 +109,14 @@ def _terms_text(tensors: list[act.SavedTensor]) -> str:
 def _layer_kinds(run: Run, stage: int) -> list[tuple[str, int, list[act.SavedTensor]]]:
     """The stage's layers grouped by what they save: (kind, count, tensors), dense before MoE."""
     c, arch = run.config, run.arch
-    moe = arch.moe_layer_count(run.stage_indices(stage))
+    indices = run.stage_indices(stage)
+    if stage == c.pp - 1:  # the MTP depths' decoder layers run on the last stage, like its last layer
+        indices = indices + [arch.num_layers - 1] * arch.mtp_layers
+    moe = arch.moe_layer_count(indices)
     kinds = []
-    for kind, count, index in (("dense", run.layers[stage] - moe, None), ("MoE", moe, None)):
+    for kind, count in (("dense", len(indices) - moe), ("MoE", moe)):
         if count:
-            index = next(i for i in run.stage_indices(stage) if arch.is_moe_layer(i) == (kind == "MoE"))
+            index = next(i for i in indices if arch.is_moe_layer(i) == (kind == "MoE"))
             kinds.append((kind, count, act.layer_saved_tensors(arch, c.seq_length, c.micro_batch_size,
                                                                layer_index=index, **run.saved())))
     return kinds
@@ -123,7 +126,7 @@ def layer_activation_block(run: Run, stage: int) -> tuple[Block, Block]:
     """One micro-batch through the stage's layers, and the other in-flight (micro-batch, chunk) passes."""
     c, o = run.config, run.options
     kinds = _layer_kinds(run, stage)
-    n = run.layers[stage]
+    n = sum(count for _kind, count, _tensors in kinds)  # the stage's layers (+ MTP depths on the last)
     v = o.virtual_stages
     passes = inflight_chunk_passes(o.schedule, stage, c.pp, c.chunks, v)
     arch = run.arch
@@ -175,6 +178,9 @@ def logits_activation_block(run: Run) -> Block:
     count = c.chunks if o.schedule == "gpipe" else 1  # 1F1B runs each loss's backward right away
     held = Term(count, f"{count} micro-batch(es)").times(_per_microbatch(tensors)).worded(
         after=f", V padded to {vocab}")
+    if run.arch.mtp_layers:  # each MTP depth computes its own logits and loss in the same forward pass
+        heads = 1 + run.arch.mtp_layers
+        held = Term(heads, f"(main + {run.arch.mtp_layers} MTP) output heads").times(held)
     return Block.of("activation.logits", ACTIVATION, held, count, SRC_ACTIVATION)
 
 

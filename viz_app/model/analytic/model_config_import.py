@@ -182,13 +182,25 @@ def _gpt2(data: dict, name: str) -> dict:
         vocab_size=_need(data, "vocab_size", where),
         tie_embeddings=bool(data.get("tie_word_embeddings", True)),
         norm_type="layernorm",
-        linear_bias=True,
+        linear_bias=bool(data.get("add_bias_linear", True)),  # Megatron's name; HF GPT-2 always has biases
         position_embedding="learned",
         max_position_embeddings=data.get("n_positions", 1024),
         attention_dropout=_fraction(data, "attn_pdrop", 0.1, where),
         hidden_dropout=_fraction(data, "resid_pdrop", 0.1, where),
         softmax_in_input_dtype=True,  # HF GPT-2's eager attention: softmax(scores) in the input dtype
+        **_megatron_gpt_experts(data, where),
     )
+
+
+def _megatron_gpt_experts(data: dict, where: str) -> dict:
+    """Optional keys (not in HF GPT-2) that describe Megatron's GPT MoE models: num_experts,
+    num_experts_per_tok, moe_intermediate_size, shared_expert_intermediate_size."""
+    if not data.get("num_experts"):
+        return {}
+    shared = data.get("shared_expert_intermediate_size") or 0
+    return dict(num_experts=data["num_experts"], moe_top_k=_need(data, "num_experts_per_tok", where),
+                moe_ffn_hidden_size=data.get("moe_intermediate_size"), num_shared_experts=1 if shared else 0,
+                shared_expert_ffn_hidden_size=shared or None)
 
 
 def _gpt_neox(data: dict, name: str) -> dict:
