@@ -43,7 +43,9 @@ EXIT_STEP_FAILED = 3
 STRATEGY_FLAGS = {
     "tp": "tp", "pp": "pp", "dp": "dp", "gpus": "total_gpus", "mbs": "micro_batch_size",
     "gbs": "global_batch_size", "chunks": "chunks", "seq_length": "seq_length", "layers": "num_layers",
+    "ep": "ep", "etp": "etp",
 }
+EXPERT_FLAGS = ("ep", "etp")  # analytic mode only: Galvatron profiles have no experts
 
 
 def _number_at_least(text: str, convert, minimum, what: str):
@@ -83,6 +85,19 @@ def _switch(action: str, help_text: str) -> dict:
     return {"action": action, "default": None, "help": help_text}
 
 
+def _recompute_modules(text: str) -> list[str]:
+    from .model.analytic.moe_activations import parse_recompute_modules
+
+    try:
+        return parse_recompute_modules(text)
+    except StrategyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _load_factor(text: str) -> float:
+    return _number_at_least(text, float, 1, "a number")
+
+
 # Analytic-mode flag -> (AnalyticOptions parameter, argparse keywords); only with --model / --model-config.
 ANALYTIC_FLAGS = {
     "framework": ("framework", dict(choices=FRAMEWORKS,
@@ -112,6 +127,11 @@ ANALYTIC_FLAGS = {
                                       help="gradient dtype (default fp32 main gradients)")),
     "recompute": ("recompute", dict(choices=RECOMPUTE,
                                     help="activation recomputation (--checkpoint forces full)")),
+    "recompute_modules": ("recompute_modules", _valued(
+        _recompute_modules, "M1,M2", "with --recompute selective: the modules recomputed (Megatron names: core_attn, "
+                                     "mla_up_proj, layernorm, mlp, moe_act, moe, shared_experts; default core_attn)")),
+    "moe_load_factor": ("moe_load_factor", _valued(
+        _load_factor, "X", "MoE: tokens of the busiest expert rank over the balanced share (default 1)")),
     "no_flash_attention": ("flash_attention", _switch("store_false", "unfused attention: keep the s^2 scores")),
     "kernels": ("kernels", dict(choices=KERNELS, help="fused (Megatron) or eager (plain PyTorch/HF)")),
     "schedule": ("schedule", dict(choices=SCHEDULES, help="pipeline schedule")),
@@ -165,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("chunks", "micro-batches per step (default: GBS / (DP x MBS))"),
         ("seq_length", "sequence length (default: the profile's)"),
         ("layers", "number of layers (default: the profile's model_config)"),
+        ("ep", "analytic mode, MoE models: expert-parallel degree (default 1)"),
+        ("etp", "analytic mode, MoE models: expert tensor-parallel degree (default 1)"),
     ):
         est.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=_positive_int, metavar="N", help=help_text)
     est.add_argument("--zero", type=int, choices=ZERO_STAGES, metavar="{" + ",".join(map(str, ZERO_STAGES)) + "}",
@@ -222,8 +244,10 @@ def analytic_option_values(args: argparse.Namespace) -> dict:
 def run_estimate(args: argparse.Namespace) -> int:
     if args.model or args.model_config:
         return run_analytic_estimate(args)
-    if analytic_option_values(args):
-        given = ", ".join(f"--{f.replace('_', '-')}" for f, _ in ANALYTIC_FLAGS.items() if getattr(args, f) is not None)
+    experts = [f for f in EXPERT_FLAGS if (getattr(args, f) or 1) > 1]  # 1 (no expert parallelism) is harmless
+    if analytic_option_values(args) or experts:
+        given = ", ".join(f"--{f.replace('_', '-')}" for f in (*ANALYTIC_FLAGS, *experts)
+                          if getattr(args, f) is not None)
         raise MemvizError(f"{given}: analytic-mode options; use them with --model or --model-config, not a profile")
     from .model.config import TrainingConfig
     from .model.galvatron.estimate import estimate_galvatron
@@ -272,7 +296,8 @@ def _strategy_line(config) -> str:
     return (f"tp {v['tp']} pp {v['pp']} dp {v['dp']} (GPUs {v['total_gpus']}), mbs {v['micro_batch_size']}, "
             f"gbs {v['global_batch_size']}, chunks {v['chunks']}, ZeRO {v['zero_stage']}, seq {v['seq_length']}, "
             f"layers {v['num_layers']}, SP {'on' if v['sequence_parallel'] else 'off'}, "
-            f"checkpoint {'on' if v['checkpoint'] else 'off'}, {'mixed' if v['mixed_precision'] else 'fp32'}")
+            f"checkpoint {'on' if v['checkpoint'] else 'off'}, {'mixed' if v['mixed_precision'] else 'fp32'}"
+            + (f", ep {v['ep']} etp {v['etp']}" if v["ep"] > 1 or v["etp"] > 1 else ""))
 
 
 def run_presets(_args: argparse.Namespace) -> int:

@@ -18,14 +18,14 @@ CONFIG_KEYS = {
     "tp": "tp", "pp": "pp", "dp": "dp", "gpus": "total_gpus", "mbs": "micro_batch_size",
     "gbs": "global_batch_size", "chunks": "chunks", "zero": "zero_stage", "ckpt": "checkpoint",
     "sp": "sequence_parallel", "mixed": "mixed_precision", "seq": "seq_length", "layers": "num_layers",
-    "stage": "stage",
+    "stage": "stage", "ep": "ep", "etp": "etp",
 }
 OPTION_KEYS = {name: name for name in (
     "optimizer", "grad_dtype", "recompute", "flash_attention", "kernels", "schedule", "virtual_stages",
     "context_parallel", "fp32_sharded_params", "zero_shards_over_cp", "vocab_pad_multiple",
     "cross_entropy_fp32_copies", "zero3_prefetch_layers", "cuda_context_mib", "allocator_fragmentation",
     "nccl_buffer_mib_per_group", "framework", "optimizer_state_dtype", "fsdp_unsharded_under_pp", "master_weights",
-    "optimizer_offload_fraction",
+    "optimizer_offload_fraction", "moe_load_factor",
     "gradient_allocation", "optimizer_implementation", "optimizer_sub_group_size", "fsdp_reduce_scatter_buffers",
     "first_stage_layers", "last_stage_layers", "embedding_in_pipeline_split", "loss_in_pipeline_split",
 )}

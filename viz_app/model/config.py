@@ -21,7 +21,7 @@ ZERO_STAGES = (0, 1, 2, 3)  # off; optimizer states; + gradients; + parameters (
 # Order in which explicitly given values are applied, so later rules see earlier choices.
 APPLY_ORDER = (
     "mixed_precision", "sequence_parallel", "checkpoint", "zero_stage", "seq_length", "num_layers",
-    "tp", "pp", "total_gpus", "dp", "micro_batch_size", "global_batch_size", "chunks", "stage",
+    "tp", "pp", "total_gpus", "dp", "micro_batch_size", "global_batch_size", "chunks", "ep", "etp", "stage",
 )
 
 
@@ -51,6 +51,14 @@ class TrainingConfig(param.Parameterized):
     seq_length = param.Integer(128, bounds=(1, None), softbounds=(64, 4096), step=16, doc="Sequence length in tokens.")
     num_layers = param.Integer(12, bounds=(1, None), softbounds=(1, 100), doc="Transformer layers in the model.")
     stage = param.Integer(0, bounds=(0, None), doc="Pipeline stage shown in detail (0 .. pp-1).")
+    # Mixture-of-experts models only (analytic mode); their validity: analytic/expert_parallel.py.
+    ep = param.Integer(
+        1, bounds=(1, None), softbounds=(1, 64), doc="Expert-parallel degree: experts dealt over EP GPUs.",
+    )
+    etp = param.Integer(
+        1, bounds=(1, None), softbounds=(1, 8), doc="Expert tensor-parallel degree: each expert's width split "
+                                                    "over ETP GPUs.",
+    )
 
     def __init__(self, **params):
         self._coupling = False

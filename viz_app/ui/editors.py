@@ -13,18 +13,26 @@ import param
 from ..i18n import has, t
 from ..model.analytic import AnalyticOptions
 from ..model.analytic.architecture import Architecture
+from ..model.analytic.moe_activations import RECOMPUTE_MODULES
 from .theme import text
 from .widgets import from_param, label, switch
 
 ARCHITECTURE_FIELDS = (
     "hidden_size", "num_attention_heads", "num_kv_heads", "head_dim", "ffn_hidden_size", "vocab_size",
     "max_position_embeddings", "hidden_act", "norm_type", "position_embedding", "attention_dropout",
-    "hidden_dropout", "gated_mlp", "tie_embeddings", "linear_bias", "qkv_bias", "parallel_residual",
+    "hidden_dropout", "gated_mlp", "tie_embeddings", "linear_bias", "qkv_bias", "parallel_residual", "qk_norm",
+    "qk_norm_full_width",
+    # mixture of experts (the importer's dense_layers list is kept, not edited here)
+    "num_experts", "moe_top_k", "moe_ffn_hidden_size", "num_shared_experts", "shared_expert_ffn_hidden_size",
+    "moe_first_k_dense", "moe_layer_freq", "moe_layer_offset", "router_dtype", "moe_capacity_factor",
+    "shared_expert_gate", "moe_pad_to_capacity",
+    # multi-head latent attention and multi-token prediction
+    "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim", "mtp_layers",
 )
 OPTION_FIELDS = (
     "framework", "optimizer", "optimizer_state_dtype", "master_weights", "optimizer_offload_fraction", "grad_dtype",
     "gradient_allocation", "recompute", "kernels", "schedule", "virtual_stages", "context_parallel",
-    "cross_entropy_fp32_copies", "vocab_pad_multiple", "zero3_prefetch_layers", "flash_attention",
+    "cross_entropy_fp32_copies", "vocab_pad_multiple", "zero3_prefetch_layers", "moe_load_factor", "flash_attention",
     "fp32_sharded_params", "fsdp_unsharded_under_pp", "zero_shards_over_cp",
     "optimizer_implementation", "optimizer_sub_group_size", "fsdp_reduce_scatter_buffers",
     "first_stage_layers", "last_stage_layers", "embedding_in_pipeline_split", "loss_in_pipeline_split",
@@ -70,8 +78,11 @@ def architecture_editor(arch: Architecture, lang_param: param.Parameter) -> pn.C
 
 def options_editor(options: AnalyticOptions, lang_param: param.Parameter) -> pn.Column:
     overheads = _grid("opt", options, OVERHEAD_FIELDS, lang_param)
+    modules = from_param(pn.widgets.MultiChoice, options.param.recompute_modules,
+                         name=label("opt.recompute_modules", lang_param), options=list(RECOMPUTE_MODULES),
+                         css_classes=["memviz-opt-recompute-modules"], sizing_mode="stretch_width")
     return pn.Column(
-        _grid("opt", options, OPTION_FIELDS, lang_param),
+        _grid("opt", options, OPTION_FIELDS, lang_param), modules,
         text(label("opt.overheads", lang_param), "memviz-label", margin=(10, 10, 0, 10)),
         overheads, sizing_mode="stretch_width",
     )

@@ -135,8 +135,9 @@ class Sidebar(pn.viewable.Viewer):
         )
         division.param.watch(lambda e: self._set_pp_division(e.new), "value")
         hint = text(label("opt.hint", lang), "memviz-hint")
-        return self._by_mode(pn.Column(), self._card("section.analytic", hint, options_editor(s.options, lang),
-                                                     division))
+        experts = [number_slider(s.config.param[p], lang) for p in ("ep", "etp")]
+        return self._by_mode(pn.Column(), self._card("section.analytic", hint, *experts,
+                                                     options_editor(s.options, lang), division))
 
     def _set_pp_division(self, value: str) -> None:
         """"8,8,8,8" -> layers per stage; empty: an even split. Bad text is reported, not applied."""

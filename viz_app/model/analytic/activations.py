@@ -18,6 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .architecture import Architecture
+from .mla_activations import latent_tensors, mla_qkv_tensors
+from .moe_activations import moe_mlp_tensors
+from .saved_tensor import SavedTensor
+
+DEFAULT_RECOMPUTE_MODULES = ("core_attn",)  # selective recompute as Korthikanti et al. 2022 (Megatron's default)
 
 MASK_BYTES = 1  # torch stores dropout masks as bool
 FP32 = 4
@@ -41,18 +46,6 @@ class LayerShape:
     t: int
     sp: int   # divisor of the non-tensor-parallel tensors: t with sequence parallel, else 1
     e: int    # bytes per activation element (2 mixed precision, 4 fp32)
-
-
-@dataclass(frozen=True)
-class SavedTensor:
-    """One tensor a layer keeps for its backward pass."""
-
-    name: str
-    nbytes: float
-    formula: str
-    # The norm's input as it keeps it (the input itself, or its fp32 upcast): under parallel residual
-    # both norms read the same layer input, so the second norm adds none of these.
-    norm_input: bool = False
 
 
 def layer_shape(arch: Architecture, seq_length: int, micro_batch_size: int, tp: int = 1,
@@ -140,32 +133,69 @@ def mlp_tensors(arch: Architecture, x: LayerShape, kernels: str) -> list[SavedTe
 def layer_saved_tensors(arch: Architecture, seq_length: int, micro_batch_size: int, *, tp: int = 1,
                         sequence_parallel: bool = False, recompute: str = "none", flash_attention: bool = True,
                         kernels: str = "fused", dropout: bool | None = None, dtype_bytes: int = 2,
-                        context_parallel: int = 1) -> list[SavedTensor]:
-    """Every tensor one layer saves for backward, per GPU, for one micro-batch."""
+                        context_parallel: int = 1, layer_index: int = 0, etp: int = 1, moe_load_factor: float = 1.0,
+                        recompute_modules: tuple[str, ...] = DEFAULT_RECOMPUTE_MODULES) -> list[SavedTensor]:
+    """Every tensor decoder layer `layer_index` saves for backward, per GPU, for one micro-batch.
+
+    Selective recompute drops what Megatron's `recompute_modules` recompute: core_attn (the attention
+    core), mla_up_proj (MLA's Q, K, V), layernorm (the two norms' outputs), mlp (a dense MLP: only its
+    input stays), moe_act (experts' fc2 input), moe (an MoE MLP: only its input), shared_experts.
+    """
     x = layer_shape(arch, seq_length, micro_batch_size, tp, sequence_parallel, dtype_bytes, context_parallel)
     sbh = x.s * x.b * x.h / x.sp
     if recompute == "full":  # only the layer's input survives the forward pass
         return [SavedTensor("layer input (full recompute)", x.e * sbh, f"{x.e}sbh/{x.sp}")]
     if recompute == "op_sac":
         return op_sac_tensors(arch, x)
+    modules = frozenset(recompute_modules) if recompute == "selective" else frozenset()
     attention_dropout = arch.attention_dropout > 0 if dropout is None else dropout
     hidden_dropout = arch.hidden_dropout > 0 if dropout is None else dropout
     tensors = norm_tensors(arch, x, "norm 1", kernels)
-    tensors.append(SavedTensor("qkv input", x.e * sbh, f"{x.e}sbh/{x.sp}"))
-    tensors += qkv_tensors(x, flash=flash_attention, kernels=kernels)
-    if recompute != "selective":  # Korthikanti et al. 2022 section 4.2: selective recomputes the core
+    if "layernorm" not in modules:
+        tensors.append(SavedTensor("qkv input", x.e * sbh, f"{x.e}sbh/{x.sp}"))
+    if arch.is_mla:
+        tensors += latent_tensors(arch, x, kernels) + mla_qkv_tensors(arch, x, kernels, modules)
+    else:
+        tensors += qk_norm_tensors(arch, x, kernels) + qkv_tensors(x, flash=flash_attention, kernels=kernels)
+    if "core_attn" not in modules:  # Korthikanti et al. 2022 section 4.2: selective recomputes the core
         tensors += attention_core_tensors(arch, x, flash=flash_attention, dropout=attention_dropout, kernels=kernels)
-    tensors.append(SavedTensor("attention output (out-proj input)", x.e * x.s * x.b * x.a * x.d / x.t,
-                               f"{x.e}sb*a*d/t"))
+    out_width = x.a * arch.v_head_dim if arch.is_mla else x.a * x.d
+    tensors.append(SavedTensor("attention output (out-proj input)", x.e * x.s * x.b * out_width / x.t,
+                               f"{x.e}sb*a*{'d_v' if arch.is_mla else 'd'}/t"))
     if hidden_dropout:
         tensors.append(SavedTensor("attention-out dropout mask", MASK_BYTES * sbh, f"sbh/{x.sp}"))
     if not arch.parallel_residual:  # parallel residual (GPT-NeoX): both norms read the same saved input
         tensors += norm_tensors(arch, x, "norm 2", kernels)
     elif kernels == "eager":
         tensors += [t for t in norm_tensors(arch, x, "norm 2", kernels) if not t.norm_input]
-    tensors += mlp_tensors(arch, x, kernels)
+    if arch.is_moe_layer(layer_index):
+        tensors += moe_mlp_tensors(arch, x.s * x.b / x.sp, x.e, tp=x.t, sp=x.sp, kernels=kernels, modules=modules,
+                                   etp=etp, load_factor=moe_load_factor)
+    elif "mlp" in modules:
+        tensors.append(SavedTensor("MLP input (mlp recomputed)", x.e * sbh, f"{x.e}sbh/{x.sp}"))
+    else:
+        tensors += mlp_tensors(arch, x, kernels)
     if hidden_dropout:
         tensors.append(SavedTensor("MLP-out dropout mask", MASK_BYTES * sbh, f"sbh/{x.sp}"))
+    return tensors
+
+
+def qk_norm_tensors(arch: Architecture, x: LayerShape, kernels: str) -> list[SavedTensor]:
+    """qk-norm (Qwen3, OLMoE): RMSNorm of q and k before rotary. Fused: each norm's input (the q/k
+    projection output); eager RMSNorm also its fp32 upcast, statistics and normalized output."""
+    if not arch.qk_norm:
+        return []
+    sb = x.s * x.b
+    tensors = []
+    for name, heads in (("q", x.a), ("k", x.g)):
+        width = heads * x.d / x.t
+        if kernels == "eager":
+            rows = heads if not arch.qk_norm_full_width else 1
+            tensors += [SavedTensor(f"{name}-norm input (fp32 upcast)", FP32 * sb * width, f"4sb*{name}_width/t"),
+                        SavedTensor(f"{name}-norm statistics (fp32)", FP32 * sb * rows / x.t, "4sb*rows/t"),
+                        SavedTensor(f"{name}-norm normalized", x.e * sb * width, f"{x.e}sb*{name}_width/t")]
+        else:
+            tensors.append(SavedTensor(f"{name}-norm input", x.e * sb * width, f"{x.e}sb*{name}_width/t"))
     return tensors
 
 

@@ -19,14 +19,18 @@ from ..terms import Term
 from . import activations as act
 from . import step
 from .architecture import Architecture
+from .expert_parallel import check_expert_parallel, expert_data_parallel_degree
+from .moe_activations import check_recompute_modules
 from .optimizer_step import optimizer_step_term
 from .options import AnalyticOptions
 from .overheads import comm_buffers_mib, communicator_count, cuda_context_mib, fragmentation_mib
 from .parameters import (
     check_tensor_parallel,
+    chunk_layer_indices,
     embedding_parameter_count,
     head_parameter_count,
-    layer_parameter_count,
+    layers_parameters,
+    mtp_parameters,
     norm_parameter_count,
     padded_vocab_size,
     vocab_shard_parameter_count,
@@ -75,7 +79,11 @@ class Run:
         c, o = self.config, self.options
         return dict(tp=c.tp, sequence_parallel=c.sequence_parallel and c.tp > 1, recompute=self.recompute,
                     flash_attention=o.flash_attention, kernels=o.kernels, dtype_bytes=self.dtype_bytes,
-                    context_parallel=o.context_parallel)
+                    context_parallel=o.context_parallel, etp=c.etp, moe_load_factor=o.moe_load_factor,
+                    recompute_modules=tuple(o.recompute_modules))
+
+    def stage_indices(self, stage: int) -> list[int]:
+        return chunk_layer_indices(self.chunk_layers, stage)
 
     def shape(self) -> act.LayerShape:
         c, kwargs = self.config, self.saved()
@@ -86,8 +94,11 @@ class Run:
 def resolve_run(config: TrainingConfig, arch: Architecture, options: AnalyticOptions) -> Run:
     """Check the strategy against the architecture; raise StrategyError with the reason."""
     check_tensor_parallel(arch, config.tp)
+    check_expert_parallel(arch, tp=config.tp, dp=config.dp, ep=config.ep, etp=config.etp,
+                          context_parallel=options.context_parallel)
     if config.seq_length % options.context_parallel:
         raise StrategyError(key="error.cp_divides_seq", cp=options.context_parallel, seq=config.seq_length)
+    check_recompute_modules(options.recompute_modules)
     check_schedule(options.schedule, options.virtual_stages)
     chunk_layers = chunk_layer_counts(config.num_layers, config.pp, options)
     recompute = "full" if config.checkpoint else options.recompute
@@ -107,32 +118,58 @@ def _terms_text(tensors: list[act.SavedTensor]) -> str:
     return " + ".join(f"{t.name} {t.formula} = {_mib(t.nbytes):.4g}" for t in tensors)
 
 
+def _layer_kinds(run: Run, stage: int) -> list[tuple[str, int, list[act.SavedTensor]]]:
+    """The stage's layers grouped by what they save: (kind, count, tensors), dense before MoE."""
+    c, arch = run.config, run.arch
+    indices = run.stage_indices(stage)
+    if stage == c.pp - 1:  # the MTP depths' decoder layers run on the last stage, like its last layer
+        indices = indices + [arch.num_layers - 1] * arch.mtp_layers
+    moe = arch.moe_layer_count(indices)
+    kinds = []
+    for kind, count in (("dense", len(indices) - moe), ("MoE", moe)):
+        if count:
+            index = next(i for i in indices if arch.is_moe_layer(i) == (kind == "MoE"))
+            kinds.append((kind, count, act.layer_saved_tensors(arch, c.seq_length, c.micro_batch_size,
+                                                               layer_index=index, **run.saved())))
+    return kinds
+
+
 def layer_activation_block(run: Run, stage: int) -> tuple[Block, Block]:
     """One micro-batch through the stage's layers, and the other in-flight (micro-batch, chunk) passes."""
     c, o = run.config, run.options
-    tensors = act.layer_saved_tensors(run.arch, c.seq_length, c.micro_batch_size, **run.saved())
-    per_layer_mib = _mib(sum(t.nbytes for t in tensors))
-    n = run.layers[stage]
+    kinds = _layer_kinds(run, stage)
+    n = sum(count for _kind, count, _tensors in kinds)  # the stage's layers (+ MTP depths on the last)
     v = o.virtual_stages
     passes = inflight_chunk_passes(o.schedule, stage, c.pp, c.chunks, v)
-    shape = (f"s {c.seq_length}/cp {o.context_parallel}, b {c.micro_batch_size}, h {run.arch.hidden_size}, "
-             f"a {run.arch.num_attention_heads}, g {run.arch.kv_heads}, d {run.arch.head_width}, "
-             f"f {run.arch.ffn_hidden_size}, t {c.tp}, SP {'on' if run.saved()['sequence_parallel'] else 'off'}, "
+    arch = run.arch
+    shape = (f"s {c.seq_length}/cp {o.context_parallel}, b {c.micro_batch_size}, h {arch.hidden_size}, "
+             f"a {arch.num_attention_heads}, g {arch.kv_heads}, d {arch.head_width}, "
+             f"f {arch.ffn_hidden_size}, t {c.tp}, SP {'on' if run.saved()['sequence_parallel'] else 'off'}, "
              f"recompute {run.recompute}, {o.kernels} kernels, flash {'on' if o.flash_attention else 'off'}")
-    per_layer = Term(per_layer_mib, f"{per_layer_mib:.4g} MiB per layer")
-    layers = Term(n, f"{n} layers").times(per_layer).worded(
-        after=f"; per layer ({shape}) in MiB: {_terms_text(tensors)}")
+    if arch.is_moe:
+        shape += (f", E {arch.num_experts}, k {arch.moe_top_k}, f_e {arch.expert_ffn}, f_s {arch.shared_ffn}, "
+                  f"etp {c.etp}, load factor {o.moe_load_factor:g}")
+    layers = None
+    details = []
+    for kind, count, tensors in kinds:
+        mib = _mib(sum(t.nbytes for t in tensors))
+        unit = "" if len(kinds) == 1 else f" {kind}"
+        term = Term(count, f"{count}{unit} layers").times(Term(mib, f"{mib:.4g} MiB per layer"))
+        layers = term if layers is None else layers.plus(term)
+        details.append(f"per{unit} layer in MiB: {_terms_text(tensors)}")
+    layers = layers.worded(after=f"; ({shape}) " + "; ".join(details))
+    per_layer_mib = layers.value / n
     extra = passes - v
     in_flight = f"{passes} in flight ({schedule_formula(o.schedule, stage, c.pp, c.chunks, v)})"
     if len(set(run.chunk_layers[stage])) == 1:
         inflight = (Term(extra, f"{in_flight} - {v} counted in layer activations = {extra}")
                     .times(Term(n / v, f"{n}/{v} layers")))
     else:  # uneven model chunks (pipeline_split.py): each pass holds its own chunk's layers
-        pass_layers = run.pass_layers(stage)
-        extra_layers = sum(pass_layers) - n
-        inflight = Term(extra_layers, f"{in_flight} holding {'+'.join(map(str, pass_layers))} layers - {n} "
-                                      f"counted in layer activations = {extra_layers} layers")
-    inflight = inflight.times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB"))
+        pass_layers, stage_layers = run.pass_layers(stage), run.layers[stage]
+        extra_layers = sum(pass_layers) - stage_layers
+        inflight = Term(extra_layers, f"{in_flight} holding {'+'.join(map(str, pass_layers))} layers - "
+                                      f"{stage_layers} counted in layer activations = {extra_layers} layers")
+    inflight = inflight.times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB" + (" mean" if len(kinds) > 1 else "")))
     return (Block.of("activation.layers", ACTIVATION, layers, n, SRC_ACTIVATION),
             Block.of("activation.inflight", ACTIVATION, inflight, extra, SRC_SCHEDULE))
 
@@ -159,16 +196,21 @@ def logits_activation_block(run: Run) -> Block:
     count = c.chunks if o.schedule == "gpipe" else 1  # 1F1B runs each loss's backward right away
     held = Term(count, f"{count} micro-batch(es)").times(_per_microbatch(tensors)).worded(
         after=f", V padded to {vocab}")
+    if run.arch.mtp_layers:  # each MTP depth computes its own logits and loss in the same forward pass
+        heads = 1 + run.arch.mtp_layers
+        held = Term(heads, f"(main + {run.arch.mtp_layers} MTP) output heads").times(held)
     return Block.of("activation.logits", ACTIVATION, held, count, SRC_ACTIVATION)
 
 
-def recompute_block(run: Run) -> Block:
+def recompute_block(run: Run, stage: int) -> Block:
     """Backward re-runs one layer's forward at a time (Chen et al. 2016): while that layer's backward
     runs it holds its full activations again (step.py places it in the backward phases)."""
     c = run.config
     shape = (run.arch, c.seq_length, c.micro_batch_size)
-    full_mib = _mib(act.layer_activation_bytes(*shape, **{**run.saved(), "recompute": "none"}))
-    kept_mib = _mib(act.layer_activation_bytes(*shape, **run.saved()))
+    index = max(run.stage_indices(stage), key=lambda i: act.layer_activation_bytes(
+        *shape, layer_index=i, **{**run.saved(), "recompute": "none"}))  # the stage's largest layer
+    full_mib = _mib(act.layer_activation_bytes(*shape, layer_index=index, **{**run.saved(), "recompute": "none"}))
+    kept_mib = _mib(act.layer_activation_bytes(*shape, layer_index=index, **run.saved()))
     # Exact: a difference of MiB values equals the MiB of the byte difference (2^20 is a power of two).
     transient = Term(full_mib, f"one layer recomputed: {full_mib:.4g} MiB without recompute").minus(
         Term(kept_mib, f"{kept_mib:.4g} MiB kept"))
@@ -178,16 +220,16 @@ def recompute_block(run: Run) -> Block:
 
 def optimizer_step_block(run: Run, stage: int) -> Block | None:
     """The optimizer step's temporaries (optimizer_step.py), when the options give any."""
-    params = sum(count for _group, count, _text in parameter_groups(run, stage))
+    params = sum(count for _group, count, _text, _bytes in parameter_groups(run, stage))
     nbytes, source = optimizer_step_term(run.config, run.options, params)
     return Block.of(step.OPTIMIZER_STEP, MODEL_STATES, _in_mib(nbytes), 1, source) if nbytes.value else None
 
 
-def reduce_scatter_block(run: Run) -> Block:
-    """FSDP2's backward of one layer: its unsharded gradients and the reduce-scatter input they are
-    copied into, alive together until the copy-in finishes."""
+def reduce_scatter_block(run: Run, stage: int) -> Block:
+    """FSDP2's backward of one layer (the stage's largest): its unsharded gradients and the
+    reduce-scatter input they are copied into, alive together until the copy-in finishes."""
     c = run.config
-    per_layer = layer_parameter_count(run.arch, c.tp)
+    per_layer = max(layers_parameters(run.arch, [i], c.tp, c.ep, c.etp).total for i in run.stage_indices(stage))
     compute, reduce = run.dtype_bytes, gradient_bytes(c, run.options)
     per_param = Term(compute, f"({compute} B unsharded gradient").plus(Term(reduce, f"{reduce:g} B reduce-scatter "
                                                                                     "input)"))
@@ -199,38 +241,72 @@ def backward_gradients_block(run: Run) -> Block:
     return Block.of(step.WORKING, ACTIVATION, step.backward_gradients_term(run), 1, step.SRC_BACKWARD)
 
 
-def parameter_groups(run: Run, stage: int) -> list[tuple[str, int, str]]:
-    """The stage's parameters on one GPU as (group, count, text): layers, embedding, head."""
+def stage_parameters(run: Run, stage: int):
+    """The stage's decoder layers (and, on the last stage, the MTP depths) per GPU, by bucket."""
+    c, arch = run.config, run.arch
+    params = layers_parameters(arch, run.stage_indices(stage), c.tp, c.ep, c.etp)
+    if stage == c.pp - 1:
+        for _ in range(arch.mtp_layers):
+            params = params.plus(mtp_parameters(arch, c.tp, c.ep, c.etp))
+    return params
+
+
+def expert_bytes_per_param(run: Run) -> BytesPerParam:
+    """Routed experts: their states shard over the expert-data-parallel group (tp cp dp / (ep etp))."""
+    c = run.config
+    shards = expert_data_parallel_degree(tp=c.tp, dp=c.dp, ep=c.ep, etp=c.etp,
+                                         context_parallel=run.options.context_parallel)
+    return bytes_per_param(c, run.options, shards, " (expert data parallel: TP x CP x DP / (EP x ETP))")
+
+
+def parameter_groups(run: Run, stage: int, per_param: BytesPerParam | None = None) -> list[tuple]:
+    """The stage's parameters on one GPU as (group, count, text, bytes per parameter): layers,
+    experts, embedding, head."""
+    per_param = per_param or bytes_per_param(run.config, run.options)
     c, o, arch = run.config, run.options, run.arch
-    per_layer = layer_parameter_count(arch, c.tp)
-    groups = [("layers", run.layers[stage] * per_layer, f"{run.layers[stage]} layers x {per_layer:,} params")]
+    params = stage_parameters(run, stage)
+    n = run.layers[stage]
+    mtp = f" + {arch.mtp_layers} MTP" if stage == c.pp - 1 and arch.mtp_layers else ""
+    indices = run.stage_indices(stage)
+    dense_each = {layers_parameters(arch, [i], c.tp, c.ep, c.etp).dense for i in indices}
+    if len(dense_each) == 1 and not mtp:
+        text = f"{n} layers x {dense_each.pop():,} params"
+    else:
+        text = f"{n} layers{mtp}, dense params (TP-sharded {params.sharded:,} + replicated {params.replicated:,})"
+    groups = [("layers", params.dense, text, per_param)]
+    if params.expert:
+        moe_layers = arch.moe_layer_count(indices)
+        groups.append(("experts", params.expert, f"routed experts of {moe_layers} MoE layers{mtp} "
+                       f"({arch.num_experts}/EP {c.ep} experts, width/ETP {c.etp})", expert_bytes_per_param(run)))
     if stage == 0:
         groups.append(("embedding", embedding_parameter_count(arch, c.tp, o.vocab_pad_multiple),
-                       "embedding (vocab-parallel, V padded) params"))
+                       "embedding (vocab-parallel, V padded) params", per_param))
     if stage == c.pp - 1:
         head = head_parameter_count(arch, c.tp, o.vocab_pad_multiple, c.pp) + norm_parameter_count(arch)
-        groups.append(("head", head, "final norm + output head params" + (" (tied)" if arch.tie_embeddings else "")))
+        groups.append(("head", head, "final norm + output head params" + (" (tied)" if arch.tie_embeddings else ""),
+                       per_param))
     return groups
 
 
 def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
-    """Parameters, gradients, optimizer states and accumulation, split layers / embedding / head."""
+    """Parameters, gradients, optimizer states and accumulation, split layers / experts / embedding / head."""
     c, o = run.config, run.options
-    per_layer = layer_parameter_count(run.arch, c.tp)
-    groups = parameter_groups(run, stage)
+    groups = parameter_groups(run, stage, per_param)
+    n = run.layers[stage]
+    params = stage_parameters(run, stage)
     blocks = []
     for part in MODEL_STATE_PARTS:
-        for group, params, text in groups:
-            state_bytes = Term(params, f"{text}: {params:,}").times(per_param.terms[part])
+        for group, count, text, bytes_each in groups:
+            state_bytes = Term(count, f"{text}: {count:,}").times(bytes_each.terms[part])
             blocks.append(Block.of(f"model_states.{part}.{group}", MODEL_STATES, _in_mib(state_bytes),
-                                   run.layers[stage] if group == "layers" else 1, SRC_PARAMS))
+                                   n if group in ("layers", "experts") else 1, SRC_PARAMS))
     shards = zero_shard_degree(c.dp, o.context_parallel, o.zero_shards_over_cp)
     if zero_shards("parameter", c.zero_stage) and shards > 1:
-        stage_params = Term(sum(params for _group, params, _text in groups), "the stage's params")
+        stage_params = Term(sum(count for _group, count, _text, _bytes in groups), "the stage's params")
         if fsdp_keeps_stage_unsharded(run):
             blocks += fsdp_unsharded_blocks(run, stage_params)
         else:
-            blocks.append(gathered_block(run, stage, per_layer))
+            blocks.append(gathered_block(run, stage, params.total // max(n, 1)))
     return blocks
 
 
@@ -257,7 +333,8 @@ def fsdp_unsharded_blocks(run: Run, stage_params: Term) -> list[Block]:
 
 def gathered_block(run: Run, stage: int, per_layer: int) -> Block:
     """ZeRO-3/FSDP all-gathers full weights, in the compute dtype, for the layers being computed and
-    prefetched; on the last stage the output head's weight is gathered at the loss (tied or not)."""
+    prefetched (for MoE stages, the stage's mean layer); on the last stage the output head's weight is
+    gathered at the loss (tied or not)."""
     c, o = run.config, run.options
     layers = min(o.zero3_prefetch_layers, run.layers[stage])
     params = Term(layers, f"{layers} layers").times(Term(per_layer, f"{per_layer:,} params"))
@@ -304,11 +381,11 @@ def estimate_analytic(config: TrainingConfig, arch: Architecture, options: Analy
         if stage == config.pp - 1:
             blocks.append(logits_activation_block(run))
         if run.recompute != "none":
-            blocks.append(recompute_block(run))
+            blocks.append(recompute_block(run, stage))
         blocks.append(backward_gradients_block(run))
         blocks += state_blocks(run, stage, per_param)
         if options.fsdp_reduce_scatter_buffers and zero_shards("parameter", config.zero_stage):
-            blocks.append(reduce_scatter_block(run))
+            blocks.append(reduce_scatter_block(run, stage))
         temporaries = optimizer_step_block(run, stage)
         blocks += [temporaries] if temporaries else []
         stages.append(stage_at_peak(run, stage, blocks))

@@ -1,6 +1,8 @@
 """Build an `Architecture` from a Hugging Face config.json or a Galvatron model meta config.
 
-Hugging Face: the llama, mistral, qwen2, gpt2 and gpt_neox `model_type`s. Galvatron: the meta
+Hugging Face: the llama, mistral, qwen2, qwen3, gpt2 and gpt_neox `model_type`s, and the
+mixture-of-experts families mixtral, qwen2_moe, qwen3_moe, olmoe, deepseek_v2 and deepseek_v3
+(the last two with multi-head latent attention). Galvatron: the meta
 configs of its `gpt_hf` (n_layer/n_embd/n_head) and `llama_hf` (dim/n_heads/n_layers) models,
 also when nested under `model_config` in a Galvatron profile. T5 meta configs are recognised
 and refused with a clear message: the analytic model covers decoder-only transformers.
@@ -17,7 +19,9 @@ from ..json_input import json_kind
 from .architecture import ACTIVATIONS, Architecture
 
 MAX_CONFIG_BYTES = 1 << 20  # a model config is a few KiB; refuse anything absurd
-HF_FAMILIES = ("llama", "mistral", "qwen2", "gpt2", "gpt_neox")
+HF_FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gpt2", "gpt_neox", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe",
+               "deepseek_v2", "deepseek_v3")
+LLAMA_LIKE = ("llama", "mistral", "qwen2", "qwen3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe")
 
 
 class ModelConfigError(MemvizError):
@@ -85,10 +89,69 @@ def _llama_like(data: dict, name: str, family: str) -> dict:
         hidden_act=_activation(data.get("hidden_act", "silu"), where),
         norm_type="rmsnorm",
         linear_bias=attention_bias,
-        qkv_bias=family == "qwen2",  # Qwen2 always has q/k/v biases and no others
+        qkv_bias=family in ("qwen2", "qwen2_moe"),  # Qwen2 always has q/k/v biases and no others
+        qk_norm=family in ("qwen3", "qwen3_moe", "olmoe"),
+        qk_norm_full_width=family == "olmoe",
         position_embedding="rope",
         hidden_dropout=0.0,
     )
+
+
+def _int_list(data: dict, key: str, where: str) -> list[int]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in value):
+        raise ModelConfigError(key="error.config_int_list", where=where, path=key, value=repr(value)[:40])
+    return value
+
+
+def _experts(data: dict, where: str) -> int:
+    """Routed experts: `num_experts` in published configs, `num_local_experts` (Mixtral; Qwen3-MoE as
+    transformers 5 writes it)."""
+    key = "num_experts" if data.get("num_experts") is not None else "num_local_experts"
+    return _need(data, key, where)
+
+
+def _moe_fields(data: dict, family: str, where: str) -> dict:
+    """Experts, top-k, expert width and MoE layer pattern, from each family's key names."""
+    if family in ("mixtral", "olmoe"):
+        return dict(num_experts=_experts(data, where), moe_top_k=_need(data, "num_experts_per_tok", where))
+    if family in ("qwen2_moe", "qwen3_moe"):
+        fields = dict(
+            num_experts=_experts(data, where), moe_top_k=_need(data, "num_experts_per_tok", where),
+            moe_ffn_hidden_size=_need(data, "moe_intermediate_size", where),
+            moe_layer_freq=data.get("decoder_sparse_step", 1), moe_layer_offset=1,
+            dense_layers=_int_list(data, "mlp_only_layers", where),
+        )
+        if family == "qwen2_moe":
+            shared = _need(data, "shared_expert_intermediate_size", where)
+            fields.update(num_shared_experts=1 if shared else 0, shared_expert_ffn_hidden_size=shared or None,
+                          shared_expert_gate=bool(shared))
+        return fields
+    return {}
+
+
+def _deepseek(data: dict, name: str, family: str) -> dict:
+    """DeepSeek-V2/V3: MLA attention, first-k dense layers, routed and shared experts, MTP depths."""
+    where = f"{name} ({family})"
+    values = _llama_like(data, name, family)
+    values.pop("num_kv_heads")  # MLA: every head has its own keys and values, from the shared latent
+    shared = data.get("n_shared_experts") or 0
+    values.update(
+        num_experts=data.get("n_routed_experts") or 0,
+        moe_top_k=_need(data, "num_experts_per_tok", where),
+        moe_ffn_hidden_size=_need(data, "moe_intermediate_size", where),
+        num_shared_experts=shared,
+        moe_first_k_dense=data.get("first_k_dense_replace", 0),
+        moe_layer_freq=data.get("moe_layer_freq", 1),
+        q_lora_rank=data.get("q_lora_rank"),
+        kv_lora_rank=_need(data, "kv_lora_rank", where),
+        qk_nope_head_dim=_need(data, "qk_nope_head_dim", where),
+        qk_rope_head_dim=_need(data, "qk_rope_head_dim", where),
+        v_head_dim=_need(data, "v_head_dim", where),
+        mtp_layers=data.get("num_nextn_predict_layers", 0),
+        router_input_fp32_copy=True,  # HF DeepseekV3TopkRouter: F.linear(hidden.float(), weight.float())
+    )
+    return values
 
 
 def _hf_common(data: dict, where: str, default_positions: int) -> dict:
@@ -119,13 +182,25 @@ def _gpt2(data: dict, name: str) -> dict:
         vocab_size=_need(data, "vocab_size", where),
         tie_embeddings=bool(data.get("tie_word_embeddings", True)),
         norm_type="layernorm",
-        linear_bias=True,
+        linear_bias=bool(data.get("add_bias_linear", True)),  # Megatron's name; HF GPT-2 always has biases
         position_embedding="learned",
         max_position_embeddings=data.get("n_positions", 1024),
         attention_dropout=_fraction(data, "attn_pdrop", 0.1, where),
         hidden_dropout=_fraction(data, "resid_pdrop", 0.1, where),
         softmax_in_input_dtype=True,  # HF GPT-2's eager attention: softmax(scores) in the input dtype
+        **_megatron_gpt_experts(data, where),
     )
+
+
+def _megatron_gpt_experts(data: dict, where: str) -> dict:
+    """Optional keys (not in HF GPT-2) that describe Megatron's GPT MoE models: num_experts,
+    num_experts_per_tok, moe_intermediate_size, shared_expert_intermediate_size."""
+    if not data.get("num_experts"):
+        return {}
+    shared = data.get("shared_expert_intermediate_size") or 0
+    return dict(num_experts=data["num_experts"], moe_top_k=_need(data, "num_experts_per_tok", where),
+                moe_ffn_hidden_size=data.get("moe_intermediate_size"), num_shared_experts=1 if shared else 0,
+                shared_expert_ffn_hidden_size=shared or None)
 
 
 def _gpt_neox(data: dict, name: str) -> dict:
@@ -149,8 +224,11 @@ def _gpt_neox(data: dict, name: str) -> dict:
 def architecture_from_hf_config(data: dict, name: str = "imported") -> Architecture:
     """A Hugging Face `config.json` of a supported decoder-only family."""
     family = data.get("model_type")
-    if family in ("llama", "mistral", "qwen2"):
+    if family in LLAMA_LIKE:
         values = _llama_like(data, name, family)
+        values.update(_moe_fields(data, family, f"{name} ({family})"))
+    elif family in ("deepseek_v2", "deepseek_v3"):
+        values = _deepseek(data, name, family)
     elif family == "gpt2":
         values = _gpt2(data, name)
     elif family == "gpt_neox":
@@ -201,7 +279,17 @@ def _galvatron_llama(data: dict, name: str) -> dict:
 
 
 def _build(values: dict, name: str, family: str) -> Architecture:
-    optional = [key for key in ("num_kv_heads", "head_dim", "max_position_embeddings") if values.get(key) is not None]
+    optional = [key for key in ("num_kv_heads", "head_dim", "max_position_embeddings", "moe_ffn_hidden_size",
+                                "shared_expert_ffn_hidden_size", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
+                                "qk_rope_head_dim", "v_head_dim", "moe_top_k", "moe_layer_freq")
+                if values.get(key) is not None]
+    for key in ("num_experts", "num_shared_experts", "moe_first_k_dense", "mtp_layers"):
+        value = values.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ModelConfigError(key="error.config_count", name=name, path=key, value=repr(value)[:40])
+    if values.get("num_experts") and values["moe_top_k"] > values["num_experts"]:
+        raise ModelConfigError(key="error.config_top_k", name=name, k=values["moe_top_k"],
+                               experts=values["num_experts"])
     for key in ("hidden_size", "num_layers", "num_attention_heads", "ffn_hidden_size", "vocab_size", *optional):
         if isinstance(values[key], bool) or not isinstance(values[key], int) or values[key] < 1:
             raise ModelConfigError(key="error.config_positive", name=name, path=key, value=repr(values[key])[:40])

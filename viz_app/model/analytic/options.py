@@ -80,6 +80,15 @@ class AnalyticOptions(param.Parameterized):
             "(keep only each layer's input) or op_sac (torchtitan's per-op selective checkpointing: layer "
             "input, attention output, every other matmul output). TrainingConfig.checkpoint forces full.",
     )
+    recompute_modules = param.List(
+        default=["core_attn"], item_type=str,
+        doc="With selective recompute, the modules recomputed in backward (Megatron --recompute-modules): core_attn, "
+            "mla_up_proj, layernorm, mlp, moe_act, moe, shared_experts.",
+    )
+    moe_load_factor = param.Number(
+        1.0, bounds=(1.0, None), softbounds=(1.0, 4.0),
+        doc="Tokens the busiest expert rank computes, over its balanced share (routing imbalance; 1: balanced).",
+    )
     flash_attention = param.Boolean(True, doc="Fused attention (FlashAttention/SDPA): no s^2 scores are stored.")
     kernels = param.Selector(
         default="fused", objects=list(KERNELS),

@@ -95,11 +95,14 @@ def _bytes(value: float) -> Term:
     return Term(value, f"{value:g} B")
 
 
-def bytes_per_param(config: TrainingConfig, options: AnalyticOptions) -> BytesPerParam:
-    """Per-GPU bytes per parameter of each part, ZeRO sharding applied."""
+def bytes_per_param(config: TrainingConfig, options: AnalyticOptions, shard_count: int | None = None,
+                    group: str = "") -> BytesPerParam:
+    """Per-GPU bytes per parameter of each part, ZeRO sharding applied over `shard_count` GPUs (default
+    the data-parallel group; routed experts pass their expert-data-parallel group, named by `group`)."""
     zero = config.zero_stage
-    shard_count = zero_shard_degree(config.dp, options.context_parallel, options.zero_shards_over_cp)
-    shards = Term(shard_count, f"ZeRO-{zero} shards {shard_count}")
+    if shard_count is None:
+        shard_count = zero_shard_degree(config.dp, options.context_parallel, options.zero_shards_over_cp)
+    shards = Term(shard_count, f"ZeRO-{zero} shards {shard_count}{group}")
     unsharded = {
         "parameter": _bytes(weight_bytes(config, options)),
         "gradient": _bytes(gradient_bytes(config, options)),
