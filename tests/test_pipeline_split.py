@@ -29,6 +29,21 @@ def test_embedding_and_loss_counted_as_layers_fit_126_layers_on_8_stages_of_2_ch
         == [[7], [8], [8], [7]]
 
 
+def test_a_chunk_may_hold_only_the_embedding_or_the_loss():
+    # Megatron-LM's CI test gpt3_mcore_te_tp1_pp4_vp2_account_for_embedding_loss_in_pipeline_split:
+    # 6 layers + embedding + loss over 4 stages x 2 chunks, one each
+    options = AnalyticOptions(schedule="interleaved", virtual_stages=2, embedding_in_pipeline_split=True,
+                              loss_in_pipeline_split=True)
+    assert chunk_layer_counts(6, 4, options) == [[0, 1], [1, 1], [1, 1], [1, 0]]
+    arch = load_model_preset("gpt2")
+    config = TrainingConfig()
+    config.apply(**{**arch.config_defaults(), "num_layers": 6, "pp": 4, "total_gpus": 8, "tp": 1})
+    stages = estimate_analytic(config, arch, options).stages
+    assert [s.layers for s in stages] == [1, 2, 2, 1]
+    with pytest.raises(StrategyError, match="9 layers"):  # 7 + 2 over 8 chunks
+        chunk_layer_counts(7, 4, options)
+
+
 def test_first_and_last_stage_layers_and_the_middle_split_evenly():
     assert chunk_layer_counts(30, 4, AnalyticOptions(first_stage_layers=6, last_stage_layers=6)) == \
         [[6], [9], [9], [6]]

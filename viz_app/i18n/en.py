@@ -322,7 +322,7 @@ CATALOG = {
     "error.first_last_with_embedding_loss": "uneven first/last stage layers cannot be combined with counting the "
                                             "embedding or loss in the pipeline split (Megatron refuses it too)",
     "error.split_with_embedding_loss": "{total} layers (embedding and loss counted) do not divide into {chunks} "
-                                       "equal model chunks of at least 2",
+                                       "equal model chunks",
     "error.virtual_uneven": "{virtual} virtual stages do not divide a stage's {layers} layers into equal model chunks",
     "error.config_key_missing": "{where}: required key '{path}' is missing",
     "error.config_activation": "{where}: activation '{value}' is not one of {known}",

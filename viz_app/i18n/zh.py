@@ -315,7 +315,7 @@ CATALOG = {
                                "剩余层数无法在 {pp} 个阶段的其余阶段间均分（共 {layers} 层）",
     "error.first_last_with_embedding_loss": "首/末阶段的不均匀层数不能与把嵌入层或损失计入流水线划分"
                                             "同时使用（Megatron 同样拒绝）",
-    "error.split_with_embedding_loss": "{total} 层（计入嵌入层和损失）无法均分为 {chunks} 个至少 2 层的模型块",
+    "error.split_with_embedding_loss": "{total} 层（计入嵌入层和损失）无法均分为 {chunks} 个模型块",
     "error.virtual_uneven": "{virtual} 个虚拟阶段无法把某个阶段的 {layers} 层均分为模型块",
     "error.config_key_missing": "{where}：缺少必需的键 '{path}'",
     "error.config_activation": "{where}：激活函数 '{value}' 不在支持之列：{known}",

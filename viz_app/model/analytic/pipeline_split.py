@@ -49,7 +49,9 @@ def _with_embedding_and_loss(num_layers: int, pp: int, virtual_stages: int, embe
                              loss: bool) -> list[list[int]]:
     total = num_layers + embedding + loss
     chunks = pp * virtual_stages
-    if total % chunks or total // chunks <= 1:
+    # Megatron asserts only that the first and last chunks keep >= 0 decoder layers
+    # (megatron/core/transformer/transformer_block.py L185-200 at d98e8a64): a chunk may hold just the embedding
+    if total % chunks:
         raise StrategyError(key="error.split_with_embedding_loss", total=total, chunks=chunks)
     per_chunk = total // chunks
     layers = [[per_chunk] * virtual_stages for _ in range(pp)]
