@@ -122,6 +122,12 @@ class AnalyticOptions(param.Parameterized):
     zero3_prefetch_layers = param.Integer(
         2, bounds=(0, None), doc="Layers whose parameters ZeRO-3/FSDP holds gathered at once (current + prefetch).",
     )
+    zero3_max_reuse_distance = param.Integer(
+        0, bounds=(0, None),
+        doc="DeepSpeed ZeRO-3 stage3_max_reuse_distance (parameters): gathered weights used again within it stay "
+            "gathered, so the last layers stay gathered from their forward to their backward; 0: use "
+            "zero3_prefetch_layers.",
+    )
     cuda_context_mib = param.Number(
         500.0, bounds=(0, None), doc="CUDA context and kernels, outside PyTorch's allocator (nvidia-smi only).",
     )
