@@ -143,3 +143,12 @@ def test_deepspeed_zero3_keeps_the_layers_reused_within_max_reuse_distance_gathe
     gathered = _phase(stage, "loss 1").blocks["model_states.parameter.gathered"]
     assert gathered * MIB == (5 * per_layer + head) * 2
     assert _phase(stage, "optimizer step").blocks["model_states.parameter.gathered"] == 0
+
+
+def test_deepspeed_zero2_casts_the_whole_partition_of_gradients_to_fp32_at_the_step():
+    from viz_app.model.analytic.frameworks import options_for
+
+    values = dict(tp=1, pp=1, total_gpus=4, zero_stage=2, micro_batch_size=1, global_batch_size=4)
+    stage = run(options_for({"framework": "deepspeed"}), **values).stages[0]
+    assert _phase(stage, "optimizer step").blocks["model_states.optimizer_step"] * MIB == \
+        pytest.approx(8_030_261_248 / 4 * 4)

@@ -104,7 +104,8 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                                      "L806-811 (the Trainer's default optim is adamw_torch_fused "
                                                      "with torch >= 2.8)"),
         "optimizer_sub_group_size": Setting(1_000_000_000, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py "
-                                                           "L175 (sub_group_size default 1e9); stage3.py "
+                                                           "L175 (sub_group_size default 1e9); "
+                                                           "stage_1_and_2.py L2350-2383 (ZeRO-1/2); stage3.py "
                                                            "L2398-2408 (each "
                                                            "sub-group's gradients cast to fp32 for the step)"),
         "zero3_max_reuse_distance": Setting(1_000_000_000, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py "

@@ -52,8 +52,8 @@ class AnalyticOptions(param.Parameterized):
     )
     optimizer_sub_group_size = param.Integer(
         0, bounds=(0, None),
-        doc="DeepSpeed ZeRO-3 sub_group_size: the optimizer step casts one sub-group's gradient partition to fp32 "
-            "(elements; 0: no such copy).",
+        doc="DeepSpeed sub_group_size: the optimizer step casts one ZeRO-3 sub-group's gradients (ZeRO-1/2: the "
+            "rank's whole partition) to fp32 (elements; 0: no such copy).",
     )
     fsdp_reduce_scatter_buffers = param.Boolean(
         False, doc="FSDP2 (ZeRO-3 sharding): while a layer's backward runs, its unsharded gradients (compute dtype) "
