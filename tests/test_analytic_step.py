@@ -152,3 +152,14 @@ def test_deepspeed_zero2_casts_the_whole_partition_of_gradients_to_fp32_at_the_s
     stage = run(options_for({"framework": "deepspeed"}), **values).stages[0]
     assert _phase(stage, "optimizer step").blocks["model_states.optimizer_step"] * MIB == \
         pytest.approx(8_030_261_248 / 4 * 4)
+
+
+def test_galvatron_estimates_have_no_timeline_and_keep_their_keys():
+    from viz_app.model.galvatron.estimate import estimate_galvatron
+    from viz_app.model.galvatron.presets import DEFAULT_PRESET, load_preset
+
+    profile = load_preset(DEFAULT_PRESET)
+    config = TrainingConfig()
+    config.apply(**profile.config_defaults(), pp=2, total_gpus=16)
+    out = estimate_galvatron(config, profile).to_json()
+    assert "peak_phase" not in out and all("timeline" not in s and "peak_phase" not in s for s in out["stages"])
