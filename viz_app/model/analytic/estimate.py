@@ -49,6 +49,7 @@ SRC_REDUCE_SCATTER = ("PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/_fsdp_
 SRC_REUSE = ("deepspeedai/DeepSpeed@edaa7221267243c7be7fb49c5d5f5c4fb97b4641 deepspeed/runtime/zero/"
              "partitioned_param_coordinator.py L634-664 (__params_to_release keeps parameters reused within "
              "max_reuse_dist_in_numel), zero/config.py L244 (stage3_max_reuse_distance default 1e9)")
+FRAGMENTATION = "overhead.fragmentation"
 SRC_OVERHEAD = "memviz docs/analytic.md, Overheads (default justified there; set it in the analytic options)"
 
 
@@ -294,17 +295,18 @@ def overhead_blocks(run: Run, allocated_mib: float) -> list[Block]:
     comm = comm_buffers_mib(c, o)
     return [
         Block.of("overhead.cuda_context", OVERHEAD, cuda_context_mib(o), 1, SRC_OVERHEAD),
-        Block.of("overhead.fragmentation", OVERHEAD, fragmentation_mib(allocated_mib, o), 1, SRC_OVERHEAD),
+        Block.of(FRAGMENTATION, OVERHEAD, fragmentation_mib(allocated_mib, o), 1, SRC_OVERHEAD),
         Block.of("overhead.comm_buffers", OVERHEAD, comm, communicator_count(c, o), SRC_OVERHEAD),
     ]
 
 
 def stage_at_peak(run: Run, stage: int, blocks: list[Block]) -> StageEstimate:
     """The stage through one step (step.py); its blocks as alive at the step's peak, plus overheads."""
-    phases = []
-    for phase in step.step_timeline(step.step_inputs(run, stage), blocks):
-        overheads = overhead_blocks(run, phase.total_mib)
-        phases.append(replace(phase, blocks={**phase.blocks, **{b.key: b.mib for b in overheads}}))
+    # Overheads per phase: the fixed ones once; fragmentation is proportional to the phase's memory.
+    fixed = {b.key: b.mib for b in overhead_blocks(run, 0.0) if b.key != FRAGMENTATION}
+    per_mib = fragmentation_mib(1.0, run.options).value
+    phases = [replace(phase, blocks={**phase.blocks, **fixed, FRAGMENTATION: per_mib * phase.total_mib})
+              for phase in step.step_timeline(step.step_inputs(run, stage), blocks)]
     peak = step.peak_phase(phases)
     at_peak = step.blocks_at(peak, blocks)
     at_peak += overhead_blocks(run, sum(b.mib for b in at_peak))
