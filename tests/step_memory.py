@@ -79,15 +79,15 @@ class LiveStorages(TorchDispatchMode):
 
 
 def measure_step(model, ids: torch.Tensor, micro_batches: int = 1, full_recompute: bool = False,
-                 lr: float = 1e-3) -> StepMemory:
-    """Peak live bytes over one optimizer step (AdamW, fp32 states) after a warm-up step.
+                 lr: float = 1e-3, foreach: bool = False) -> StepMemory:
+    """Peak live bytes over one optimizer step (AdamW, fp32 states; per tensor, or foreach) after a warm-up step.
 
     `ids` holds micro_batches x batch sequences; each micro-batch's loss is scaled and its
     gradients accumulate, as in gradient accumulation.
     """
     if full_recompute:
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, foreach=False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, foreach=foreach)
     chunks = ids.chunk(micro_batches)
 
     def one_step(tracker: LiveStorages | None) -> None:

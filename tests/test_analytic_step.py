@@ -126,3 +126,40 @@ def test_fsdp2_reduce_scatter_buffers_are_alive_in_backward_only():
     assert _phase(stage, "backward 1, layer 32").blocks["model_states.reduce_scatter"] == pytest.approx(expected)
     assert _phase(stage, "forward 1").blocks["model_states.reduce_scatter"] == 0
     assert _phase(stage, "optimizer step").blocks["model_states.reduce_scatter"] == 0
+
+
+def test_deepspeed_zero3_keeps_the_layers_reused_within_max_reuse_distance_gathered():
+    from viz_app.model.analytic.estimate import reuse_kept_layers
+    from viz_app.model.analytic.frameworks import options_for
+
+    per_layer, head = 218_112_000, 525_336_576  # Llama-3-8B: one layer, the output head
+    # the last layer comes back after the head's forward and backward: 2 x 525M > 1e9, only it is kept
+    assert reuse_kept_layers(10**9, per_layer, head, 32) == 1
+    # 2 x (j x 218M + 525M) < 3e9 for j = 0 to 4 (2.79e9 at j = 4), not at j = 5: 5 layers
+    assert reuse_kept_layers(3 * 10**9, per_layer, head, 32) == 5
+    assert reuse_kept_layers(10**12, per_layer, head, 32) == 32
+    values = dict(tp=1, pp=1, total_gpus=4, zero_stage=3, micro_batch_size=1, global_batch_size=4)
+    stage = run(options_for({"framework": "deepspeed", "zero3_max_reuse_distance": 3 * 10**9}), **values).stages[0]
+    gathered = _phase(stage, "loss 1").blocks["model_states.parameter.gathered"]
+    assert gathered * MIB == (5 * per_layer + head) * 2
+    assert _phase(stage, "optimizer step").blocks["model_states.parameter.gathered"] == 0
+
+
+def test_deepspeed_zero2_casts_the_whole_partition_of_gradients_to_fp32_at_the_step():
+    from viz_app.model.analytic.frameworks import options_for
+
+    values = dict(tp=1, pp=1, total_gpus=4, zero_stage=2, micro_batch_size=1, global_batch_size=4)
+    stage = run(options_for({"framework": "deepspeed"}), **values).stages[0]
+    assert _phase(stage, "optimizer step").blocks["model_states.optimizer_step"] * MIB == \
+        pytest.approx(8_030_261_248 / 4 * 4)
+
+
+def test_galvatron_estimates_have_no_timeline_and_keep_their_keys():
+    from viz_app.model.galvatron.estimate import estimate_galvatron
+    from viz_app.model.galvatron.presets import DEFAULT_PRESET, load_preset
+
+    profile = load_preset(DEFAULT_PRESET)
+    config = TrainingConfig()
+    config.apply(**profile.config_defaults(), pp=2, total_gpus=16)
+    out = estimate_galvatron(config, profile).to_json()
+    assert "peak_phase" not in out and all("timeline" not in s and "peak_phase" not in s for s in out["stages"])

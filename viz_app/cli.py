@@ -140,6 +140,8 @@ ANALYTIC_FLAGS = {
     "fp32_sharded_params": ("fp32_sharded_params",
                             _switch("store_true", "FSDP2: fp32 sharded parameters are the master weights")),
     "no_zero_over_cp": ("zero_shards_over_cp", _switch("store_false", "ZeRO shards over dp only, not dp x cp")),
+    "zero3_max_reuse_distance": ("zero3_max_reuse_distance", _valued(
+        _non_negative_int, "N", "DeepSpeed ZeRO-3 stage3_max_reuse_distance (0: --zero3-prefetch-layers)")),
     "first_stage_layers": ("first_stage_layers", _valued(
         _non_negative_int, "N", "layers on the first pipeline stage (Megatron --decoder-first-pipeline-num-layers)")),
     "last_stage_layers": ("last_stage_layers", _valued(

@@ -28,6 +28,7 @@ OPTION_KEYS = {name: name for name in (
     "optimizer_offload_fraction", "moe_load_factor",
     "gradient_allocation", "optimizer_implementation", "optimizer_sub_group_size", "fsdp_reduce_scatter_buffers",
     "first_stage_layers", "last_stage_layers", "embedding_in_pipeline_split", "loss_in_pipeline_split",
+    "zero3_max_reuse_distance",
 )}
 VIEW_KEYS = {"lang": "lang", "unit": "unit", "gpu": "gpu", "gib": "custom_gib", "tab": "tab"}
 

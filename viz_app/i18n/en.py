@@ -164,6 +164,7 @@ CATALOG = {
     "opt.optimizer_state_dtype.bf16": "BF16 (precision-aware)",
     "opt.fsdp_unsharded_under_pp": "FSDP2 under PP: stage kept unsharded",
     "opt.gradient_allocation": "Gradients allocated",
+    "opt.zero3_max_reuse_distance": "ZeRO-3 max reuse distance",
     "opt.first_stage_layers": "Layers on the first stage (0: even)",
     "opt.last_stage_layers": "Layers on the last stage (0: even)",
     "opt.embedding_in_pipeline_split": "Embedding counts as a layer in the split",

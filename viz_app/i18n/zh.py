@@ -163,6 +163,7 @@ CATALOG = {
     "opt.optimizer_state_dtype.bf16": "BF16（精度感知优化器）",
     "opt.fsdp_unsharded_under_pp": "FSDP2 流水线并行：阶段参数不重新分片",
     "opt.gradient_allocation": "梯度分配时机",
+    "opt.zero3_max_reuse_distance": "ZeRO-3 最大复用距离",
     "opt.first_stage_layers": "首阶段层数（0：均分）",
     "opt.last_stage_layers": "末阶段层数（0：均分）",
     "opt.embedding_in_pipeline_split": "划分时把嵌入层算作一层",

@@ -36,6 +36,7 @@ OPTION_FIELDS = (
     "fp32_sharded_params", "fsdp_unsharded_under_pp", "zero_shards_over_cp",
     "optimizer_implementation", "optimizer_sub_group_size", "fsdp_reduce_scatter_buffers",
     "first_stage_layers", "last_stage_layers", "embedding_in_pipeline_split", "loss_in_pipeline_split",
+    "zero3_max_reuse_distance",
 )
 OVERHEAD_FIELDS = ("cuda_context_mib", "allocator_fragmentation", "nccl_buffer_mib_per_group")
 

@@ -50,6 +50,10 @@ SRC_FSDP_PP = ("torchtitan parallelize_llama.py L326-329, L339 (reshard_after_fo
 SRC_REDUCE_SCATTER = ("PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/_fsdp_collectives.py L597-606 "
                       "(foreach_reduce: reduce_scatter_input allocated in the reduce dtype, the unsharded "
                       "gradients copied in, then freed)")
+SRC_REUSE = ("deepspeedai/DeepSpeed@edaa7221267243c7be7fb49c5d5f5c4fb97b4641 deepspeed/runtime/zero/"
+             "partitioned_param_coordinator.py L634-664 (__params_to_release keeps parameters reused within "
+             "max_reuse_dist_in_numel), zero/config.py L244 (stage3_max_reuse_distance default 1e9)")
+FRAGMENTATION = "overhead.fragmentation"
 SRC_OVERHEAD = "memviz docs/analytic.md, Overheads (default justified there; set it in the analytic options)"
 
 
@@ -336,13 +340,31 @@ def gathered_block(run: Run, stage: int, per_layer: int) -> Block:
     prefetched (for MoE stages, the stage's mean layer); on the last stage the output head's weight is
     gathered at the loss (tied or not)."""
     c, o = run.config, run.options
-    layers = min(o.zero3_prefetch_layers, run.layers[stage])
-    params = Term(layers, f"{layers} layers").times(Term(per_layer, f"{per_layer:,} params"))
-    if stage == c.pp - 1:
-        head = vocab_shard_parameter_count(run.arch, c.tp, o.vocab_pad_multiple)
+    head = vocab_shard_parameter_count(run.arch, c.tp, o.vocab_pad_multiple) if stage == c.pp - 1 else 0
+    if o.zero3_max_reuse_distance:
+        layers = reuse_kept_layers(o.zero3_max_reuse_distance, per_layer, head, run.layers[stage])
+        count = Term(layers, f"{layers} layers (reused within max_reuse_distance "
+                             f"{o.zero3_max_reuse_distance:,}: 2 x (layers after + head) below it)")
+    else:
+        layers = min(o.zero3_prefetch_layers, run.layers[stage])
+        count = Term(layers, f"{layers} layers")
+    params = count.times(Term(per_layer, f"{per_layer:,} params"))
+    if head:
         params = params.plus(Term(head, f"output head {head:,} params"))
     gathered = params.worded("ZeRO-3 gathers (", ")").times(Term(run.dtype_bytes, f"{run.dtype_bytes} B"))
-    return Block.of("model_states.parameter.gathered", MODEL_STATES, _in_mib(gathered), layers, SRC_PARAMS)
+    source = SRC_REUSE if o.zero3_max_reuse_distance else SRC_PARAMS
+    return Block.of("model_states.parameter.gathered", MODEL_STATES, _in_mib(gathered), layers, source)
+
+
+def reuse_kept_layers(max_reuse_distance: int, per_layer: int, head: int, layers: int) -> int:
+    """DeepSpeed ZeRO-3 keeps a gathered parameter when it is used again within max_reuse_distance
+    parameters of trace (SRC_REUSE): a layer's forward parameters come back in its backward after the
+    layers behind it and the head ran forward and backward, so the last j layers stay gathered while
+    2 (j - 1) per_layer + 2 head < max_reuse_distance; at least the layer being computed."""
+    kept = 0
+    while kept < layers and 2 * (kept * per_layer + head) < max_reuse_distance:
+        kept += 1
+    return max(kept, 1)
 
 
 def overhead_blocks(run: Run, allocated_mib: float) -> list[Block]:
@@ -350,17 +372,18 @@ def overhead_blocks(run: Run, allocated_mib: float) -> list[Block]:
     comm = comm_buffers_mib(c, o)
     return [
         Block.of("overhead.cuda_context", OVERHEAD, cuda_context_mib(o), 1, SRC_OVERHEAD),
-        Block.of("overhead.fragmentation", OVERHEAD, fragmentation_mib(allocated_mib, o), 1, SRC_OVERHEAD),
+        Block.of(FRAGMENTATION, OVERHEAD, fragmentation_mib(allocated_mib, o), 1, SRC_OVERHEAD),
         Block.of("overhead.comm_buffers", OVERHEAD, comm, communicator_count(c, o), SRC_OVERHEAD),
     ]
 
 
 def stage_at_peak(run: Run, stage: int, blocks: list[Block]) -> StageEstimate:
     """The stage through one step (step.py); its blocks as alive at the step's peak, plus overheads."""
-    phases = []
-    for phase in step.step_timeline(step.step_inputs(run, stage), blocks):
-        overheads = overhead_blocks(run, phase.total_mib)
-        phases.append(replace(phase, blocks={**phase.blocks, **{b.key: b.mib for b in overheads}}))
+    # Overheads per phase: the fixed ones once; fragmentation is proportional to the phase's memory.
+    fixed = {b.key: b.mib for b in overhead_blocks(run, 0.0) if b.key != FRAGMENTATION}
+    per_mib = fragmentation_mib(1.0, run.options).value
+    phases = [replace(phase, blocks={**phase.blocks, **fixed, FRAGMENTATION: per_mib * phase.total_mib})
+              for phase in step.step_timeline(step.step_inputs(run, stage), blocks)]
     peak = step.peak_phase(phases)
     at_peak = step.blocks_at(peak, blocks)
     at_peak += overhead_blocks(run, sum(b.mib for b in at_peak))

@@ -54,6 +54,7 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
         "optimizer_implementation": Setting("fused", f"{MEGATRON_COMMIT} megatron/core/optimizer/__init__.py "
                                                      "L14, L20 (Transformer Engine or Apex FusedAdam)"),
         "optimizer_sub_group_size": Setting(0, "not a Megatron-Core behaviour"),
+        "zero3_max_reuse_distance": Setting(0, "not a Megatron-Core behaviour"),
         "kernels": Setting("fused", "Transformer Engine fused kernels (Korthikanti et al. 2022 accounting)"),
         "vocab_pad_multiple": Setting(128, f"{MEGATRON_COMMIT} megatron/training/arguments.py L2441 "
                                            "(--make-vocab-size-divisible-by default 128, times tp)"),
@@ -82,6 +83,7 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                                        "(foreach = not fused), torchtitan/config_manager.py "
                                                        "L193-197 (--optimizer.fused off by default)"),
         "optimizer_sub_group_size": Setting(0, "not a torchtitan behaviour"),
+        "zero3_max_reuse_distance": Setting(0, "not an FSDP2 behaviour (it gathers zero3_prefetch_layers at once)"),
         "fsdp_reduce_scatter_buffers": Setting(True, "PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/"
                                                      "_fsdp_collectives.py L597-606 (FSDP2's foreach_reduce)"),
         "kernels": Setting("eager", "plain PyTorch modules (torch.compile is off by default)"),
@@ -106,9 +108,13 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                                      "L806-811 (the Trainer's default optim is adamw_torch_fused "
                                                      "with torch >= 2.8)"),
         "optimizer_sub_group_size": Setting(1_000_000_000, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py "
-                                                           "L175 (sub_group_size default 1e9); stage3.py "
+                                                           "L175 (sub_group_size default 1e9); "
+                                                           "stage_1_and_2.py L2350-2383 (ZeRO-1/2); stage3.py "
                                                            "L2398-2408 (each "
                                                            "sub-group's gradients cast to fp32 for the step)"),
+        "zero3_max_reuse_distance": Setting(1_000_000_000, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py "
+                                                           "L244 (stage3_max_reuse_distance default 1e9); "
+                                                           "partitioned_param_coordinator.py L634-664"),
         "kernels": Setting("eager", f"{TRANSFORMERS_VERSION}: Hugging Face modules"),
         "cross_entropy_fp32_copies": Setting(3, f"{TRANSFORMERS_VERSION} transformers/loss/loss_utils.py L61 "
                                                 "(ForCausalLMLoss: logits.float())"),

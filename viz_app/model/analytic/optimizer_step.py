@@ -5,9 +5,10 @@
   tensors (`exp_avg_sq_sqrt = torch._foreach_sqrt(device_exp_avg_sqs)`) before
   `_foreach_addcdiv_`: one moment-sized tensor per parameter. Fused kernels (Apex/Transformer
   Engine FusedAdam, torch fused=True) update in place: none.
-- `optimizer_sub_group_size` > 0 (DeepSpeed ZeRO-3): before Adam runs on a sub-group, its gradient
-  partition is flattened and cast to fp32 (`_prepare_fp32_grad_for_sub_group`): min(sub-group,
-  the rank's parameters) x 4 B.
+- `optimizer_sub_group_size` > 0 (DeepSpeed): before Adam runs, the gradients are flattened and
+  cast to fp32: per sub-group under ZeRO-3 (`_prepare_fp32_grad_for_sub_group`), min(sub-group,
+  the rank's parameters) x 4 B; per parameter group under ZeRO-1/2 (`step`), the rank's whole
+  partition x 4 B.
 Both are sharded as the optimizer states are.
 """
 
@@ -25,6 +26,8 @@ SRC_FOREACH = (f"{TORCH_VERSION} torch/optim/adam.py L553 (_multi_tensor_adam), 
                "torch._foreach_sqrt(device_exp_avg_sqs), then _foreach_addcdiv_)")
 SRC_SUB_GROUP = (f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage3.py L2398-2408 (_prepare_fp32_grad_for_sub_group: "
                  "flatten(...).to(fp32) per sub-group)")
+SRC_PARTITION = (f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage_1_and_2.py L2350-2383 (step: the flat gradient "
+                 "partition .to(fp32) for each parameter group, freed after its Adam step)")
 FOREACH_OPTIMIZERS = ("adam", "adamw")
 FP32_BYTES = 4
 
@@ -40,10 +43,14 @@ def optimizer_step_term(config: TrainingConfig, options: AnalyticOptions, stage_
         one_moment = moment_bytes(options) / 2
         total = params.times(Term(one_moment, f"{one_moment:g} B (foreach sqrt(exp_avg_sq))"))
         sources.append(SRC_FOREACH)
-    if options.optimizer_sub_group_size and config.zero_stage == 3:
-        group = min(options.optimizer_sub_group_size, params.value)
-        copy = Term(group, f"min(sub_group_size {options.optimizer_sub_group_size:,}, {params.value:,.0f})").times(
-            Term(FP32_BYTES, "4 B fp32 gradient copy"))
+    if options.optimizer_sub_group_size and config.zero_stage:
+        if config.zero_stage == 3:
+            group = Term(min(options.optimizer_sub_group_size, params.value),
+                         f"min(sub_group_size {options.optimizer_sub_group_size:,}, {params.value:,.0f})")
+            sources.append(SRC_SUB_GROUP)
+        else:
+            group = params.worded("the partition (", ")")
+            sources.append(SRC_PARTITION)
+        copy = group.times(Term(FP32_BYTES, "4 B fp32 gradient copy"))
         total = copy if not total.value else total.plus(copy)
-        sources.append(SRC_SUB_GROUP)
     return total, "; ".join(sources)

@@ -63,8 +63,8 @@ class AnalyticOptions(param.Parameterized):
     )
     optimizer_sub_group_size = param.Integer(
         0, bounds=(0, None),
-        doc="DeepSpeed ZeRO-3 sub_group_size: the optimizer step casts one sub-group's gradient partition to fp32 "
-            "(elements; 0: no such copy).",
+        doc="DeepSpeed sub_group_size: the optimizer step casts one ZeRO-3 sub-group's gradients (ZeRO-1/2: the "
+            "rank's whole partition) to fp32 (elements; 0: no such copy).",
     )
     fsdp_reduce_scatter_buffers = param.Boolean(
         False, doc="FSDP2 (ZeRO-3 sharding): while a layer's backward runs, its unsharded gradients (compute dtype) "
@@ -141,6 +141,12 @@ class AnalyticOptions(param.Parameterized):
     )
     zero3_prefetch_layers = param.Integer(
         2, bounds=(0, None), doc="Layers whose parameters ZeRO-3/FSDP holds gathered at once (current + prefetch).",
+    )
+    zero3_max_reuse_distance = param.Integer(
+        0, bounds=(0, None),
+        doc="DeepSpeed ZeRO-3 stage3_max_reuse_distance (parameters): gathered weights used again within it stay "
+            "gathered, so the last layers stay gathered from their forward to their backward; 0: use "
+            "zero3_prefetch_layers.",
     )
     cuda_context_mib = param.Number(
         500.0, bounds=(0, None), doc="CUDA context and kernels, outside PyTorch's allocator (nvidia-smi only).",

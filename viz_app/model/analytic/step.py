@@ -109,7 +109,7 @@ def step_timeline(inputs: StepInputs, blocks: list[Block]) -> list[Phase]:
         alive = {"activation.layers": min(stored, size.get("activation.layers", 0.0))}
         if "activation.inflight" in size:
             alive["activation.inflight"] = stored - alive["activation.layers"]
-        if "activation.embedding" in size:  # held by the first chunk's passes (a small block)
+        if "activation.embedding" in size:  # small: counted whole until the optimizer step
             alive["activation.embedding"] = 0.0 if optimizer else embedding_mib
         if "activation.logits" in size:
             alive["activation.logits"] = logits * logits_mib
