@@ -95,6 +95,7 @@ CATALOG = {
     "category.model_states": "Model states",
     "category.overhead": "Overhead",
     "block.activation.layers": "Layer activations",
+    "block.activation.experts": "MoE MLP activations (router, experts)",
     "block.activation.layer": "Layer {index}",
     "block.activation.inflight": "In-flight micro-batches",
     "block.activation.inflight_unit": "In-flight {index}",

@@ -95,6 +95,7 @@ CATALOG = {
     "category.model_states": "模型状态",
     "category.overhead": "额外开销",
     "block.activation.layers": "各层激活",
+    "block.activation.experts": "MoE MLP 激活（路由器、专家）",
     "block.activation.layer": "第 {index} 层",
     "block.activation.inflight": "流水线在途微批次",
     "block.activation.inflight_unit": "在途 {index}",
