@@ -16,14 +16,13 @@ from viz_app.model.analytic.parameters import layer_parameters, stage_layer_indi
 from viz_app.model.config import TrainingConfig
 from viz_app.model.errors import StrategyError
 
+from .test_analytic_estimate import run as estimate_run
+
 MIB = 1 << 20
 
 
 def run(model="mixtral-8x7b", options=None, **values):
-    arch = load_model_preset(model)
-    config = TrainingConfig()
-    config.apply(**{**arch.config_defaults(), **values})
-    return estimate_analytic(config, arch, options or AnalyticOptions()), arch, config
+    return estimate_run(model, options, **values)
 
 
 @pytest.mark.parametrize(("model", "values", "message"), [
