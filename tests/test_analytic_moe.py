@@ -16,14 +16,13 @@ from viz_app.model.analytic.parameters import layer_parameters, stage_layer_indi
 from viz_app.model.config import TrainingConfig
 from viz_app.model.errors import StrategyError
 
+from .test_analytic_estimate import run as estimate_run
+
 MIB = 1 << 20
 
 
 def run(model="mixtral-8x7b", options=None, **values):
-    arch = load_model_preset(model)
-    config = TrainingConfig()
-    config.apply(**{**arch.config_defaults(), **values})
-    return estimate_analytic(config, arch, options or AnalyticOptions()), arch, config
+    return estimate_run(model, options, **values)
 
 
 @pytest.mark.parametrize(("model", "values", "message"), [
@@ -163,3 +162,19 @@ def test_the_last_stage_holds_the_mtp_layer_and_its_output_head():
     assert blocks["activation.layers"].count == blocks_without["activation.layers"].count + 1
     per_layer = blocks_without["activation.layers"].mib / blocks_without["activation.layers"].count
     assert blocks["activation.layers"].mib == pytest.approx(blocks_without["activation.layers"].mib + per_layer)
+
+
+def test_moe_mlp_activations_are_their_own_block():
+    from viz_app.model.analytic import layer_saved_tensors
+
+    estimate, arch, config = run("deepseek-v3", tp=2, pp=4, total_gpus=256, ep=16, seq_length=1024,
+                                 global_batch_size=256, sequence_parallel=True)
+    blocks = {b.key: b for b in estimate.stages[0].blocks}  # layers 0-14: 3 dense, 12 MoE
+    moe = layer_saved_tensors(arch, 1024, 1, tp=2, sequence_parallel=True, layer_index=3, etp=1)
+    dense = layer_saved_tensors(arch, 1024, 1, tp=2, sequence_parallel=True, layer_index=0, etp=1)
+    expert_bytes = sum(t.nbytes for t in moe if t.expert)
+    assert blocks["activation.experts"].count == 12
+    assert blocks["activation.experts"].mib * MIB == pytest.approx(12 * expert_bytes)
+    assert (blocks["activation.layers"].mib * MIB == pytest.approx(
+        3 * sum(t.nbytes for t in dense) + 12 * (sum(t.nbytes for t in moe) - expert_bytes)))
+    assert "activation.experts" not in {b.key for b in run("llama-3-8b", tp=1)[0].stages[0].blocks}

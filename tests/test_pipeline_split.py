@@ -42,6 +42,8 @@ def test_a_chunk_may_hold_only_the_embedding_or_the_loss():
     assert [s.layers for s in stages] == [1, 2, 2, 1]
     with pytest.raises(StrategyError, match="9 layers"):  # 7 + 2 over 8 chunks
         chunk_layer_counts(7, 4, options)
+    with pytest.raises(StrategyError, match="more than the model's 2 layers"):  # no stage may be empty
+        chunk_layer_counts(2, 4, AnalyticOptions(embedding_in_pipeline_split=True, loss_in_pipeline_split=True))
 
 
 def test_first_and_last_stage_layers_and_the_middle_split_evenly():

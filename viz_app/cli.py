@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .model.analytic.moe_activations import parse_recompute_modules
 from .model.analytic.options import (
     FRAMEWORKS,
     GRAD_DTYPES,
@@ -66,11 +67,18 @@ def _non_negative_float(text: str) -> float:
     return _number_at_least(text, float, 0, "a number")
 
 
-def _pp_division(text: str) -> list[int] | None:
-    try:
-        return parse_pp_division(text)
-    except StrategyError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _model_parser(parse):
+    """An argparse type from a model-layer parser: its StrategyError becomes argparse's message."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except StrategyError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
+
+
+_pp_division = _model_parser(parse_pp_division)
+_recompute_modules = _model_parser(parse_recompute_modules)
 
 
 def _non_negative_int(text: str) -> int:
@@ -83,15 +91,6 @@ def _valued(kind, metavar: str, help_text: str) -> dict:
 
 def _switch(action: str, help_text: str) -> dict:
     return {"action": action, "default": None, "help": help_text}
-
-
-def _recompute_modules(text: str) -> list[str]:
-    from .model.analytic.moe_activations import parse_recompute_modules
-
-    try:
-        return parse_recompute_modules(text)
-    except StrategyError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _load_factor(text: str) -> float:

@@ -41,6 +41,8 @@ from .states import BytesPerParam, bytes_per_param, gradient_bytes
 
 MIB = 1 << 20
 SRC_ACTIVATION = "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models, sec. 4"
+SRC_MOE_ACTIVATION = ("Megatron-LM core transformer/moe (router.py, moe_utils.py, token_dispatcher.py, experts.py, "
+                      "shared_experts.py); memviz docs/analytic.md, Mixture of experts and MLA")
 SRC_SCHEDULE = "Narayanan et al. 2021 (1F1B, interleaved); Megatron-LM schedules.py; Huang et al. 2019 (GPipe)"
 SRC_PARAMS = "Shoeybi et al. 2019 (Megatron-LM TP layout); Rajbhandari et al. 2020 (ZeRO); Megatron-LM " \
              "theoretical_memory_usage.py (18 bytes/param)"
@@ -138,8 +140,9 @@ def _layer_kinds(run: Run, stage: int) -> list[tuple[str, int, list[act.SavedTen
     return kinds
 
 
-def layer_activation_block(run: Run, stage: int) -> tuple[Block, Block]:
-    """One micro-batch through the stage's layers, and the other in-flight (micro-batch, chunk) passes."""
+def layer_activation_blocks(run: Run, stage: int) -> list[Block]:
+    """One micro-batch through the stage's layers (their MoE MLPs apart), and the other in-flight
+    (micro-batch, chunk) passes."""
     c, o = run.config, run.options
     kinds = _layer_kinds(run, stage)
     n = sum(count for _kind, count, _tensors in kinds)  # the stage's layers (+ MTP depths on the last)
@@ -153,16 +156,23 @@ def layer_activation_block(run: Run, stage: int) -> tuple[Block, Block]:
     if arch.is_moe:
         shape += (f", E {arch.num_experts}, k {arch.moe_top_k}, f_e {arch.expert_ffn}, f_s {arch.shared_ffn}, "
                   f"etp {c.etp}, load factor {o.moe_load_factor:g}")
-    layers = None
+    layers, experts, moe_layers = None, None, 0
     details = []
     for kind, count, tensors in kinds:
-        mib = _mib(sum(t.nbytes for t in tensors))
         unit = "" if len(kinds) == 1 else f" {kind}"
-        term = Term(count, f"{count}{unit} layers").times(Term(mib, f"{mib:.4g} MiB per layer"))
-        layers = term if layers is None else layers.plus(term)
+        for part in (False, True):  # the layer's own tensors, then its MoE MLP's (a block of their own)
+            mib = _mib(sum(t.nbytes for t in tensors if t.expert == part))
+            if part and not mib:
+                continue
+            term = Term(count, f"{count}{unit} layers").times(Term(mib, f"{mib:.4g} MiB per layer"))
+            if part:
+                experts, moe_layers = term if experts is None else experts.plus(term), moe_layers + count
+            else:
+                layers = term if layers is None else layers.plus(term)
         details.append(f"per{unit} layer in MiB: {_terms_text(tensors)}")
-    layers = layers.worded(after=f"; ({shape}) " + "; ".join(details))
-    per_layer_mib = layers.value / n
+    text = f"; ({shape}) " + "; ".join(details)
+    layers = layers.worded(after=(" (MoE MLPs in activation.experts)" if experts else "") + text)
+    per_layer_mib = (layers.value + (experts.value if experts else 0.0)) / n
     extra = passes - v
     in_flight = f"{passes} in flight ({schedule_formula(o.schedule, stage, c.pp, c.chunks, v)})"
     if len(set(run.chunk_layers[stage])) == 1:
@@ -173,9 +183,13 @@ def layer_activation_block(run: Run, stage: int) -> tuple[Block, Block]:
         extra_layers = sum(pass_layers) - stage_layers
         inflight = Term(extra_layers, f"{in_flight} holding {'+'.join(map(str, pass_layers))} layers - "
                                       f"{stage_layers} counted in layer activations = {extra_layers} layers")
-    inflight = inflight.times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB" + (" mean" if len(kinds) > 1 else "")))
-    return (Block.of("activation.layers", ACTIVATION, layers, n, SRC_ACTIVATION),
-            Block.of("activation.inflight", ACTIVATION, inflight, extra, SRC_SCHEDULE))
+    mean = " mean" if len(kinds) > 1 or experts else ""
+    inflight = inflight.times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB{mean}"))
+    blocks = [Block.of("activation.layers", ACTIVATION, layers, n, SRC_ACTIVATION)]
+    if experts:
+        blocks.append(Block.of("activation.experts", ACTIVATION, experts.worded(after=" (router, permutation, "
+                               "routed and shared experts)"), moe_layers, SRC_MOE_ACTIVATION))
+    return blocks + [Block.of("activation.inflight", ACTIVATION, inflight, extra, SRC_SCHEDULE)]
 
 
 def _per_microbatch(tensors: list[act.SavedTensor], empty: str = "") -> Term:
@@ -398,7 +412,7 @@ def estimate_analytic(config: TrainingConfig, arch: Architecture, options: Analy
     per_param = bytes_per_param(config, options)
     stages = []
     for stage in range(config.pp):
-        blocks = list(layer_activation_block(run, stage))
+        blocks = layer_activation_blocks(run, stage)
         if stage == 0:
             blocks.append(embedding_activation_block(run))
         if stage == config.pp - 1:

@@ -59,7 +59,7 @@ def expert_shape(arch: Architecture, tokens: float, e: int, etp: int = 1, load_f
 
 
 def _tensor(name, nbytes, formula) -> SavedTensor:
-    return SavedTensor(name, nbytes, formula)
+    return SavedTensor(name, nbytes, formula, expert=True)
 
 
 def router_tensors(arch: Architecture, x: ExpertShape, kernels: str) -> list:

@@ -57,6 +57,8 @@ def _with_embedding_and_loss(num_layers: int, pp: int, virtual_stages: int, embe
     layers = [[per_chunk] * virtual_stages for _ in range(pp)]
     layers[0][0] -= embedding
     layers[-1][-1] -= loss
+    # Every stage keeps a decoder layer: an empty chunk needs v > 1, and then the stage has others
+    # (with v = 1, L + 2 = pp would mean fewer layers than stages, refused above).
     return layers
 
 

@@ -15,3 +15,5 @@ class SavedTensor:
     # The norm's input as it keeps it (the input itself, or its fp32 upcast): under parallel residual
     # both norms read the same layer input, so the second norm adds none of these.
     norm_input: bool = False
+    # Part of a mixture-of-experts MLP (router, permutation, routed and shared experts): shown as its own block.
+    expert: bool = False

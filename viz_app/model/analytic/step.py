@@ -32,6 +32,9 @@ SRC_BACKWARD = ("PyTorch autograd: a layer's backward holds the gradient of its 
 SRC_AUTOGRAD_GRADS = ("PyTorch torch/csrc/autograd/functions/accumulate_grad.h (a leaf's .grad is allocated "
                       "when its gradient first arrives); torch.optim.Optimizer.zero_grad(set_to_none=True)")
 WORKING = "activation.backward_gradients"
+# What one micro-batch's pass through the stage's layers stores: the layers' own tensors and, for
+# MoE layers, their MoE MLPs' (a block of its own); freed layer by layer in backward.
+LAYER_KEYS = ("activation.layers", "activation.experts")
 REDUCE_SCATTER = "model_states.reduce_scatter"
 # Blocks alive only while a layer's backward runs.
 BACKWARD_ONLY = ("activation.recompute", WORKING, REDUCE_SCATTER)
@@ -83,7 +86,8 @@ def step_timeline(inputs: StepInputs, blocks: list[Block]) -> list[Phase]:
     """The stage's phases in order; `blocks` are its memory blocks without the overheads."""
     p = inputs
     size = {b.key: b.mib for b in blocks}
-    layer_mib = size.get("activation.layers", 0.0) / p.layers  # one layer, one micro-batch
+    own = sum(size.get(key, 0.0) for key in LAYER_KEYS)  # the stage's layers, one micro-batch
+    layer_mib = own / p.layers  # one layer, one micro-batch
     held = [sum(p.pass_layers[:k]) for k in range(p.passes + 1)]  # layers stored after k passes
     embedding_mib = size.get("activation.embedding", 0.0)
     logits_count = p.passes if p.schedule == "gpipe" else 1
@@ -106,9 +110,10 @@ def step_timeline(inputs: StepInputs, blocks: list[Block]) -> list[Phase]:
     def phase(kind: str, number: int, stored_layers: int, layers: int = 0, *, logits: float = 0.0,
               backward: bool = False, grads: dict[str, float], optimizer: bool = False) -> Phase:
         stored = (stored_layers + layers) * layer_mib
-        alive = {"activation.layers": min(stored, size.get("activation.layers", 0.0))}
+        kept = min(stored, own)  # the layers' own tensors and their MoE MLPs', in proportion
+        alive = {key: kept * size[key] / own if own else 0.0 for key in LAYER_KEYS if key in size}
         if "activation.inflight" in size:
-            alive["activation.inflight"] = stored - alive["activation.layers"]
+            alive["activation.inflight"] = stored - kept
         if "activation.embedding" in size:  # small: counted whole until the optimizer step
             alive["activation.embedding"] = 0.0 if optimizer else embedding_mib
         if "activation.logits" in size:
