@@ -140,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--no-sequence-parallel", action="store_true", help="turn sequence parallel off")
     est.add_argument("--fp32", action="store_true", help="pure fp32 training instead of mixed precision")
     est.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    est.add_argument("--strategy-file", dest="strategy_file", metavar="FILE",
+                     help="a Galvatron strategy file (galvatron_config_*.json): per-layer strategies, with a profile")
     analytic = est.add_argument_group("analytic mode (with --model or --model-config)")
     for flag, (_, keywords) in ANALYTIC_FLAGS.items():
         analytic.add_argument(f"--{flag.replace('_', '-')}", dest=flag, **keywords)
@@ -200,6 +202,8 @@ def run_estimate(args: argparse.Namespace) -> int:
     profile = load_preset(args.preset) if args.preset else load_profile(args.profile)
     config = TrainingConfig()
     given = config_values(args)
+    if args.strategy_file:
+        return _print_strategy_estimate(args, profile, config, given)
     config.apply(**{**profile.config_defaults(), **given})
     if "num_layers" not in given and not profile.model.num_layers:
         raise MemvizError(f"{profile.name} has no model_config.n_layers: give the number of layers with --layers N")
@@ -208,6 +212,29 @@ def run_estimate(args: argparse.Namespace) -> int:
         print(json.dumps(estimate_document(profile.name, config, estimate), indent=2))
     else:
         print(format_stages(estimate, title=f"{profile.name}: {_strategy_line(config)}"))
+    return 0
+
+
+# Flags a strategy file decides (per layer, or for its pipeline and batch).
+STRATEGY_FILE_DECIDES = ("tp", "pp", "dp", "mbs", "gbs", "chunks", "layers", "zero", "checkpoint")
+
+
+def _print_strategy_estimate(args: argparse.Namespace, profile, config, given: dict) -> int:
+    """`estimate --strategy-file F`: per-layer strategies; GPUs, sequence, SP and precision stay flags."""
+    from .model.galvatron.hybrid import estimate_strategy, strategy_config_values
+    from .model.galvatron.strategy_file import load_strategy_file
+
+    clashing = [f"--{flag}" for flag in STRATEGY_FILE_DECIDES if getattr(args, flag) not in (None, False)]
+    if clashing:
+        raise MemvizError(f"{', '.join(clashing)}: set by the strategy file {args.strategy_file}; leave out")
+    strategy = load_strategy_file(args.strategy_file)
+    config.apply(**{**profile.config_defaults(), **given})
+    config.apply(**strategy_config_values(strategy, config.total_gpus, gpus_given=args.gpus is not None))
+    estimate = estimate_strategy(config, profile, strategy)
+    if args.json:
+        print(json.dumps(estimate_document(profile.name, config, estimate, strategy=strategy), indent=2))
+    else:
+        print(format_stages(estimate, title=f"{profile.name} with {strategy.name}: {_strategy_line(config)}"))
     return 0
 
 

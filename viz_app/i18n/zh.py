@@ -272,4 +272,16 @@ CATALOG = {
     "expect.tp_key": '张量并行度键（"1"、"2"、"4"……）',
     "expect.tp_degrees": "至少一个张量并行度",
     "expect.positive_int": "正整数",
+    # Galvatron 策略文件（galvatron_config_*.json）
+    "error.strategy_key": "{name}：键 '{path}'：应为 {expected}，实际为 {found}",
+    "error.strategy_lengths": "{name}：'{path}' 列出 {found} 层，但 tp_sizes_enc 列出 {layers} 层",
+    "error.strategy_division": "{name}：pp_division {division} 应有 pp_deg = {pp} 个正数，且总和为其 {layers} 层",
+    "error.strategy_layers": "{name} 描述 {layers} 层，但 profile '{profile}' 有 {profile_layers} 层",
+    "error.strategy_world": "{name} 是为 world_size {world} 张 GPU 搜索的，而不是 {gpus} 张",
+    "error.strategy_gpus": "{name}：第 {layer} 层：{gpus} 张 GPU 无法分为 pp {pp} x tp {tp}",
+    "error.strategy_batch": "{name}：第 {layer} 层：global_bsz {gbs} 不能被 chunks {chunks} x dp {dp} 整除",
+    "error.strategy_chunks": "{name}：{pipeline} 需要至少 pp = {pp} 个 chunks，实际为 {chunks}",
+    "msg.strategy_loaded": "已加载策略文件 {name}（{layers} 层，pp {pp}，{kinds} 种不同的层策略）",
+    "msg.strategy_needs_profile": "{name} 是 Galvatron 策略文件：它作用于 Galvatron profile；请先切换到 Galvatron 模式",
+    "block.layer_range": "{name}，第 {first}-{last} 层",
 }
