@@ -16,18 +16,19 @@ import param
 from .i18n import Text
 from .model.analytic import AnalyticOptions, estimate_analytic
 from .model.analytic.architecture import Architecture
-from .model.analytic.frameworks import framework_values
+from .model.analytic.frameworks import apply_options, framework_values, options_for
 from .model.analytic.model_presets import list_model_presets, load_model_preset
 from .model.analytic.parameters import tensor_parallel_choices
 from .model.config import TrainingConfig, nearest_at_most
-from .model.errors import MemvizError
+from .model.errors import MemvizError, param_values_checked
 from .model.galvatron.estimate import estimate_galvatron
 from .model.galvatron.hybrid import estimate_strategy, strategy_config_values
 from .model.galvatron.presets import DEFAULT_PRESET, list_presets, load_preset
 from .model.galvatron.profile import GalvatronProfile
-from .model.galvatron.strategy_file import StrategyFile
+from .model.galvatron.strategy_file import StrategyFile, parse_strategy_file
 from .model.report import estimate_document
 from .model.result import Estimate
+from .model.saved import SavedEstimate, SavedEstimateError
 from .model.uploads import read_upload
 
 UPLOADED = "uploaded"
@@ -151,6 +152,8 @@ class Session(param.Parameterized):
             return False
         if isinstance(loaded, StrategyFile):
             return self._adopt_strategy_file(loaded)
+        if isinstance(loaded, SavedEstimate):
+            return self._restore_saved(loaded)
         if isinstance(loaded, GalvatronProfile):
             self._adopt_profile(loaded)
             self._select(preset=UPLOADED, uploaded_name=filename, mode=GALVATRON)
@@ -186,6 +189,54 @@ class Session(param.Parameterized):
             "name": strategy.name, "layers": len(strategy.layers), "pp": strategy.pp,
             "kinds": len(set(strategy.layers))})
         return True
+
+    def _restore_saved(self, saved: SavedEstimate) -> bool:
+        """Restore the state a downloaded estimate was made from; on a problem keep everything and say why."""
+        try:
+            with param_values_checked(saved.name):
+                TrainingConfig().apply(**saved.config)  # checks every value before anything changes
+                if saved.mode == ANALYTIC:
+                    arch = Architecture(**saved.architecture)
+                    options_for(saved.options)
+                    adopt = self._restore_analytic(arch, saved)
+                else:
+                    adopt = self._restore_galvatron(saved)
+        except MemvizError as exc:
+            self.message = Message("error", "msg.upload_failed", {"error": exc.text})
+            return False
+        adopt()
+        with self.config.coupling_paused():  # verbatim, as saved, even where the saved values disagreed
+            self.config.param.update(**saved.config)
+        self.message = Message("success", "msg.saved_restored", {"name": saved.name})
+        return True
+
+    def _restore_analytic(self, arch: Architecture, saved: SavedEstimate) -> Callable[[], None]:
+        def adopt() -> None:
+            def inputs() -> None:
+                self.arch.param.update(**arch.values())
+                apply_options(self.options, saved.options)
+            bundled = saved.source in list_model_presets()
+            # Selecting first: picking a bundled model loads it, then the saved values replace its own.
+            self._select(model=saved.source if bundled else UPLOADED, mode=ANALYTIC,
+                         uploaded_model_name=self.uploaded_model_name if bundled else saved.source)
+            self._adopt(saved.config, inputs)
+        return adopt
+
+    def _restore_galvatron(self, saved: SavedEstimate) -> Callable[[], None]:
+        if saved.source in list_presets():
+            picked = {"preset": saved.source}
+        elif saved.source == self.profile.name:
+            picked = {"preset": self.preset}
+        else:
+            raise SavedEstimateError(key="error.saved_profile", name=saved.name, source=saved.source)
+        strategy = None
+        if saved.strategy_file:
+            strategy = parse_strategy_file(saved.strategy_file["content"], saved.strategy_file["name"])
+
+        def adopt() -> None:
+            self._select(mode=GALVATRON, **picked)  # (re)loads the profile, then the saved values apply
+            self._adopt(saved.config, lambda: setattr(self, "strategy", strategy))
+        return adopt
 
     def _leave_strategy_file(self, *_events: param.parameterized.Event) -> None:
         if self.strategy is not None and not self._holding:

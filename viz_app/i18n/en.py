@@ -290,4 +290,16 @@ CATALOG = {
     "msg.strategy_needs_profile": "{name} is a Galvatron strategy file: it applies to a Galvatron profile; switch "
                                   "to Galvatron mode first",
     "block.layer_range": "{name}, layers {first}-{last}",
+    "error.saved_key": "{name}: key '{path}': expected {expected}, found {found}",
+    "error.saved_profile": "{name} was saved with profile '{source}', which is neither bundled nor loaded: upload "
+                           "that profile first, then this file",
+    "msg.saved_restored": "Restored the state saved in {name}",
+    "download.csv": "Download CSV",
+    "export.png": "Save PNG",
+    "compare.title": "Compare configurations",
+    "compare.pin": "Pin this configuration",
+    "compare.remove": "Remove this pin",
+    "compare.empty": "Pin up to {max} configurations to see them side by side; differences from the first (A) "
+                     "are marked, red for more memory, green for less.",
+    "compare.verdict": "Fits the GPU? · most loaded stage",
 }

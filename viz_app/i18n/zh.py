@@ -284,4 +284,15 @@ CATALOG = {
     "msg.strategy_loaded": "已加载策略文件 {name}（{layers} 层，pp {pp}，{kinds} 种不同的层策略）",
     "msg.strategy_needs_profile": "{name} 是 Galvatron 策略文件：它作用于 Galvatron profile；请先切换到 Galvatron 模式",
     "block.layer_range": "{name}，第 {first}-{last} 层",
+    "error.saved_key": "{name}：键 '{path}'：应为 {expected}，实际为 {found}",
+    "error.saved_profile": "{name} 保存时使用的 profile '{source}' 既不是内置的，也未加载："
+                           "请先上传该 profile，再上传此文件",
+    "msg.saved_restored": "已恢复 {name} 中保存的状态",
+    "download.csv": "下载 CSV",
+    "export.png": "保存 PNG",
+    "compare.title": "对比配置",
+    "compare.pin": "固定当前配置",
+    "compare.remove": "移除此固定",
+    "compare.empty": "最多固定 {max} 个配置并排对比；与第一个 (A) 的差异会被标出，红色表示更多内存，绿色表示更少。",
+    "compare.verdict": "能否放入 GPU？· 负载最高的阶段",
 }
