@@ -15,9 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from viz_app import url_state
 from viz_app.model.csv_export import estimate_csv
 from viz_app.pins import decode_pins
 from viz_app.session import Session
+from viz_app.view import View
 
 from .browser_support import screenshot_path
 from .test_app_browser import app_url, browser, open_app, requests_elsewhere, total_mib, wait_total, wait_until  # noqa: F401
@@ -48,8 +50,18 @@ def pins_in(url: str) -> str:
     return parse_qs(urlsplit(url).query).get("pins", [""])[0]
 
 
+def linked_state(url: str) -> Session:
+    """The state a link describes, restored as the app restores it."""
+    session = Session()
+    query = {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+    assert url_state.restore(session, View(), {k: v for k, v in query.items() if k != "pins"}) == []
+    return session
+
+
 def pin(page, count: int) -> str:
-    """Click "Pin this configuration"; wait until the link carries `count` pins; return the link."""
+    """Once the page shows its link's state (so the link follows the page), click "Pin this configuration";
+    wait until the link carries `count` pins; return the link."""
+    wait_total(page, linked_state(page.url).estimate.peak_stage.total_mib, "the linked state's total")
     page.locator(".memviz-pin button").click()
     wait_until(lambda: pins_in(page.url), lambda pins: pins.count("preset:") == count, f"{count} pins in the link")
     return page.url

@@ -19,7 +19,7 @@ from ..model.units import format_memory
 from ..pins import MAX_PINS, Pin, Pins
 from ..session import Session
 from ..view import View
-from .theme import card, html, text
+from .theme import card, html
 from .widgets import label
 
 LETTERS = "ABCD"
@@ -76,7 +76,7 @@ class CompareCard(pn.viewable.Viewer):
             remove = pn.widgets.Button(name=f"✕ {LETTERS[index]}", width=60, margin=(2, 10),
                                        css_classes=["memviz-unpin"], description=t("compare.remove", lang))
             remove.on_click(lambda _e, index=index: self.pins.remove(index))
-            rows.append(pn.Row(remove, text(escape(pin.label), margin=(8, 4))))
+            rows.append(pn.Row(remove, html(f'<div class="memviz-text">{escape(pin.label)}</div>', margin=(8, 4))))
         return pn.Column(*rows, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.Column:
