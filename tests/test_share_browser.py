@@ -61,10 +61,14 @@ def linked_state(url: str) -> Session:
 def pin(page, count: int) -> str:
     """Once the page shows its link's state (so the link follows the page), click "Pin this configuration";
     wait until the link carries `count` pins; return the link."""
-    wait_total(page, linked_state(page.url).estimate.peak_stage.total_mib, "the linked state's total")
+    linked = linked_state(page.evaluate("() => location.href"))
+    wait_total(page, linked.estimate.peak_stage.total_mib, "the linked state's total")
     page.locator(".memviz-pin button").click()
-    wait_until(lambda: pins_in(page.url), lambda pins: pins.count("preset:") == count, f"{count} pins in the link")
-    return page.url
+    # location.href, not page.url: the sync API refreshes page.url only while it talks to the browser
+    href = "() => location.href"
+    wait_until(lambda: pins_in(page.evaluate(href)), lambda pins: pins.count("preset:") == count,
+               f"{count} pins in the link")
+    return page.evaluate(href)
 
 
 def test_a_copied_link_with_pins_opens_the_same_comparison_in_both_runtimes(browser, app_url,  # noqa: F811

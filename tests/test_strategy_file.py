@@ -58,7 +58,10 @@ def test_a_file_whose_layers_share_one_strategy_gives_the_plain_configurations_n
     assert plain.constraint_notices() == []
     config, estimate = strategy_estimate(preset, uniform_file(layers, tp, pp, zero, checkpoint, gbs, chunks), gpus)
     assert config.values() == plain.values()
-    assert estimate == estimate_galvatron(plain, profile)  # every block, value and formula text, exactly
+    expected = estimate_galvatron(plain, profile)
+    assert estimate.stages == expected.stages  # every block, value and formula text, exactly
+    assert [n.code for n in estimate.notices] == ["strategy_file"]  # the one notice: which layers run what
+    assert expected.notices == ()
 
 
 def test_the_reference_file_per_layer():
@@ -81,6 +84,8 @@ def test_the_reference_file_per_layer():
     assert stage.total_mib == 26836.62158203125
     assert stage.model_states_mib == 12967.87158203125
     assert stage.gradient_mib == stage.parameter_mib  # ZeRO-3, one chunk: bf16 grads beside bf16 weights
+    (notice,) = estimate.notices
+    assert notice.values["layers"] == "1-20: tp 1, ZeRO 3, ckpt; 21-32: tp 1, ZeRO 3"
     assert stage.grad_accumulate_mib == 0.0  # one chunk: no accumulation buffer
 
 

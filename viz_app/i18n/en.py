@@ -302,4 +302,5 @@ CATALOG = {
     "compare.empty": "Pin up to {max} configurations to see them side by side; differences from the first (A) "
                      "are marked, red for more memory, green for less.",
     "compare.verdict": "Fits the GPU? · most loaded stage",
+    "notice.strategy_file": "Per-layer strategies of {name}: {layers}",
 }

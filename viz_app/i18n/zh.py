@@ -295,4 +295,5 @@ CATALOG = {
     "compare.remove": "移除此固定",
     "compare.empty": "最多固定 {max} 个配置并排对比；与第一个 (A) 的差异会被标出，红色表示更多内存，绿色表示更少。",
     "compare.verdict": "能否放入 GPU？· 负载最高的阶段",
+    "notice.strategy_file": "{name} 的逐层策略：{layers}",
 }

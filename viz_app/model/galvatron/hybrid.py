@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..config import TrainingConfig
 from ..errors import StrategyFileError
-from ..result import Estimate
+from ..result import Estimate, Notice
 from .estimate import LayerGroup, OtherStrategy, StagePlan, estimate_stages
 from .profile import GalvatronProfile
 from .strategy_file import LayerChoice, StrategyFile
@@ -67,7 +67,26 @@ def estimate_strategy(config: TrainingConfig, profile: GalvatronProfile, strateg
     other_config = _config(config, strategy, vocab_tp, vocab_dp,
                            _zero_stage(strategy, strategy.embed_zero3, vocab_shards), False)
     other = OtherStrategy(other_config, vocab_shards, vocab_tp, strategy.vocab_tp)
-    return estimate_stages(config, profile, plans, other, [])
+    return estimate_stages(config, profile, plans, other, [_layers_notice(strategy, groups)])
+
+
+def _layers_notice(strategy: StrategyFile, groups: dict[LayerChoice, tuple[TrainingConfig, int, int]]) -> Notice:
+    """Which layers run which strategy, as runs of consecutive layers ("1-20: tp 1, ZeRO 3, ckpt")."""
+    runs: list[list] = []
+    for index, choice in enumerate(strategy.layers, 1):
+        if runs and runs[-1][0] == choice:
+            runs[-1][2] = index
+        else:
+            runs.append([choice, index, index])
+    parts = []
+    for choice, first, last in runs:
+        layer_config = groups[choice][0]
+        degree = f"sp {choice.tp_sp}" if choice.ulysses else f"tp {choice.tp_sp}"
+        checkpoint = ", ckpt" if choice.checkpoint else ""
+        parts.append(f"{first}-{last}: {degree}, ZeRO {layer_config.zero_stage}{checkpoint}")
+    text = "; ".join(parts)
+    return Notice("strategy_file", f"per-layer strategies of {strategy.name}: {text}",
+                  {"name": strategy.name, "layers": text})
 
 
 def _zero_stage(strategy: StrategyFile, zero3: bool, shards: int) -> int:
