@@ -79,7 +79,8 @@ def test_a_copied_link_with_pins_opens_the_same_comparison_in_both_runtimes(brow
     # The copied link, with another strategy in the main view: pin it too.
     second = open_app(browser, re.sub(r"([?&])tp=4", r"\g<1>tp=8", link))
     link = pin(second, 2)
-    shown = comparison(second)
+    shown = wait_until(lambda: comparison(second), lambda rows: rows is not None and len(rows[0]) == 3,
+                       "both pins in the table")
     second.close()
     pins, ignored = decode_pins(pins_in(link))
     assert ignored == [] and [p.document["config"]["tp"] for p in pins] == [4, 8]
