@@ -61,7 +61,7 @@ def test_whole_page_renders(session, cli_json):
     markup = _markup(*roots)
     sections = {t(key, "en") for key in ("section.model", "section.strategy", "section.batch", "section.training")}
     assert _card_titles(markup) == sections | {t("treemap.title", "en", stage=0), t("analysis.title", "en", stage=0),
-                                               t("stages.title", "en")}
+                                               t("stages.title", "en"), t("compare.title", "en")}
     assert _total_mib(markup) == pytest.approx(cli_json("--preset", DEFAULT_PRESET)["peak_total_mib"], abs=1e-6)
     assert 'class="memviz-status" data-live="1"' in markup  # no served page: Panel runs onload at once
 

@@ -195,7 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     est.add_argument("--checkpoint", action="store_true", help="full activation checkpointing")
     est.add_argument("--no-sequence-parallel", action="store_true", help="turn sequence parallel off")
     est.add_argument("--fp32", action="store_true", help="pure fp32 training instead of mixed precision")
-    est.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    output = est.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    output.add_argument("--csv", action="store_true",
+                        help="print CSV instead of a table: one row per block of each stage (MiB per GPU)")
+    est.add_argument("--strategy-file", dest="strategy_file", metavar="FILE",
+                     help="a Galvatron strategy file (galvatron_config_*.json): per-layer strategies, with a profile")
     analytic = est.add_argument_group("analytic mode (with --model or --model-config)")
     for flag, (_, keywords) in ANALYTIC_FLAGS.items():
         analytic.add_argument(f"--{flag.replace('_', '-')}", dest=flag, **keywords)
@@ -258,15 +263,35 @@ def run_estimate(args: argparse.Namespace) -> int:
     profile = load_preset(args.preset) if args.preset else load_profile(args.profile)
     config = TrainingConfig()
     given = config_values(args)
+    if args.strategy_file:
+        return _print_strategy_estimate(args, profile, config, given)
     config.apply(**{**profile.config_defaults(), **given})
     if "num_layers" not in given and not profile.model.num_layers:
         raise MemvizError(f"{profile.name} has no model_config.n_layers: give the number of layers with --layers N")
     estimate = estimate_galvatron(config, profile)
-    if args.json:
-        print(json.dumps(estimate_document(profile.name, config, estimate), indent=2))
-    else:
-        print(format_stages(estimate, title=f"{profile.name}: {_strategy_line(config)}"))
-    return 0
+    return _print_estimate(args, estimate, lambda: estimate_document(profile.name, config, estimate),
+                           f"{profile.name}: {_strategy_line(config)}")
+
+
+# Flags a strategy file decides (per layer, or for its pipeline and batch).
+STRATEGY_FILE_DECIDES = ("tp", "pp", "dp", "mbs", "gbs", "chunks", "layers", "zero", "checkpoint")
+
+
+def _print_strategy_estimate(args: argparse.Namespace, profile, config, given: dict) -> int:
+    """`estimate --strategy-file F`: per-layer strategies; GPUs, sequence, SP and precision stay flags."""
+    from .model.galvatron.hybrid import estimate_strategy, strategy_config_values
+    from .model.galvatron.strategy_file import load_strategy_file
+
+    clashing = [f"--{flag}" for flag in STRATEGY_FILE_DECIDES if getattr(args, flag) not in (None, False)]
+    if clashing:
+        raise MemvizError(f"{', '.join(clashing)}: set by the strategy file {args.strategy_file}; leave out")
+    strategy = load_strategy_file(args.strategy_file)
+    config.apply(**{**profile.config_defaults(), **given})
+    config.apply(**strategy_config_values(strategy, config.total_gpus, gpus_given=args.gpus is not None))
+    estimate = estimate_strategy(config, profile, strategy)
+    return _print_estimate(args, estimate, lambda: estimate_document(profile.name, config, estimate,
+                                                                      strategy=strategy),
+                           f"{profile.name} with {strategy.name}: {_strategy_line(config)}")
 
 
 def run_analytic_estimate(args: argparse.Namespace) -> int:
@@ -285,10 +310,20 @@ def run_analytic_estimate(args: argparse.Namespace) -> int:
     defaults = {**arch.config_defaults(), "tp": nearest_at_most(config.tp, tensor_parallel_choices(arch))}
     config.apply(**{**defaults, **config_values(args)})
     estimate = estimate_analytic(config, arch, options)
+    return _print_estimate(args, estimate, lambda: estimate_document(arch.model_name, config, estimate, arch, options),
+                           f"{arch.model_name} (analytic): {_strategy_line(config)}")
+
+
+def _print_estimate(args: argparse.Namespace, estimate, document, title: str) -> int:
+    """The estimate as --json (the `document()`), --csv, or a table under `title`."""
     if args.json:
-        print(json.dumps(estimate_document(arch.model_name, config, estimate, arch, options), indent=2))
+        print(json.dumps(document(), indent=2))
+    elif args.csv:
+        from .model.csv_export import estimate_csv
+
+        print(estimate_csv(estimate), end="")
     else:
-        print(format_stages(estimate, title=f"{arch.model_name} (analytic): {_strategy_line(config)}"))
+        print(format_stages(estimate, title=title))
     return 0
 
 

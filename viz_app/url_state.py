@@ -31,6 +31,7 @@ OPTION_KEYS = {name: name for name in (
     "zero3_max_reuse_distance",
 )}
 VIEW_KEYS = {"lang": "lang", "unit": "unit", "gpu": "gpu", "gib": "custom_gib", "tab": "tab"}
+PIN_KEYS = {"pins": "link"}  # the pinned configurations (viz_app/pins.py), compared side by side
 
 
 def parse_value(parameter: param.Parameter, raw: object) -> object:
@@ -77,8 +78,9 @@ def _parsed(obj: param.Parameterized, keys: dict[str, str], query: dict, ignored
     return values
 
 
-def restore(session: Session, view: param.Parameterized, query: dict) -> list[str]:
-    """Apply a link's state in dependency order (model, then strategy); return the keys ignored."""
+def restore(session: Session, view: param.Parameterized, query: dict, pins: param.Parameterized | None = None
+            ) -> list[str]:
+    """Apply a link's state in dependency order (model, then strategy, then pins); return the keys ignored."""
     ignored: list[str] = []
     chosen = _parsed(session, SESSION_KEYS, query, ignored)
     chosen = {k: v for k, v in chosen.items() if v != UPLOADED}  # uploads are not in links
@@ -88,6 +90,9 @@ def restore(session: Session, view: param.Parameterized, query: dict) -> list[st
     apply_options(session.options, _parsed(session.options, OPTION_KEYS, query, ignored))
     view.param.update(**_parsed(view, VIEW_KEYS, query, ignored))
     session.config.apply(**_parsed(session.config, CONFIG_KEYS, query, ignored))
+    if pins is not None:
+        pins.param.update(**_parsed(pins, PIN_KEYS, query, ignored))
+        ignored += pins.ignored
     return ignored
 
 
@@ -95,7 +100,8 @@ def serialize(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def link_targets(session: Session, view: param.Parameterized) -> list[tuple[param.Parameterized, dict[str, str]]]:
+def link_targets(session: Session, view: param.Parameterized, pins: param.Parameterized | None = None
+                 ) -> list[tuple[param.Parameterized, dict[str, str]]]:
     """Every (object, {query key: parameter}) pair a link carries."""
     return [(session, SESSION_KEYS), (session.config, CONFIG_KEYS), (session.options, OPTION_KEYS),
-            (view, VIEW_KEYS)]
+            (view, VIEW_KEYS)] + ([(pins, PIN_KEYS)] if pins is not None else [])

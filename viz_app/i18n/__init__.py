@@ -7,6 +7,8 @@ sure there are none.
 
 from __future__ import annotations
 
+import re
+
 from . import en, zh
 
 LANGUAGES = ("en", "zh")
@@ -47,6 +49,10 @@ def has(key: str) -> bool:
     return key in CATALOGS[DEFAULT_LANGUAGE]
 
 
+# A block of consecutive layers: its kind, then the first and last layer (1-based).
+LAYER_RANGE = re.compile(r"^(?P<kind>.+)\.(?P<first>\d+)-(?P<last>\d+)$")
+
+
 def block_label(key: str, lang: str = DEFAULT_LANGUAGE) -> str:
     """Name of a memory block ("model_states.optimizer"); readable even for keys not in the catalog.
 
@@ -56,6 +62,9 @@ def block_label(key: str, lang: str = DEFAULT_LANGUAGE) -> str:
     catalog_key = f"block.{key}"
     if has(catalog_key):
         return t(catalog_key, lang)
+    if match := LAYER_RANGE.match(key):  # a layer-wise strategy's group: "activation.layers.1-20"
+        return t("block.layer_range", lang, name=block_label(match["kind"], lang), first=match["first"],
+                 last=match["last"])
     return key.rsplit(".", 1)[-1].replace("_", " ").capitalize()
 
 

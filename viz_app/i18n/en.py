@@ -357,4 +357,32 @@ CATALOG = {
     "expect.tp_key": 'a tensor-parallel degree key ("1", "2", "4", ...)',
     "expect.tp_degrees": "at least one tensor-parallel degree",
     "expect.positive_int": "a positive whole number",
+    # Galvatron strategy files (galvatron_config_*.json)
+    "error.strategy_key": "{name}: key '{path}': expected {expected}, found {found}",
+    "error.strategy_lengths": "{name}: '{path}' lists {found} layers, but tp_sizes_enc lists {layers}",
+    "error.strategy_division": "{name}: pp_division {division} must have pp_deg = {pp} positive entries summing to "
+                               "its {layers} layers",
+    "error.strategy_layers": "{name} describes {layers} layers, but profile '{profile}' has {profile_layers}",
+    "error.strategy_world": "{name} was searched for world_size {world} GPUs, not {gpus}",
+    "error.strategy_gpus": "{name}: layer {layer}: {gpus} GPUs do not divide into pp {pp} x tp {tp}",
+    "error.strategy_batch": "{name}: layer {layer}: global_bsz {gbs} is not divisible by chunks {chunks} x dp {dp}",
+    "error.strategy_chunks": "{name}: {pipeline} needs at least pp = {pp} chunks, got {chunks}",
+    "msg.strategy_loaded": "Loaded strategy file {name} ({layers} layers, pp {pp}, {kinds} distinct layer "
+                           "strategies)",
+    "msg.strategy_needs_profile": "{name} is a Galvatron strategy file: it applies to a Galvatron profile; switch "
+                                  "to Galvatron mode first",
+    "block.layer_range": "{name}, layers {first}-{last}",
+    "error.saved_key": "{name}: key '{path}': expected {expected}, found {found}",
+    "error.saved_profile": "{name} was saved with profile '{source}', which is neither bundled nor loaded: upload "
+                           "that profile first, then this file",
+    "msg.saved_restored": "Restored the state saved in {name}",
+    "download.csv": "Download CSV",
+    "export.png": "Save PNG",
+    "compare.title": "Compare configurations",
+    "compare.pin": "Pin this configuration",
+    "compare.remove": "Remove this pin",
+    "compare.empty": "Pin up to {max} configurations to see them side by side; differences from the first (A) "
+                     "are marked, red for more memory, green for less.",
+    "compare.verdict": "Fits the GPU? · most loaded stage",
+    "notice.strategy_file": "Per-layer strategies of {name}: {layers}",
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..i18n import block_label, category_label, t
+from ..i18n import LAYER_RANGE, block_label, category_label, t
 from ..model.result import ACTIVATION, CATEGORIES, MODEL_STATES, Block, StageEstimate
 from ..model.units import format_memory, format_share
 from .style import block_color, category_color, tooltip_html
@@ -71,10 +71,12 @@ def unit_parts(block: Block, lang: str) -> list[Part]:
     splittable = block.category == ACTIVATION and 1 < block.count <= MAX_UNITS_PER_BLOCK
     if not splittable:
         return [Part(block.key, block.category, block_label(block.key, lang), block.mib, color)]
-    label_key = UNIT_LABEL_KEYS.get(block.key)
+    label_key, first = UNIT_LABEL_KEYS.get(block.key), 1
+    if match := LAYER_RANGE.match(block.key):  # layers first..last: numbered as in the model
+        label_key, first = UNIT_LABEL_KEYS.get(match["kind"]), int(match["first"])
     name = block_label(block.key, lang)
     parts = []
-    for index in range(1, block.count + 1):
+    for index in range(first, first + block.count):
         label = t(label_key, lang, index=index) if label_key else f"{name} {index}"
         parts.append(Part(block.key, block.category, label, block.mib / block.count, color, str(index)))
     return parts

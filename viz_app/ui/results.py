@@ -8,8 +8,6 @@ sources in place (ui/treemap.py).
 from __future__ import annotations
 
 import asyncio
-import io
-import json
 import sys
 from html import escape
 
@@ -25,6 +23,7 @@ from ..model.units import format_memory
 from ..session import Session
 from ..view import View
 from .batching import batch
+from .exports import download_buttons, png_button
 from .theme import card, html, text
 from .treemap import InPlaceTreemap
 from .widgets import from_param, label
@@ -143,12 +142,8 @@ class Results(pn.viewable.Viewer):
         problem = html(pn.bind(
             lambda p, lang: f'<div class="memviz-error">✕ {escape(t("msg.strategy_error", lang, error=p))}</div>'
             if p else "", s.param.problem, v.param.lang))
-        download = pn.widgets.FileDownload(
-            callback=lambda: io.StringIO(json.dumps(s.document(), indent=2)), filename="memviz-estimate.json",
-            label=label("download.label", v.param.lang), disabled=pn.bind(bool, s.param.problem),
-            css_classes=["memviz-download"], color="primary", variant="outline", width=150, margin=(28, 10, 10, 10),
-        )
-        controls = pn.FlexBox(gpu, custom, unit, download, flex_wrap="wrap", align_items="flex-start")
+        controls = pn.FlexBox(gpu, custom, unit, *download_buttons(s, v.param.lang), flex_wrap="wrap",
+                              align_items="flex-start")
         return card(pn.FlexBox(total, controls, flex_wrap="wrap", justify_content="space-between",
                                sizing_mode="stretch_width"), problem)
 
@@ -168,13 +163,17 @@ class Results(pn.viewable.Viewer):
                             flex_wrap="wrap", justify_content="space-between", sizing_mode="stretch_width")
         chart = InPlaceTreemap(self.session, self.view).pane
         hint = text(label("treemap.hint", v.param.lang), "memviz-hint")
-        return card(header, chart, hint, css_classes=("memviz-treemap",))
+        return card(header, chart, pn.Row(hint, png_button(chart, "memviz-treemap.png", v.param.lang)),
+                    css_classes=("memviz-treemap",))
 
     def analysis_card(self) -> pn.Column:
         v, c = self.view, self.session.config
-        bars = pn.Column(self._plot(plots.bar_chart, 320, stage=c.param.stage), sizing_mode="stretch_width")
+        bars_chart = self._plot(plots.bar_chart, 320, stage=c.param.stage)
+        bars = pn.Column(bars_chart, png_button(bars_chart, "memviz-bars.png", v.param.lang),
+                         sizing_mode="stretch_width")
+        proportion_chart = self._plot(plots.proportion_chart, 240, stage=c.param.stage)
         proportion = pn.Column(
-            self._plot(plots.proportion_chart, 240, stage=c.param.stage),
+            proportion_chart, png_button(proportion_chart, "memviz-proportion.png", v.param.lang),
             html(pn.bind(_legend_html, self.param.later, c.param.stage, v.param.lang)),
             sizing_mode="stretch_width",
         )
@@ -190,11 +189,12 @@ class Results(pn.viewable.Viewer):
             color="primary", variant="outline", css_classes=["memviz-drill"], width=240,
         )
         drill_button.on_click(lambda _e: setattr(v, "drill", not v.drill))
+        donut_chart = pn.pane.HoloViews(donut_map, height=DONUT_HEIGHT_PX, sizing_mode="stretch_width",
+                                        linked_axes=False)
         donut = pn.Column(
             pn.FlexBox(text(label("donut.hint", v.param.lang), "memviz-hint", sizing_mode="fixed", width=330),
                        drill_button, flex_wrap="wrap", justify_content="space-between", sizing_mode="stretch_width"),
-            pn.pane.HoloViews(donut_map, height=DONUT_HEIGHT_PX, sizing_mode="stretch_width", linked_axes=False),
-            sizing_mode="stretch_width",
+            donut_chart, png_button(donut_chart, "memviz-donut.png", v.param.lang), sizing_mode="stretch_width",
         )
         formulas = pn.Column(
             text(label("formulas.hint", v.param.lang), "memviz-hint"),
@@ -232,7 +232,8 @@ class Results(pn.viewable.Viewer):
         v = self.view
         chart = self._plot(_stage_chart, 320, gpu=v.param.gpu, custom_gib=v.param.custom_gib)
         hint = text(label("stages.hint", v.param.lang), "memviz-hint")
-        return card(self._heading("stages.title"), chart, hint, css_classes=("memviz-stages",))
+        return card(self._heading("stages.title"), chart,
+                    pn.Row(hint, png_button(chart, "memviz-stages.png", v.param.lang)), css_classes=("memviz-stages",))
 
     def __panel__(self) -> pn.Column:
         return pn.Column(self.summary(), self.treemap_card(), self.analysis_card(), self.stages_card(),
