@@ -59,6 +59,11 @@ def block_label(key: str, lang: str = DEFAULT_LANGUAGE) -> str:
     return key.rsplit(".", 1)[-1].replace("_", " ").capitalize()
 
 
+def block_short_label(key: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A block's short name for a small rectangle ("Head grads"), or "" when the catalog has none."""
+    return t(f"block_short.{key}", lang) if has(f"block_short.{key}") else ""
+
+
 def category_label(category: str, lang: str = DEFAULT_LANGUAGE) -> str:
     catalog_key = f"category.{category}"
     return t(catalog_key, lang) if has(catalog_key) else category.replace("_", " ").capitalize()

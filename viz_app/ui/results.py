@@ -167,8 +167,10 @@ class Results(pn.viewable.Viewer):
         header = pn.FlexBox(self._heading("treemap.title", stage=c.param.stage), pn.Row(stage, details, details_label),
                             flex_wrap="wrap", justify_content="space-between", sizing_mode="stretch_width")
         chart = InPlaceTreemap(self.session, self.view).pane
+        legend = html(pn.bind(_treemap_legend_html, self.session.param.estimate, c.param.stage, v.param.lang,
+                              v.param.details), css_classes=["memviz-treemap-legend"])
         hint = text(label("treemap.hint", v.param.lang), "memviz-hint")
-        return card(header, chart, hint, css_classes=("memviz-treemap",))
+        return card(header, chart, legend, hint, css_classes=("memviz-treemap",))
 
     def analysis_card(self) -> pn.Column:
         v, c = self.view, self.session.config
@@ -254,10 +256,22 @@ def _formulas_html(estimate: Estimate, stage: int, lang: str, unit: str) -> str:
     return f'<table class="memviz-formulas"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
+def _swatches(items: list[tuple[str, str]]) -> str:
+    return "".join(f'<span class="memviz-legend-item"><i style="background:{color}"></i>{escape(text)}</span>'
+                   for text, color in items)
+
+
 def _legend_html(estimate: Estimate, stage: int, lang: str) -> str:
     chosen = plots.pick_stage(estimate, stage)
-    items = "".join(
-        f'<span class="memviz-legend-item"><i style="background:{color}"></i>{escape(text)}</span>'
-        for text, color in plots.legend_items(chosen, lang, "blocks")
-    )
+    items = _swatches(plots.legend_items(chosen, lang, "blocks"))
     return f'<div class="memviz-legend"><b>{escape(t("proportion.legend", lang))}</b>{items}</div>'
+
+
+def _treemap_legend_html(estimate: Estimate, stage: int, lang: str, details: bool) -> str:
+    """The categories' colours; with details on, each category's blocks beside it (their own shades)."""
+    chosen = plots.pick_stage(estimate, stage)
+    rows = "".join(
+        f'<div class="memviz-legend-row"><b>{_swatches([category])}</b>{_swatches(blocks) if details else ""}</div>'
+        for category, blocks in plots.legend_groups(chosen, lang)
+    )
+    return f'<div class="memviz-legend-groups">{rows}</div>'
