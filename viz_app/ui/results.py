@@ -174,7 +174,10 @@ class Results(pn.viewable.Viewer):
 
     def analysis_card(self) -> pn.Column:
         v, c = self.view, self.session.config
-        bars = pn.Column(self._plot(plots.bar_chart, 320, stage=c.param.stage), sizing_mode="stretch_width")
+        bar_plot = self._plot(plots.bar_chart, plots.bar_chart_height(self.later), stage=c.param.stage)
+        # Taller with more blocks (analytic mode has ~15), so their names never overlap.
+        self.param.watch(lambda e: setattr(bar_plot, "height", plots.bar_chart_height(e.new)), "later")
+        bars = pn.Column(bar_plot, sizing_mode="stretch_width")
         proportion = pn.Column(
             self._plot(plots.proportion_chart, 240, stage=c.param.stage),
             html(pn.bind(_legend_html, self.param.later, c.param.stage, v.param.lang)),
