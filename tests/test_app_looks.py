@@ -6,17 +6,48 @@ The served app in Debian's Chromium; one page per language and size, driven thro
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from viz_app.i18n import t
+from viz_app.model.analytic.model_presets import list_model_presets
+from viz_app.model.galvatron.presets import list_presets
+from viz_app.model.gpus import GPUS
 from viz_app.view import View
 
 from .browser_support import screenshot_path, wait_until_quiet
-from .test_app_browser import app_url, browser, open_app, select_language, wait_until  # noqa: F401 (fixtures)
+from .test_app_browser import (  # noqa: F401 (app_url and browser are fixtures)
+    AXIS_LABELS_JS,
+    PAGE_TEXT_JS,
+    app_url,
+    browser,
+    open_app,
+    plot_texts,
+    select_language,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+# Latin words a Chinese page may show: names (models, GPUs, frameworks, papers' authors, products),
+# units, and the symbols of formulas; file names, paths and code identifiers are taken out first.
+NAMES = {
+    "Galvatron", "Hetu", "PKU", "DAIR", "Megatron", "LM", "Core", "DeepSpeed", "ZeRO", "HF", "torchtitan", "FSDP",
+    "PyTorch", "CUDA", "NCCL", "GPU", "TE", "RoPE", "SwiGLU", "GPT", "NeoX", "RMSNorm", "LayerNorm", "FlashAttention",
+    "MLP", "AdamW", "Adam", "SGD", "GPipe", "F1B", "Transformer", "Korthikanti", "Narayanan", "Shoeybi", "Rajbhandari",
+    "Huang", "Chen", "memviz", "Logits", "logits", "dropout", "softmax", "logsumexp", "qkv", "QKV", "fc", "gate", "up",
+    "silu", "gelu", "relu", "swiglu", "rmsnorm", "layernorm", "rope", "learned", "alibi", "none", "config",
+    "adam", "adamw", "sgd", "EN", "JSON", "BF", "FP", "bf", "fp", "int", "rstd", "PP", "TP", "DP", "CP", "SP",
+    *(word for name in [*list_presets(), *list_model_presets(), *(g.name for g in GPUS)]
+      for word in re.findall(r"[A-Za-z]+", name)),
+}
+UNITS = {"MiB", "GiB", "GB", "B"}
+SYMBOLS = {"tp", "pp", "dp", "cp", "mbs", "act", "MBS", "GBS", "KV", "max", "min", "sb", "sbh", "sbf", "sbV", "sba",
+           "as", "rot"}
+CODE = re.compile(r"[\w./-]+\.(?:py|js|md|json)\b|\w+(?:/[\w.-]+)+|\w*_\w+(?:=\w+)?|\b[0-9a-f]{7}\b")
 
 # Every visible label, select and button whose text does not fit its box (shadow roots included).
 # A label is inline inside its widget's input group: its overflow shows on the group. A select's
@@ -58,20 +89,42 @@ def _top_in_view(page, selector: str) -> bool:
     return box is not None and 0 <= box["y"] < page.viewport_size["height"] - 40
 
 
+def _latin_words(texts: list[str]) -> set[str]:
+    """Latin words in `texts` that are neither names, units nor symbols (one letter is a symbol)."""
+    words = {w for text in texts for w in re.findall(r"[A-Za-z]+", CODE.sub(" ", text))}
+    return {w for w in words if len(w) > 1 and w not in NAMES | UNITS | SYMBOLS}
+
+
+def _drawn_texts(page) -> list[str]:
+    """Every text on the page: HTML, chart labels and axis titles."""
+    return [*page.evaluate(PAGE_TEXT_JS), *plot_texts(page), *page.evaluate(AXIS_LABELS_JS)]
+
+
 def _settle(page) -> None:
     wait_until_quiet(page)
     page.wait_for_timeout(300)  # Bokeh repaints its canvases
 
 
-def _shoot_charts(page, prefix: str) -> None:
-    """The treemap, every analysis tab and the all-stages chart, each as its own screenshot."""
+# What shows that a tab's view is in the page (the bar chart: none of the others').
+TAB_MARKS = {"proportion": ".memviz-analysis .memviz-legend", "donut": ".memviz-drill",
+             "formulas": ".memviz-formulas"}
+
+
+def _shoot_charts(page, prefix: str) -> list[str]:
+    """The treemap, every analysis tab and the all-stages chart, each as its own screenshot; the texts
+    drawn on every tab."""
+    texts = _drawn_texts(page)
     page.locator(".memviz-treemap").screenshot(path=screenshot_path(f"{prefix}-treemap.png"))
     for tab in View.param.tab.objects:
         page.locator(".memviz-tabs button", has_text=t(f"tab.{tab}", page.memviz_lang)).click()
+        for other, mark in TAB_MARKS.items():
+            page.wait_for_selector(mark, state="visible" if other == tab else "detached", timeout=20_000)
         _settle(page)
         page.locator(".memviz-analysis").screenshot(path=screenshot_path(f"{prefix}-{tab}.png"))
+        texts += _drawn_texts(page)
     page.locator(".memviz-tabs button", has_text=t("tab.bars", page.memviz_lang)).click()
     page.locator(".memviz-stages").screenshot(path=screenshot_path(f"{prefix}-stages.png"))
+    return texts
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -98,7 +151,13 @@ def test_nothing_clipped_and_every_chart_shot(browser, app_url, lang, size):  # 
                 for selector in (".memviz-total", ".memviz-verdict", ".memviz-treemap"):
                     assert _top_in_view(page, selector), f"{selector} is below the first screen ({mode})"
             clipped = page.evaluate(CLIPPED_JS)
-            _shoot_charts(page, prefix)
+            texts = _shoot_charts(page, prefix)
             assert clipped == [], f"clipped text ({lang}, {size}, {mode}): {clipped}"
+            if lang == "zh":
+                assert _latin_words(texts) == set(), f"English on the Chinese page ({mode})"
+        # The file control says the app's text, in the page's language (the browser's own is hidden).
+        upload = page.locator(".memviz-upload label")
+        assert upload.inner_text().strip() == t("upload.button", lang)
+        assert page.locator(".memviz-upload input[type=file]").bounding_box()["width"] <= 1
     finally:
         page.close()

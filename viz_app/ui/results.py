@@ -18,7 +18,7 @@ import panel as pn
 import param
 
 from .. import plots
-from ..i18n import block_label, t
+from ..i18n import block_label, localize, t
 from ..model.gpus import CUSTOM, GPUS, gpu_capacity_mib, verdict
 from ..model.result import MODEL_STATES, Estimate
 from ..model.units import format_memory
@@ -253,7 +253,7 @@ def _formulas_html(estimate: Estimate, stage: int, lang: str, unit: str) -> str:
     head = "".join(f"<th>{escape(t(k, lang))}</th>" for k in ("formulas.block", "formulas.formula", "formulas.source"))
     rows = "".join(
         f'<tr><td><b>{escape(block_label(b.key, lang))}</b><br>{format_memory(b.mib, unit)}</td>'
-        f"<td><code>{escape(b.formula)}</code></td><td>{escape(b.source)}</td></tr>"
+        f"<td><code>{escape(localize(b.formula, lang))}</code></td><td>{escape(localize(b.source, lang))}</td></tr>"
         for b in chosen.blocks if b.mib > 0 or b.formula
     )
     return f'<table class="memviz-formulas"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'

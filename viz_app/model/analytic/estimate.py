@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...i18n import Joined, Text
 from ..config import TrainingConfig
 from ..errors import StrategyError
 from ..precision import compute_dtype_bytes
@@ -34,14 +35,13 @@ from .schedule import check_schedule, first_chunk_microbatches, inflight_chunk_p
 from .states import BytesPerParam, bytes_per_param, gradient_bytes
 
 MIB = 1 << 20
-SRC_ACTIVATION = "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models, sec. 4"
-SRC_SCHEDULE = "Narayanan et al. 2021 (1F1B, interleaved); Megatron-LM schedules.py; Huang et al. 2019 (GPipe)"
-SRC_PARAMS = "Shoeybi et al. 2019 (Megatron-LM TP layout); Rajbhandari et al. 2020 (ZeRO); Megatron-LM " \
-             "theoretical_memory_usage.py (18 bytes/param)"
-SRC_FSDP_PP = ("torchtitan parallelize_llama.py L326-329, L339 (reshard_after_forward=False with PP) at "
-               "9dec370; PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/_fsdp_param.py L802-821 (unsharded "
-               "gradients accumulate in the reduce dtype)")
-SRC_OVERHEAD = "memviz docs/analytic.md, Overheads (default justified there; set it in the analytic options)"
+# Where each formula comes from: catalog entries (source.*), so the page shows them in its language.
+SRC_ACTIVATION = Text("source.activation")
+SRC_SCHEDULE = Text("source.schedule")
+SRC_PARAMS = Text("source.params")
+SRC_FSDP_PP = Text("source.fsdp_pp")
+SRC_OVERHEAD = Text("source.overhead")
+SRC_RECOMPUTE = Text("source.recompute")
 
 
 @dataclass(frozen=True)
@@ -91,8 +91,9 @@ def _in_mib(nbytes: Term) -> Term:
     return Term(_mib(nbytes.value), nbytes.text)
 
 
-def _terms_text(tensors: list[act.SavedTensor]) -> str:
-    return " + ".join(f"{t.name} {t.formula} = {_mib(t.nbytes):.4g}" for t in tensors)
+def _terms_text(tensors: list[act.SavedTensor]) -> Joined:
+    return Joined(*(piece for i, t in enumerate(tensors)
+                    for piece in (" + " if i else "", t.name, f" {t.formula} = {_mib(t.nbytes):.4g}")))
 
 
 def layer_activation_block(run: Run, stage: int) -> tuple[Block, Block]:
@@ -103,24 +104,32 @@ def layer_activation_block(run: Run, stage: int) -> tuple[Block, Block]:
     n = run.layers[stage]
     v = o.virtual_stages
     passes = inflight_chunk_passes(o.schedule, stage, c.pp, c.chunks, v)
-    shape = (f"s {c.seq_length}/cp {o.context_parallel}, b {c.micro_batch_size}, h {run.arch.hidden_size}, "
-             f"a {run.arch.num_attention_heads}, g {run.arch.kv_heads}, d {run.arch.head_width}, "
-             f"f {run.arch.ffn_hidden_size}, t {c.tp}, SP {'on' if run.saved()['sequence_parallel'] else 'off'}, "
-             f"recompute {run.recompute}, {o.kernels} kernels, flash {'on' if o.flash_attention else 'off'}")
-    per_layer = Term(per_layer_mib, f"{per_layer_mib:.4g} MiB per layer")
-    layers = Term(n, f"{n} layers").times(per_layer).worded(
-        after=f"; per layer ({shape}) in MiB: {_terms_text(tensors)}")
+    shape = Text("formula.layer_shape", {
+        "s": c.seq_length, "cp": o.context_parallel, "b": c.micro_batch_size, "h": run.arch.hidden_size,
+        "a": run.arch.num_attention_heads, "g": run.arch.kv_heads, "d": run.arch.head_width,
+        "f": run.arch.ffn_hidden_size, "t": c.tp, "sp": _on_off(run.saved()["sequence_parallel"]),
+        "recompute": Text(f"formula.recompute.{run.recompute}"), "kernels": Text(f"formula.kernels.{o.kernels}"),
+        "flash": _on_off(o.flash_attention)})
+    per_layer = Term(per_layer_mib, Text("formula.mib_per_layer", {"mib": per_layer_mib}))
+    layers = Term(n, Text("formula.layers", {"n": n})).times(per_layer).worded(
+        after=Text("formula.per_layer_tensors", {"shape": shape, "tensors": _terms_text(tensors)}))
     extra = passes - v
-    inflight = (Term(extra, f"{passes} in flight ({schedule_formula(o.schedule, stage, c.pp, c.chunks, v)}) - {v} "
-                            f"counted in layer activations = {extra}")
-                .times(Term(n / v, f"{n}/{v} layers")).times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB")))
+    inflight = (Term(extra, Text("formula.in_flight_passes", {
+                    "passes": passes, "schedule": schedule_formula(o.schedule, stage, c.pp, c.chunks, v), "v": v,
+                    "extra": extra}))
+                .times(Term(n / v, Text("formula.layers_of", {"n": n, "v": v})))
+                .times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB")))
     return (Block.of("activation.layers", ACTIVATION, layers, n, SRC_ACTIVATION),
             Block.of("activation.inflight", ACTIVATION, inflight, extra, SRC_SCHEDULE))
 
 
+def _on_off(flag: bool) -> Text:
+    return Text("formula.on" if flag else "formula.off")
+
+
 def _per_microbatch(tensors: list[act.SavedTensor], empty: str = "") -> Term:
     """The tensors one micro-batch saves, in MiB, each shown with its formula."""
-    return Term(_mib(sum(t.nbytes for t in tensors)), f"({_terms_text(tensors) or empty}) MiB")
+    return Term(_mib(sum(t.nbytes for t in tensors)), Joined("(", _terms_text(tensors) or empty, ") MiB"))
 
 
 def embedding_activation_block(run: Run) -> Block:
@@ -128,7 +137,8 @@ def embedding_activation_block(run: Run) -> Block:
                                           kernels=run.options.kernels)
     o = run.options
     count = first_chunk_microbatches(o.schedule, 0, run.config.pp, run.config.chunks, o.virtual_stages)
-    held = Term(count, f"{count} micro-batches").times(_per_microbatch(tensors, "nothing saved: no dropout"))
+    held = Term(count, Text("formula.microbatches", {"n": count})).times(
+        _per_microbatch(tensors, Text("formula.nothing_saved")))
     return Block.of("activation.embedding", ACTIVATION, held, count, SRC_ACTIVATION)
 
 
@@ -138,8 +148,8 @@ def logits_activation_block(run: Run) -> Block:
     tensors = act.logits_saved_tensors(run.arch, run.shape(), padded_vocab=vocab,
                                        fp32_copies=o.cross_entropy_fp32_copies, kernels=o.kernels)
     count = c.chunks if o.schedule == "gpipe" else 1  # 1F1B runs each loss's backward right away
-    held = Term(count, f"{count} micro-batch(es)").times(_per_microbatch(tensors)).worded(
-        after=f", V padded to {vocab}")
+    held = Term(count, Text("formula.microbatches_maybe_one", {"n": count})).times(_per_microbatch(tensors)).worded(
+        after=Text("formula.vocab_padded", {"vocab": vocab}))
     return Block.of("activation.logits", ACTIVATION, held, count, SRC_ACTIVATION)
 
 
@@ -152,36 +162,36 @@ def recompute_block(run: Run, stage: int, loss_peak_mib: float) -> Block:
     full_mib = _mib(act.layer_activation_bytes(*shape, **{**run.saved(), "recompute": "none"}))
     kept_mib = _mib(act.layer_activation_bytes(*shape, **run.saved()))
     # Exact: a difference of MiB values equals the MiB of the byte difference (2^20 is a power of two).
-    transient = Term(full_mib, f"one layer recomputed: {full_mib:.4g} MiB without recompute").minus(
-        Term(kept_mib, f"{kept_mib:.4g} MiB kept"))
+    transient = Term(full_mib, Text("formula.recomputed_layer", {"mib": full_mib})).minus(
+        Term(kept_mib, Text("formula.mib_kept", {"mib": kept_mib})))
     if stage == c.pp - 1:
         transient = Term(max(0.0, transient.value - loss_peak_mib),
-                         f"{transient.text}; the loss's {loss_peak_mib:.4g} MiB peak comes first, so "
-                         "max(0, difference - loss)")
-    return Block.of("activation.recompute", ACTIVATION, transient, 1,
-                    "Chen et al. 2016, Training Deep Nets with Sublinear Memory Cost; " + SRC_ACTIVATION)
+                         Text("formula.after_loss", {"term": transient.text, "mib": loss_peak_mib}))
+    return Block.of("activation.recompute", ACTIVATION, transient, 1, SRC_RECOMPUTE)
 
 
 def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
     """Parameters, gradients, optimizer states and accumulation, split layers / embedding / head."""
     c, o, arch = run.config, run.options, run.arch
     per_layer = layer_parameter_count(arch, c.tp)
-    groups = [("layers", run.layers[stage] * per_layer, f"{run.layers[stage]} layers x {per_layer:,} params")]
+    groups = [("layers", run.layers[stage] * per_layer,
+               Text("formula.layers_params", {"n": run.layers[stage], "params": per_layer}))]
     if stage == 0:
         groups.append(("embedding", embedding_parameter_count(arch, c.tp, o.vocab_pad_multiple),
-                       "embedding (vocab-parallel, V padded) params"))
+                       Text("formula.embedding_params")))
     if stage == c.pp - 1:
         head = head_parameter_count(arch, c.tp, o.vocab_pad_multiple, c.pp) + norm_parameter_count(arch)
-        groups.append(("head", head, "final norm + output head params" + (" (tied)" if arch.tie_embeddings else "")))
+        head_text = Text("formula.head_params_tied" if arch.tie_embeddings else "formula.head_params")
+        groups.append(("head", head, head_text))
     blocks = []
     for part in MODEL_STATE_PARTS:
         for group, params, text in groups:
-            state_bytes = Term(params, f"{text}: {params:,}").times(per_param.terms[part])
+            state_bytes = Term(params, Joined(text, f": {params:,}")).times(per_param.terms[part])
             blocks.append(Block.of(f"model_states.{part}.{group}", MODEL_STATES, _in_mib(state_bytes),
                                    run.layers[stage] if group == "layers" else 1, SRC_PARAMS))
     shards = zero_shard_degree(c.dp, o.context_parallel, o.zero_shards_over_cp)
     if zero_shards("parameter", c.zero_stage) and shards > 1:
-        stage_params = Term(sum(params for _group, params, _text in groups), "the stage's params")
+        stage_params = Term(sum(params for _group, params, _text in groups), Text("formula.stage_params"))
         if fsdp_keeps_stage_unsharded(run):
             blocks += fsdp_unsharded_blocks(run, stage_params)
         else:
@@ -201,11 +211,11 @@ def fsdp_unsharded_blocks(run: Run, stage_params: Term) -> list[Block]:
     reduce dtype (no gradient sync until the last micro-batch's backward)."""
     c = run.config
     params = stage_params.worded(f"{stage_params.value:,.0f} (", ")")
-    gathered = params.times(Term(run.dtype_bytes, f"{run.dtype_bytes} B gathered"))
+    gathered = params.times(Term(run.dtype_bytes, Text("formula.bytes_gathered", {"bytes": run.dtype_bytes})))
     blocks = [Block.of("model_states.parameter.unsharded", MODEL_STATES, _in_mib(gathered), 1, SRC_FSDP_PP)]
     if c.chunks > 1:
         reduce_bytes = gradient_bytes(c, run.options)
-        grads = params.times(Term(reduce_bytes, f"{reduce_bytes:g} B unsharded gradient (reduce dtype)"))
+        grads = params.times(Term(reduce_bytes, Text("formula.unsharded_gradient_bytes", {"bytes": reduce_bytes})))
         blocks.append(Block.of("model_states.gradient.unsharded", MODEL_STATES, _in_mib(grads), 1, SRC_FSDP_PP))
     return blocks
 
@@ -215,11 +225,12 @@ def gathered_block(run: Run, stage: int, per_layer: int) -> Block:
     prefetched; on the last stage the output head's weight is gathered at the loss (tied or not)."""
     c, o = run.config, run.options
     layers = min(o.zero3_prefetch_layers, run.layers[stage])
-    params = Term(layers, f"{layers} layers").times(Term(per_layer, f"{per_layer:,} params"))
+    params = Term(layers, Text("formula.layers", {"n": layers})).times(
+        Term(per_layer, Text("formula.params", {"params": per_layer})))
     if stage == c.pp - 1:
         head = vocab_shard_parameter_count(run.arch, c.tp, o.vocab_pad_multiple)
-        params = params.plus(Term(head, f"output head {head:,} params"))
-    gathered = params.worded("ZeRO-3 gathers (", ")").times(Term(run.dtype_bytes, f"{run.dtype_bytes} B"))
+        params = params.plus(Term(head, Text("formula.output_head_params", {"params": head})))
+    gathered = params.phrased("formula.zero3_gathers").times(Term(run.dtype_bytes, f"{run.dtype_bytes} B"))
     return Block.of("model_states.parameter.gathered", MODEL_STATES, _in_mib(gathered), layers, SRC_PARAMS)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from ...i18n import Text
 from ..config import TrainingConfig
 from ..errors import StrategyError
 from ..result import (
@@ -28,7 +29,7 @@ from ..terms import Term
 from .profile import ByTp, GalvatronProfile, ProfileVariant
 from .states import States, split_states, state_terms
 
-SOURCE = "Galvatron Memory Visualizer, MemoryCostModel.js (PKU-DAIR/Hetu-Galvatron)"
+SOURCE = Text("source.galvatron")
 
 # Share of the measured "other" activation held on a stage: its profiler measured it with a
 # different number of micro-batches in flight than the visualizer assumes; kept for exactness.
@@ -82,23 +83,23 @@ def estimate_galvatron(config: TrainingConfig, profile: GalvatronProfile) -> Est
     layer_state_terms = state_terms(variant.parameter_mib / tp, config, dp)
     layer_states = States.of(layer_state_terms)
     layer_activation = _layer_activation(config, variant, lookup, seq_ratio)
-    layers = Term(layers_per_stage, f"{layers_per_stage} layers")
+    layers = Term(layers_per_stage, Text("formula.layers", {"n": layers_per_stage}))
 
     stages = []
     for stage in range(pp):
         placement = other_placement(stage, pp)
         inflight = pp - stage  # 1F1B: stage s holds pp - s micro-batches (Narayanan et al. 2021)
         states = layer_states.scaled(layers_per_stage)
-        other_activation = Term(0.0, "middle stage: no embedding or head")
+        other_activation = Term(0.0, Text("formula.middle_stage"))
         if placement:
             other = variant.other[placement]
             states = states.plus(split_states(lookup.at(other.model_states, tp) * seq_ratio / 4, config, dp))
             share = OTHER_ACTIVATION_FACTOR[placement]
-            other_activation = (Term(lookup.at(other.activation, tp), f"other activation[tp={tp}]")
+            other_activation = (Term(lookup.at(other.activation, tp), Text("formula.other_activation", {"tp": tp}))
                                 .times(Term(seq_ratio, f"r {seq_ratio:g}")).times(Term(share, f"{share:g}")))
         layers_activation = layers.times(layer_activation)
-        inflight_activation = (Term(inflight - 1, f"{inflight - 1} more micro-batches in flight").times(layers)
-                               .times(layer_activation.worded("per-layer activation (", ")")))
+        inflight_activation = (Term(inflight - 1, Text("formula.more_in_flight", {"n": inflight - 1})).times(layers)
+                               .times(layer_activation.phrased("formula.per_layer_activation")))
         blocks = [
             Block("activation.layers", ACTIVATION, layers_activation.value, layers_per_stage, layers_activation.text,
                   SOURCE),
@@ -131,7 +132,7 @@ def _layer_activation(config: TrainingConfig, variant: ProfileVariant, lookup: _
     """One layer's activation for one micro-batch: the checkpointed input, or the profiled activation."""
     tp, mbs = config.tp, config.micro_batch_size
     if config.checkpoint:
-        activation = (Term(variant.checkpoint_mib, f"checkpoint {variant.checkpoint_mib:g}")
+        activation = (Term(variant.checkpoint_mib, Text("formula.checkpoint", {"mib": variant.checkpoint_mib}))
                       .times(Term(seq_ratio, f"r {seq_ratio:g}")).times(Term(mbs, f"mbs {mbs}")))
         return activation.over(Term(tp, f"tp {tp}")) if config.sequence_parallel else activation
     return (Term(lookup.at(variant.layer_activation, tp), f"act[tp={tp}]").times(Term(seq_ratio, f"r {seq_ratio:g}"))
@@ -140,4 +141,4 @@ def _layer_activation(config: TrainingConfig, variant: ProfileVariant, lookup: _
 
 def _per_layer_rule(part: Term) -> str:
     """A model-state block's formula: the per-layer rule, in multiples of P = fp32 layer size / tp."""
-    return f"{part.text} per layer, summed over the stage's layers and its embedding/head share"
+    return Text("formula.per_layer_rule", {"term": part.text})
