@@ -31,6 +31,7 @@ from .test_app_browser import (  # noqa: F401 (app_url and browser are fixtures)
 pytestmark = pytest.mark.browser
 
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+TALL_PX = 2600
 
 # Latin words a Chinese page may show: names (models, GPUs, frameworks, papers' authors, products),
 # units, and the symbols of formulas; file names, paths and code identifiers are taken out first.
@@ -114,6 +115,11 @@ def _shoot_charts(page, prefix: str) -> list[str]:
     """The treemap, every analysis tab and the all-stages chart, each as its own screenshot; the texts
     drawn on every tab."""
     texts = _drawn_texts(page)
+    # The template scrolls its main area inside the window: a card taller than the window's rest
+    # would be cut in its screenshot, so the window grows (same width) while they are taken.
+    size = page.viewport_size
+    page.set_viewport_size({"width": size["width"], "height": TALL_PX})
+    _settle(page)
     page.locator(".memviz-treemap").screenshot(path=screenshot_path(f"{prefix}-treemap.png"))
     for tab in View.param.tab.objects:
         page.locator(".memviz-tabs button", has_text=t(f"tab.{tab}", page.memviz_lang)).click()
@@ -124,6 +130,7 @@ def _shoot_charts(page, prefix: str) -> list[str]:
         texts += _drawn_texts(page)
     page.locator(".memviz-tabs button", has_text=t("tab.bars", page.memviz_lang)).click()
     page.locator(".memviz-stages").screenshot(path=screenshot_path(f"{prefix}-stages.png"))
+    page.set_viewport_size(size)
     return texts
 
 

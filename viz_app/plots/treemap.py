@@ -22,6 +22,7 @@ WIDTH, HEIGHT = 880.0, 440.0
 # categories draws their frames, with no extra layer to update on every redraw.
 CATEGORY_GAP = 3.0
 BIG_FONT_PX, SMALL_FONT_PX, TINY_FONT_PX = 13, 10, 8
+SHORT_WIDE_LABEL = 6  # characters
 
 
 def _squarify(parts: list[Part], x: float, y: float, dx: float, dy: float) -> list[dict]:
@@ -105,7 +106,9 @@ def _label_candidates(part: Part, total_mib: float, unit: str) -> tuple[tuple[st
     tooltip names it).
     """
     figures = f"{format_memory(part.mib, unit)} · {format_share(part.mib, total_mib)}"
-    name, name3 = wrap_label(part.label, split_wide=True), wrap_label(part.label, 3, split_wide=True)
+    # A short CJK name ("第 3 层", "各层梯度") reads better whole, at a smaller size if need be.
+    name = wrap_label(part.label, split_wide=len(part.label) > SHORT_WIDE_LABEL)
+    name3 = wrap_label(part.label, 3, split_wide=True)
     candidates = (
         (f"{part.label}\n{figures}", BIG_FONT_PX), (f"{name}\n{figures}", BIG_FONT_PX), (name, BIG_FONT_PX),
         (f"{name}\n{figures}", SMALL_FONT_PX), (name, SMALL_FONT_PX), (name3, SMALL_FONT_PX), (name3, TINY_FONT_PX),
