@@ -96,7 +96,7 @@ class Sidebar(pn.viewable.Viewer):
         # The browser's own file button reads "Choose File / No file chosen" in the browser's language:
         # the input is hidden and its label, which opens the file chooser too, says the app's text.
         self.upload = pn.widgets.FileInput(accept=".json", multiple=False, css_classes=["memviz-upload"],
-                                           name=label("upload.button", lang), stylesheets=[UPLOAD_CSS],
+                                           label=label("upload.button", lang), stylesheets=[UPLOAD_CSS],
                                            sizing_mode="stretch_width")
         self.upload.param.watch(self._on_upload, "value")
 
