@@ -89,6 +89,7 @@ class Results(pn.viewable.Viewer):
         self.session, self.view = session, view
         self._cancel_pending = lambda: None  # the scheduled update of `later`, if any
         self._donut_size = hv.streams.PlotSize()  # the donut's drawing area, as the browser reports it
+        self._proportion_size = hv.streams.PlotSize()  # so its labels are fitted to a phone's width too
         session.param.watch(self._schedule_later, "estimate")
 
     def _schedule_later(self, _event: param.parameterized.Event) -> None:
@@ -178,8 +179,11 @@ class Results(pn.viewable.Viewer):
         # Taller with more blocks (analytic mode has ~15), so their names never overlap.
         self.param.watch(lambda e: setattr(bar_plot, "height", plots.bar_chart_height(e.new)), "later")
         bars = pn.Column(bar_plot, sizing_mode="stretch_width")
+        proportion_map = hv.DynamicMap(self._proportion, streams=[
+            hv.streams.Params(parameters=[self.param.later, v.param.lang, v.param.unit, c.param.stage]),
+            self._proportion_size])
         proportion = pn.Column(
-            self._plot(plots.proportion_chart, 240, stage=c.param.stage),
+            pn.pane.HoloViews(proportion_map, height=240, sizing_mode="stretch_width", linked_axes=False),
             html(pn.bind(_legend_html, self.param.later, c.param.stage, v.param.lang)),
             sizing_mode="stretch_width",
         )
@@ -217,6 +221,10 @@ class Results(pn.viewable.Viewer):
         shown = pn.panel(pn.bind(contents.__getitem__, v.param.tab), sizing_mode="stretch_width")
         return card(self._heading("analysis.title", stage=c.param.stage), switcher, shown,
                     css_classes=("memviz-analysis",))
+
+    @staticmethod
+    def _proportion(later, lang, unit, stage, width=None, height=None, scale=1.0) -> hv.Overlay:
+        return plots.proportion_chart(later, lang, unit, stage=stage, width_px=width)
 
     @staticmethod
     def _donut(later, lang, unit, stage, drill, width=None, height=None, scale=1.0) -> hv.Overlay:
