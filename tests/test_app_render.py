@@ -77,6 +77,7 @@ def test_views_render_every_tab_and_language(session):
             markup = _markup(root)
             assert ('class="memviz-formulas"' in markup) == (tab == "formulas")
             assert ('class="memviz-legend"' in markup) == (tab == "proportion")
+            assert 'class="memviz-legend-groups"' in markup  # the treemap's colour legend, on every tab
         assert _card_titles(markup) == {t("treemap.title", lang, stage=0), t("analysis.title", lang, stage=0),
                                         t("stages.title", lang)}
         view.tab, view.drill = "donut", True  # the donut's model-states ring

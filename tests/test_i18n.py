@@ -30,7 +30,8 @@ KEY_LITERAL = re.compile(r"[a-z_]+(\.[a-z_0-9]+)+")
 FILE_NAME = re.compile(r".*\.(json|html|js|css|py|whl|txt|png)$")
 # Entries that read the same in both languages on purpose (names, units, acronyms).
 SAME_IN_BOTH = {"app.title", "gpu.label", "gpu.option", "total.mib_equivalent", "facts.precision_fp32",
-                "block.activation.logits", "opt.optimizer.adam", "opt.optimizer.adamw", "opt.grad_dtype.bf16",
+                "block.activation.logits", "block_short.overhead.cuda_context", "tensor.act_gate",
+                "opt.optimizer.adam", "opt.optimizer.adamw", "opt.grad_dtype.bf16",
                 "opt.schedule.1f1b", "opt.schedule.gpipe", "arch.norm_type.rmsnorm", "arch.norm_type.layernorm",
                 # framework and dtype names
                 "opt.framework.megatron", "opt.framework.torchtitan", "opt.optimizer_state_dtype.fp32"}

@@ -201,7 +201,7 @@ def test_the_treemap_details_number_each_layer_as_in_the_model():
 
     _, estimate = strategy_estimate("llama3-8b", mixed_file(), 16)
     stage = estimate.stages[0]
-    labels = [p.label for p in detailed_parts(stage, "en", "activation")]
+    labels = [p.label for block in detailed_parts(stage, "en", "activation") for p in block]
     assert labels[:16] == [f"Layer {index}" for index in range(1, 17)]
     assert [p.label for p in block_parts(stage, "zh")][:2] == ["各层激活，第 1-6 层", "各层激活，第 7-16 层"]
 

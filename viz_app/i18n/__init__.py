@@ -36,13 +36,41 @@ class Text(str):
         return Text, (self.key, self.values)
 
 
+class Joined(str):
+    """Pieces (symbols, numbers, `Text`s) read as one English string that `localize` puts into any language.
+
+    A cost model builds a formula from catalog phrases and symbols ("32 layers x act[tp=8]"): the
+    phrases follow the page's language, the symbols stay as they are.
+    """
+
+    parts: tuple
+
+    def __new__(cls, *parts: str):
+        flat = tuple(q for p in parts for q in (p.parts if isinstance(p, Joined) else (p,)) if q)
+        joined = super().__new__(cls, "".join(flat))
+        joined.parts = flat
+        return joined
+
+    def __reduce__(self):
+        return Joined, self.parts
+
+
+def localize(text: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """`text` in `lang`: a `Text` or `Joined` translated, any other string as it is (a symbol, a name)."""
+    if isinstance(text, Text):
+        return t(text.key, lang, **text.values)
+    if isinstance(text, Joined):
+        return "".join(localize(part, lang) for part in text.parts)
+    return str(text)
+
+
 def t(key: str, lang: str = DEFAULT_LANGUAGE, **fmt) -> str:
-    """The text for `key` in `lang`, with `{name}` fields filled from `fmt` (a `Text` in `lang` too)."""
+    """The text for `key` in `lang`, with `{name}` fields filled from `fmt` (a `Text` or `Joined` in `lang` too)."""
     catalog = CATALOGS.get(lang, CATALOGS[DEFAULT_LANGUAGE])
     text = catalog.get(key) or CATALOGS[DEFAULT_LANGUAGE].get(key) or key
     if not fmt:
         return text
-    return text.format(**{name: t(v.key, lang, **v.values) if isinstance(v, Text) else v for name, v in fmt.items()})
+    return text.format(**{name: localize(v, lang) if isinstance(v, Text | Joined) else v for name, v in fmt.items()})
 
 
 def has(key: str) -> bool:
@@ -66,6 +94,11 @@ def block_label(key: str, lang: str = DEFAULT_LANGUAGE) -> str:
         return t("block.layer_range", lang, name=block_label(match["kind"], lang), first=match["first"],
                  last=match["last"])
     return key.rsplit(".", 1)[-1].replace("_", " ").capitalize()
+
+
+def block_short_label(key: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A block's short name for a small rectangle ("Head grads"), or "" when the catalog has none."""
+    return t(f"block_short.{key}", lang) if has(f"block_short.{key}") else ""
 
 
 def category_label(category: str, lang: str = DEFAULT_LANGUAGE) -> str:

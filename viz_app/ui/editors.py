@@ -65,11 +65,13 @@ def param_widget(prefix: str, parameter: param.Parameter, lang_param: param.Para
 
 
 def _grid(prefix: str, obj: param.Parameterized, names: tuple[str, ...], lang_param: param.Parameter) -> pn.Column:
-    """Number and choice fields two per row, switches one per row below them."""
+    """Number fields two per row, then choices and switches one per row: a choice's text ("FP32 main
+    gradients", "融合算子（Megatron / TE）") needs the whole width to be read."""
     params = [obj.param[n] for n in names if n in obj.param]
-    fields = [param_widget(prefix, p, lang_param) for p in params if not isinstance(p, param.Boolean)]
+    numbers = [param_widget(prefix, p, lang_param) for p in params if not isinstance(p, param.Boolean | param.Selector)]
+    choices = [param_widget(prefix, p, lang_param) for p in params if isinstance(p, param.Selector)]
     switches = [param_widget(prefix, p, lang_param) for p in params if isinstance(p, param.Boolean)]
-    return pn.Column(pn.GridBox(*fields, ncols=2, sizing_mode="stretch_width"), *switches,
+    return pn.Column(pn.GridBox(*numbers, ncols=2, sizing_mode="stretch_width"), *choices, *switches,
                      sizing_mode="stretch_width")
 
 

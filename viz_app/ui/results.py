@@ -16,7 +16,7 @@ import panel as pn
 import param
 
 from .. import plots
-from ..i18n import block_label, t
+from ..i18n import block_label, localize, t
 from ..model.gpus import CUSTOM, GPUS, gpu_capacity_mib, verdict
 from ..model.result import MODEL_STATES, Estimate
 from ..model.units import format_memory
@@ -88,6 +88,7 @@ class Results(pn.viewable.Viewer):
         self.session, self.view = session, view
         self._cancel_pending = lambda: None  # the scheduled update of `later`, if any
         self._donut_size = hv.streams.PlotSize()  # the donut's drawing area, as the browser reports it
+        self._proportion_size = hv.streams.PlotSize()  # so its labels are fitted to a phone's width too
         session.param.watch(self._schedule_later, "estimate")
 
     def _schedule_later(self, _event: param.parameterized.Event) -> None:
@@ -162,16 +163,22 @@ class Results(pn.viewable.Viewer):
         header = pn.FlexBox(self._heading("treemap.title", stage=c.param.stage), pn.Row(stage, details, details_label),
                             flex_wrap="wrap", justify_content="space-between", sizing_mode="stretch_width")
         chart = InPlaceTreemap(self.session, self.view).pane
+        legend = html(pn.bind(_treemap_legend_html, self.session.param.estimate, c.param.stage, v.param.lang,
+                              v.param.details), css_classes=["memviz-treemap-legend"])
         hint = text(label("treemap.hint", v.param.lang), "memviz-hint")
-        return card(header, chart, pn.Row(hint, png_button(chart, "memviz-treemap.png", v.param.lang)),
+        return card(header, chart, legend, pn.Row(hint, png_button(chart, "memviz-treemap.png", v.param.lang)),
                     css_classes=("memviz-treemap",))
 
     def analysis_card(self) -> pn.Column:
         v, c = self.view, self.session.config
-        bars_chart = self._plot(plots.bar_chart, 320, stage=c.param.stage)
-        bars = pn.Column(bars_chart, png_button(bars_chart, "memviz-bars.png", v.param.lang),
-                         sizing_mode="stretch_width")
-        proportion_chart = self._plot(plots.proportion_chart, 240, stage=c.param.stage)
+        bar_plot = self._plot(plots.bar_chart, plots.bar_chart_height(self.later), stage=c.param.stage)
+        # Taller with more blocks (analytic mode has ~15), so their names never overlap.
+        self.param.watch(lambda e: setattr(bar_plot, "height", plots.bar_chart_height(e.new)), "later")
+        bars = pn.Column(bar_plot, png_button(bar_plot, "memviz-bars.png", v.param.lang), sizing_mode="stretch_width")
+        proportion_map = hv.DynamicMap(self._proportion, streams=[
+            hv.streams.Params(parameters=[self.param.later, v.param.lang, v.param.unit, c.param.stage]),
+            self._proportion_size])
+        proportion_chart = pn.pane.HoloViews(proportion_map, height=240, sizing_mode="stretch_width", linked_axes=False)
         proportion = pn.Column(
             proportion_chart, png_button(proportion_chart, "memviz-proportion.png", v.param.lang),
             html(pn.bind(_legend_html, self.param.later, c.param.stage, v.param.lang)),
@@ -216,6 +223,10 @@ class Results(pn.viewable.Viewer):
                     css_classes=("memviz-analysis",))
 
     @staticmethod
+    def _proportion(later, lang, unit, stage, width=None, height=None, scale=1.0) -> hv.Overlay:
+        return plots.proportion_chart(later, lang, unit, stage=stage, width_px=width)
+
+    @staticmethod
     def _donut(later, lang, unit, stage, drill, width=None, height=None, scale=1.0) -> hv.Overlay:
         return plots.donut(later, lang, unit, stage=stage, drill=drill, height=DONUT_HEIGHT_PX, width_px=width,
                            height_px=height)
@@ -251,16 +262,28 @@ def _formulas_html(estimate: Estimate, stage: int, lang: str, unit: str) -> str:
     head = "".join(f"<th>{escape(t(k, lang))}</th>" for k in ("formulas.block", "formulas.formula", "formulas.source"))
     rows = "".join(
         f'<tr><td><b>{escape(block_label(b.key, lang))}</b><br>{format_memory(b.mib, unit)}</td>'
-        f"<td><code>{escape(b.formula)}</code></td><td>{escape(b.source)}</td></tr>"
+        f"<td><code>{escape(localize(b.formula, lang))}</code></td><td>{escape(localize(b.source, lang))}</td></tr>"
         for b in chosen.blocks if b.mib > 0 or b.formula
     )
     return f'<table class="memviz-formulas"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
+def _swatches(items: list[tuple[str, str]]) -> str:
+    return "".join(f'<span class="memviz-legend-item"><i style="background:{color}"></i>{escape(text)}</span>'
+                   for text, color in items)
+
+
 def _legend_html(estimate: Estimate, stage: int, lang: str) -> str:
     chosen = plots.pick_stage(estimate, stage)
-    items = "".join(
-        f'<span class="memviz-legend-item"><i style="background:{color}"></i>{escape(text)}</span>'
-        for text, color in plots.legend_items(chosen, lang, "blocks")
-    )
+    items = _swatches(plots.legend_items(chosen, lang, "blocks"))
     return f'<div class="memviz-legend"><b>{escape(t("proportion.legend", lang))}</b>{items}</div>'
+
+
+def _treemap_legend_html(estimate: Estimate, stage: int, lang: str, details: bool) -> str:
+    """The categories' colours; with details on, each category's blocks beside it (their own shades)."""
+    chosen = plots.pick_stage(estimate, stage)
+    rows = "".join(
+        f'<div class="memviz-legend-row"><b>{_swatches([category])}</b>{_swatches(blocks) if details else ""}</div>'
+        for category, blocks in plots.legend_groups(chosen, lang)
+    )
+    return f'<div class="memviz-legend-groups">{rows}</div>'

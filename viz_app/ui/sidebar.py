@@ -21,6 +21,12 @@ from .theme import card, html, text
 from .widgets import from_param, label, number_slider, switch
 
 PP_CHOICES_MAX = 64
+UPLOAD_CSS = """
+label { display: inline-block !important; padding: 6px 16px; border: 1px solid #1e6fd9; border-radius: 4px;
+  color: #1e6fd9; background: #fff; cursor: pointer; font-size: 13px; white-space: normal; }
+label:hover { background: #f0f6ff; }
+input[type=file] { position: absolute; width: 1px; height: 1px; padding: 0; border: 0; opacity: 0; overflow: hidden; }
+"""
 
 
 def _message_html(message: Message | None, lang: str) -> str:
@@ -87,7 +93,10 @@ class Sidebar(pn.viewable.Viewer):
     def __init__(self, session: Session, lang: param.Parameter, **params):
         super().__init__(**params)
         self.session, self._lang = session, lang
+        # The browser's own file button reads "Choose File / No file chosen" in the browser's language:
+        # the input is hidden and its label, which opens the file chooser too, says the app's text.
         self.upload = pn.widgets.FileInput(accept=".json", multiple=False, css_classes=["memviz-upload"],
+                                           label=label("upload.button", lang), stylesheets=[UPLOAD_CSS],
                                            sizing_mode="stretch_width")
         self.upload.param.watch(self._on_upload, "value")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from ...i18n import Joined, Text
 from ..config import TrainingConfig
 from ..errors import StrategyError
 from ..precision import compute_dtype_bytes
@@ -40,15 +41,15 @@ from .schedule import check_schedule, first_chunk_microbatches, inflight_chunk_p
 from .states import BytesPerParam, bytes_per_param, gradient_bytes
 
 MIB = 1 << 20
-SRC_ACTIVATION = "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models, sec. 4"
+# Where each formula comes from: catalog entries (source.*), so the page shows them in its language.
+SRC_ACTIVATION = Text("source.activation")
+SRC_SCHEDULE = Text("source.schedule")
+SRC_PARAMS = Text("source.params")
+SRC_FSDP_PP = Text("source.fsdp_pp")
+SRC_OVERHEAD = Text("source.overhead")
+SRC_RECOMPUTE = Text("source.recompute")
 SRC_MOE_ACTIVATION = ("Megatron-LM core transformer/moe (router.py, moe_utils.py, token_dispatcher.py, experts.py, "
                       "shared_experts.py); memviz docs/analytic.md, Mixture of experts and MLA")
-SRC_SCHEDULE = "Narayanan et al. 2021 (1F1B, interleaved); Megatron-LM schedules.py; Huang et al. 2019 (GPipe)"
-SRC_PARAMS = "Shoeybi et al. 2019 (Megatron-LM TP layout); Rajbhandari et al. 2020 (ZeRO); Megatron-LM " \
-             "theoretical_memory_usage.py (18 bytes/param)"
-SRC_FSDP_PP = ("torchtitan parallelize_llama.py L326-329, L339 (reshard_after_forward=False with PP) at "
-               "9dec370; PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/_fsdp_param.py L802-821 (unsharded "
-               "gradients accumulate in the reduce dtype)")
 SRC_REDUCE_SCATTER = ("PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/_fsdp_collectives.py L597-606 "
                       "(foreach_reduce: reduce_scatter_input allocated in the reduce dtype, the unsharded "
                       "gradients copied in, then freed)")
@@ -56,7 +57,6 @@ SRC_REUSE = ("deepspeedai/DeepSpeed@edaa7221267243c7be7fb49c5d5f5c4fb97b4641 dee
              "partitioned_param_coordinator.py L634-664 (__params_to_release keeps parameters reused within "
              "max_reuse_dist_in_numel), zero/config.py L244 (stage3_max_reuse_distance default 1e9)")
 FRAGMENTATION = "overhead.fragmentation"
-SRC_OVERHEAD = "memviz docs/analytic.md, Overheads (default justified there; set it in the analytic options)"
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,9 @@ def _in_mib(nbytes: Term) -> Term:
     return Term(_mib(nbytes.value), nbytes.text)
 
 
-def _terms_text(tensors: list[act.SavedTensor]) -> str:
-    return " + ".join(f"{t.name} {t.formula} = {_mib(t.nbytes):.4g}" for t in tensors)
+def _terms_text(tensors: list[act.SavedTensor]) -> Joined:
+    return Joined(*(piece for i, t in enumerate(tensors)
+                    for piece in (" + " if i else "", t.name, f" {t.formula} = {_mib(t.nbytes):.4g}")))
 
 
 def _layer_kinds(run: Run, stage: int) -> list[tuple[str, int, list[act.SavedTensor]]]:
@@ -192,9 +193,13 @@ def layer_activation_blocks(run: Run, stage: int) -> list[Block]:
     return blocks + [Block.of("activation.inflight", ACTIVATION, inflight, extra, SRC_SCHEDULE)]
 
 
+def _on_off(flag: bool) -> Text:
+    return Text("formula.on" if flag else "formula.off")
+
+
 def _per_microbatch(tensors: list[act.SavedTensor], empty: str = "") -> Term:
     """The tensors one micro-batch saves, in MiB, each shown with its formula."""
-    return Term(_mib(sum(t.nbytes for t in tensors)), f"({_terms_text(tensors) or empty}) MiB")
+    return Term(_mib(sum(t.nbytes for t in tensors)), Joined("(", _terms_text(tensors) or empty, ") MiB"))
 
 
 def embedding_activation_block(run: Run) -> Block:
@@ -202,7 +207,8 @@ def embedding_activation_block(run: Run) -> Block:
                                           kernels=run.options.kernels)
     o = run.options
     count = first_chunk_microbatches(o.schedule, 0, run.config.pp, run.config.chunks, o.virtual_stages)
-    held = Term(count, f"{count} micro-batches").times(_per_microbatch(tensors, "nothing saved: no dropout"))
+    held = Term(count, Text("formula.microbatches", {"n": count})).times(
+        _per_microbatch(tensors, Text("formula.nothing_saved")))
     return Block.of("activation.embedding", ACTIVATION, held, count, SRC_ACTIVATION)
 
 
@@ -212,8 +218,8 @@ def logits_activation_block(run: Run) -> Block:
     tensors = act.logits_saved_tensors(run.arch, run.shape(), padded_vocab=vocab,
                                        fp32_copies=o.cross_entropy_fp32_copies, kernels=o.kernels)
     count = c.chunks if o.schedule == "gpipe" else 1  # 1F1B runs each loss's backward right away
-    held = Term(count, f"{count} micro-batch(es)").times(_per_microbatch(tensors)).worded(
-        after=f", V padded to {vocab}")
+    held = Term(count, Text("formula.microbatches_maybe_one", {"n": count})).times(_per_microbatch(tensors)).worded(
+        after=Text("formula.vocab_padded", {"vocab": vocab}))
     if run.arch.mtp_layers:  # each MTP depth computes its own logits and loss in the same forward pass
         heads = 1 + run.arch.mtp_layers
         held = Term(heads, f"(main + {run.arch.mtp_layers} MTP) output heads").times(held)
@@ -230,10 +236,9 @@ def recompute_block(run: Run, stage: int) -> Block:
     full_mib = _mib(act.layer_activation_bytes(*shape, layer_index=index, **{**run.saved(), "recompute": "none"}))
     kept_mib = _mib(act.layer_activation_bytes(*shape, layer_index=index, **run.saved()))
     # Exact: a difference of MiB values equals the MiB of the byte difference (2^20 is a power of two).
-    transient = Term(full_mib, f"one layer recomputed: {full_mib:.4g} MiB without recompute").minus(
-        Term(kept_mib, f"{kept_mib:.4g} MiB kept"))
-    return Block.of("activation.recompute", ACTIVATION, transient, 1,
-                    "Chen et al. 2016, Training Deep Nets with Sublinear Memory Cost; " + SRC_ACTIVATION)
+    transient = Term(full_mib, Text("formula.recomputed_layer", {"mib": full_mib})).minus(
+        Term(kept_mib, Text("formula.mib_kept", {"mib": kept_mib})))
+    return Block.of("activation.recompute", ACTIVATION, transient, 1, SRC_RECOMPUTE)
 
 
 def optimizer_step_block(run: Run, stage: int) -> Block | None:
@@ -288,7 +293,7 @@ def parameter_groups(run: Run, stage: int, per_param: BytesPerParam | None = Non
     indices = run.stage_indices(stage)
     dense_each = {layers_parameters(arch, [i], c.tp, c.ep, c.etp).dense for i in indices}
     if len(dense_each) == 1 and not mtp:
-        text = f"{n} layers x {dense_each.pop():,} params"
+        text = Text("formula.layers_params", {"n": n, "params": dense_each.pop()})
     else:
         text = f"{n} layers{mtp}, dense params (TP-sharded {params.sharded:,} + replicated {params.replicated:,})"
     groups = [("layers", params.dense, text, per_param)]
@@ -298,11 +303,11 @@ def parameter_groups(run: Run, stage: int, per_param: BytesPerParam | None = Non
                        f"({arch.num_experts}/EP {c.ep} experts, width/ETP {c.etp})", expert_bytes_per_param(run)))
     if stage == 0:
         groups.append(("embedding", embedding_parameter_count(arch, c.tp, o.vocab_pad_multiple),
-                       "embedding (vocab-parallel, V padded) params", per_param))
+                       Text("formula.embedding_params"), per_param))
     if stage == c.pp - 1:
         head = head_parameter_count(arch, c.tp, o.vocab_pad_multiple, c.pp) + norm_parameter_count(arch)
-        groups.append(("head", head, "final norm + output head params" + (" (tied)" if arch.tie_embeddings else ""),
-                       per_param))
+        head_text = Text("formula.head_params_tied" if arch.tie_embeddings else "formula.head_params")
+        groups.append(("head", head, head_text, per_param))
     return groups
 
 
@@ -315,12 +320,12 @@ def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
     blocks = []
     for part in MODEL_STATE_PARTS:
         for group, count, text, bytes_each in groups:
-            state_bytes = Term(count, f"{text}: {count:,}").times(bytes_each.terms[part])
+            state_bytes = Term(count, Joined(text, f": {count:,}")).times(bytes_each.terms[part])
             blocks.append(Block.of(f"model_states.{part}.{group}", MODEL_STATES, _in_mib(state_bytes),
                                    n if group in ("layers", "experts") else 1, SRC_PARAMS))
     shards = zero_shard_degree(c.dp, o.context_parallel, o.zero_shards_over_cp)
     if zero_shards("parameter", c.zero_stage) and shards > 1:
-        stage_params = Term(sum(count for _group, count, _text, _bytes in groups), "the stage's params")
+        stage_params = Term(sum(count for _group, count, _text, _bytes in groups), Text("formula.stage_params"))
         if fsdp_keeps_stage_unsharded(run):
             blocks += fsdp_unsharded_blocks(run, stage_params)
         else:
@@ -340,11 +345,11 @@ def fsdp_unsharded_blocks(run: Run, stage_params: Term) -> list[Block]:
     reduce dtype (no gradient sync until the last micro-batch's backward)."""
     c = run.config
     params = stage_params.worded(f"{stage_params.value:,.0f} (", ")")
-    gathered = params.times(Term(run.dtype_bytes, f"{run.dtype_bytes} B gathered"))
+    gathered = params.times(Term(run.dtype_bytes, Text("formula.bytes_gathered", {"bytes": run.dtype_bytes})))
     blocks = [Block.of("model_states.parameter.unsharded", MODEL_STATES, _in_mib(gathered), 1, SRC_FSDP_PP)]
     if c.chunks > 1:
         reduce_bytes = gradient_bytes(c, run.options)
-        grads = params.times(Term(reduce_bytes, f"{reduce_bytes:g} B unsharded gradient (reduce dtype)"))
+        grads = params.times(Term(reduce_bytes, Text("formula.unsharded_gradient_bytes", {"bytes": reduce_bytes})))
         blocks.append(Block.of("model_states.gradient.unsharded", MODEL_STATES, _in_mib(grads), 1, SRC_FSDP_PP))
     return blocks
 
@@ -361,11 +366,11 @@ def gathered_block(run: Run, stage: int, per_layer: int) -> Block:
                              f"{o.zero3_max_reuse_distance:,}: 2 x (layers after + head) below it)")
     else:
         layers = min(o.zero3_prefetch_layers, run.layers[stage])
-        count = Term(layers, f"{layers} layers")
-    params = count.times(Term(per_layer, f"{per_layer:,} params"))
+        count = Term(layers, Text("formula.layers", {"n": layers}))
+    params = count.times(Term(per_layer, Text("formula.params", {"params": per_layer})))
     if head:
-        params = params.plus(Term(head, f"output head {head:,} params"))
-    gathered = params.worded("ZeRO-3 gathers (", ")").times(Term(run.dtype_bytes, f"{run.dtype_bytes} B"))
+        params = params.plus(Term(head, Text("formula.output_head_params", {"params": head})))
+    gathered = params.phrased("formula.zero3_gathers").times(Term(run.dtype_bytes, f"{run.dtype_bytes} B"))
     source = SRC_REUSE if o.zero3_max_reuse_distance else SRC_PARAMS
     return Block.of("model_states.parameter.gathered", MODEL_STATES, _in_mib(gathered), layers, source)
 

@@ -10,6 +10,7 @@ GPipe (Huang et al. 2019): every micro-batch's forward runs before any backward.
 
 from __future__ import annotations
 
+from ...i18n import Text
 from ..errors import StrategyError
 
 
@@ -51,9 +52,8 @@ def pass_chunks(schedule: str, stage: int, pp: int, chunks: int, virtual_stages:
 
 def schedule_formula(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int) -> str:
     if schedule == "gpipe":
-        return f"GPipe: all chunks {chunks} micro-batches"
+        return Text("formula.schedule_gpipe", {"chunks": chunks})
     if schedule == "1f1b":
-        return f"1F1B: min(pp {pp} - stage {stage}, chunks {chunks})"
+        return Text("formula.schedule_1f1b", {"pp": pp, "stage": stage, "chunks": chunks})
     v = virtual_stages
-    return (f"interleaved: min((pp {pp} - stage {stage} - 1) x 2 + (v {v} - 1) x pp {pp} + 1, chunks {chunks} x v {v})"
-            f" chunk-passes of 1/{v} of the stage's layers")
+    return Text("formula.schedule_interleaved", {"pp": pp, "stage": stage, "chunks": chunks, "v": v})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ...i18n import Text
 from ..config import TrainingConfig
 from ..errors import StrategyError
 from ..result import (
@@ -29,7 +30,7 @@ from ..terms import Term
 from .profile import ByTp, GalvatronProfile, ProfileVariant
 from .states import States, split_states, state_terms
 
-SOURCE = "Galvatron Memory Visualizer, MemoryCostModel.js (PKU-DAIR/Hetu-Galvatron)"
+SOURCE = Text("source.galvatron")
 
 # Share of the measured "other" activation held on a stage: its profiler measured it with a
 # different number of micro-batches in flight than the visualizer assumes; kept for exactness.
@@ -144,14 +145,14 @@ def estimate_stages(config: TrainingConfig, profile: GalvatronProfile, plans: li
         states = parts[0].states
         for part in parts[1:]:
             states = states.plus(part.states)
-        other_activation = Term(0.0, "middle stage: no embedding or head")
+        other_activation = Term(0.0, Text("formula.middle_stage"))
         if placement:
             other, o = variant.other[placement], other_strategy
             states = states.plus(split_states(lookup.at(other.model_states, o.tp_states) * seq_ratio / 4,
                                               o.config, o.shards))
             share = OTHER_ACTIVATION_FACTOR[placement]
             other_activation = (Term(lookup.at(other.activation, o.tp_activation),
-                                     f"other activation[tp={o.tp_activation}]")
+                                     Text("formula.other_activation", {"tp": o.tp_activation}))
                                 .times(Term(seq_ratio, f"r {seq_ratio:g}")).times(Term(share, f"{share:g}")))
         blocks = _activation_blocks(plan, parts) + [
             Block("activation.other", ACTIVATION, other_activation.value, 1, other_activation.text, SOURCE)]
@@ -224,7 +225,7 @@ def _layer_activation(group: LayerGroup, variant: ProfileVariant, lookup: _Looku
     mbs, degree = config.micro_batch_size, group.tp_sp
     name = f"sp {ulysses}" if ulysses > 1 else f"tp {tp}"
     if config.checkpoint:
-        activation = (Term(variant.checkpoint_mib, f"checkpoint {variant.checkpoint_mib:g}")
+        activation = (Term(variant.checkpoint_mib, Text("formula.checkpoint", {"mib": variant.checkpoint_mib}))
                       .times(Term(seq_ratio, f"r {seq_ratio:g}")).times(Term(mbs, f"mbs {mbs}")))
         split = config.sequence_parallel or ulysses > 1
         return activation.over(Term(degree, name)) if split else activation
@@ -243,4 +244,4 @@ def _state_rule(plan: StagePlan, parts: list[_GroupParts], part: str) -> str:
 
 def _per_layer_rule(part: Term) -> str:
     """A model-state block's formula: the per-layer rule, in multiples of P = fp32 layer size / tp."""
-    return f"{part.text} per layer, summed over the stage's layers and its embedding/head share"
+    return Text("formula.per_layer_rule", {"term": part.text})
