@@ -21,6 +21,7 @@ from .model.analytic.options import FRAMEWORKS, GRAD_DTYPES, KERNELS, OPTIMIZERS
 from .model.analytic.pipeline_division import parse_pp_division
 from .model.config import ZERO_STAGES
 from .model.errors import MemvizError, StrategyError, param_values_checked
+from .model.limits import LIMITS
 from .model.report import estimate_document
 from .model.text_report import format_stages
 
@@ -35,22 +36,29 @@ STRATEGY_FLAGS = {
 }
 
 
-def _number_at_least(text: str, convert, minimum, what: str):
-    try:
-        value = convert(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-    return value
+def _limited(name: str):
+    """An argparse type: a number within the limit `name` (model/limits.py), refused with the page's message."""
+    whole = LIMITS[name].whole
+
+    def convert(text: str):
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            value = text  # the limit's message names what was expected
+        reason = LIMITS[name].reason(value)
+        if reason is not None:
+            raise argparse.ArgumentTypeError(str(reason))
+        return value
+
+    convert.__name__ = name  # argparse names the type in some messages
+    return convert
 
 
-def _positive_int(text: str) -> int:
-    return _number_at_least(text, int, 1, "a whole number")
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad flags exit 2 with one line naming the flag (argparse would print the usage first)."""
 
-
-def _non_negative_float(text: str) -> float:
-    return _number_at_least(text, float, 0, "a number")
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"memviz: error: {message} (see memviz {self.prog.split()[-1]} --help)\n")
 
 
 def _pp_division(text: str) -> list[int] | None:
@@ -60,12 +68,9 @@ def _pp_division(text: str) -> list[int] | None:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _non_negative_int(text: str) -> int:
-    return _number_at_least(text, int, 0, "a whole number")
-
-
 def _valued(kind, metavar: str, help_text: str) -> dict:
-    return {"type": kind, "metavar": metavar, "help": help_text}
+    """A flag with a value; `kind` a type, or the name of its limit in model/limits.py."""
+    return {"type": _limited(kind) if isinstance(kind, str) else kind, "metavar": metavar, "help": help_text}
 
 
 def _switch(action: str, help_text: str) -> dict:
@@ -90,30 +95,31 @@ ANALYTIC_FLAGS = {
     "no_flash_attention": ("flash_attention", _switch("store_false", "unfused attention: keep the s^2 scores")),
     "kernels": ("kernels", dict(choices=KERNELS, help="fused (Megatron) or eager (plain PyTorch/HF)")),
     "schedule": ("schedule", dict(choices=SCHEDULES, help="pipeline schedule")),
-    "virtual_stages": ("virtual_stages", _valued(_positive_int, "N", "model chunks per stage")),
-    "cp": ("context_parallel", _valued(_positive_int, "N", "context-parallel degree")),
+    "virtual_stages": ("virtual_stages", _valued("virtual_stages", "N", "model chunks per stage")),
+    "cp": ("context_parallel", _valued("context_parallel", "N", "context-parallel degree")),
     "fp32_sharded_params": ("fp32_sharded_params",
                             _switch("store_true", "FSDP2: fp32 sharded parameters are the master weights")),
     "no_zero_over_cp": ("zero_shards_over_cp", _switch("store_false", "ZeRO shards over dp only, not dp x cp")),
     "pp_division": ("pp_division", _valued(_pp_division, "L1,L2,...", "layers per pipeline stage")),
-    "vocab_pad_multiple": ("vocab_pad_multiple", _valued(_positive_int, "N", "pad the vocabulary to N x tp")),
+    "vocab_pad_multiple": ("vocab_pad_multiple", _valued("vocab_pad_multiple", "N", "pad the vocabulary to N x tp")),
     "ce_fp32_copies": ("cross_entropy_fp32_copies",
-                       _valued(_non_negative_float, "N", "fp32 logits-sized buffers at the loss peak")),
+                       _valued("cross_entropy_fp32_copies", "N", "fp32 logits-sized buffers at the loss peak")),
     "zero3_prefetch_layers": ("zero3_prefetch_layers",
-                              _valued(_non_negative_int, "N", "layers ZeRO-3 holds gathered at once")),
-    "cuda_context_mib": ("cuda_context_mib", _valued(_non_negative_float, "MIB", "CUDA context (default 500)")),
+                              _valued("zero3_prefetch_layers", "N", "layers ZeRO-3 holds gathered at once")),
+    "cuda_context_mib": ("cuda_context_mib", _valued("cuda_context_mib", "MIB", "CUDA context (default 500)")),
     "fragmentation": ("allocator_fragmentation",
-                      _valued(_non_negative_float, "FRACTION", "allocator reserve, fraction of allocated")),
-    "nccl_mib": ("nccl_buffer_mib_per_group", _valued(_non_negative_float, "MIB", "NCCL buffers per communicator")),
+                      _valued("allocator_fragmentation", "FRACTION", "allocator reserve, fraction of allocated")),
+    "nccl_mib": ("nccl_buffer_mib_per_group",
+                 _valued("nccl_buffer_mib_per_group", "MIB", "NCCL buffers per communicator")),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="memviz", description=__doc__.splitlines()[0])
+    parser = _OneLineParser(prog="memviz", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"memviz {__version__}")
     parser.add_argument("--debug", action="store_true", help="on an internal error, print the full traceback")
     # --debug after the command too; SUPPRESS keeps a subcommand from resetting one given before it
-    debug = argparse.ArgumentParser(add_help=False)
+    debug = _OneLineParser(add_help=False)
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
     add_command = functools.partial(commands.add_parser, parents=[debug])
@@ -133,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("seq_length", "sequence length (default: the profile's)"),
         ("layers", "number of layers (default: the profile's model_config)"),
     ):
-        est.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=_positive_int, metavar="N", help=help_text)
+        est.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=_limited(STRATEGY_FLAGS[flag]), metavar="N",
+                         help=help_text)
     est.add_argument("--zero", type=int, choices=ZERO_STAGES, metavar="{" + ",".join(map(str, ZERO_STAGES)) + "}",
                      help="ZeRO stage")
     est.add_argument("--checkpoint", action="store_true", help="full activation checkpointing")
@@ -152,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     serve = add_command("serve", help="run the web app locally (panel serve)")
-    serve.add_argument("--port", type=_positive_int, default=5006)
+    serve.add_argument("--port", type=int, choices=range(1, 65536), metavar="PORT", default=5006)
     serve.add_argument("--address", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every "
                             "interface, with a warning)")
@@ -205,7 +212,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         raise MemvizError(f"{profile.name} has no model_config.n_layers: give the number of layers with --layers N")
     estimate = estimate_galvatron(config, profile)
     if args.json:
-        print(json.dumps(estimate_document(profile.name, config, estimate), indent=2))
+        print(json.dumps(estimate_document(profile.name, config, estimate), indent=2, allow_nan=False))
     else:
         print(format_stages(estimate, title=f"{profile.name}: {_strategy_line(config)}"))
     return 0
@@ -228,7 +235,8 @@ def run_analytic_estimate(args: argparse.Namespace) -> int:
     config.apply(**{**defaults, **config_values(args)})
     estimate = estimate_analytic(config, arch, options)
     if args.json:
-        print(json.dumps(estimate_document(arch.model_name, config, estimate, arch, options), indent=2))
+        document = estimate_document(arch.model_name, config, estimate, arch, options)
+        print(json.dumps(document, indent=2, allow_nan=False))
     else:
         print(format_stages(estimate, title=f"{arch.model_name} (analytic): {_strategy_line(config)}"))
     return 0

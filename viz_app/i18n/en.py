@@ -248,9 +248,9 @@ CATALOG = {
     "error.virtual_needs_interleaved": "virtual stages {virtual} need the interleaved schedule, not {schedule}",
     "error.virtual_uneven": "{virtual} virtual stages do not divide a stage's {layers} layers into equal model chunks",
     "error.config_key_missing": "{where}: required key '{path}' is missing",
-    "error.config_activation": "{where}: activation '{value}' is not one of {known}",
+    "error.config_activation": "{where}: activation {value} is not one of {known}",
     "error.config_bias": "{where}: attention_bias != mlp_bias is not modelled",
-    "error.config_family": "{name}: model_type '{family}' is not supported; supported: {known}",
+    "error.config_family": "{name}: model_type {family} is not supported; supported: {known}",
     "error.config_t5": "{name}: T5 meta config recognised (d_model {d_model}, {encoder} encoder + {decoder} decoder "
                        "layers), but the analytic mode models decoder-only transformers; estimate T5 with a Galvatron "
                        "profile instead",
@@ -260,6 +260,17 @@ CATALOG = {
     "error.config_positive": "{name}: '{path}' must be a positive integer, got {value}",
     "error.config_head_dim": "{name}: hidden size {hidden} is not divisible by {heads} heads and no head_dim is given",
     "error.config_kv_heads": "{name}: {heads} heads not divisible by {kv} KV heads",
+    "error.field_invalid": "{where}'{field}': {reason}",
+    "error.range_whole": "expected a whole number from {low} to {high}, got {value}",
+    "error.range_number": "expected a number from {low} to {high}, got {value}",
+    "error.stage_range": "expected a stage from 0 to {last} (PP {pp} has {pp} stages), got {value}",
+    "error.not_a_value": "expected one of {known}, got {value}",
+    "error.estimate_not_finite": "{block} of stage {stage} came out as {value} MiB; memviz cannot estimate these "
+                                 "inputs",
+    "msg.url_value": "{name}={value} ({reason})",
+    "msg.upload_empty": "{name}: the file is empty (expected a JSON object); nothing was changed",
+    "msg.upload_too_large": "{name}: file is {mib} MiB; memory profiles are at most {max_mib} MiB (is this the right "
+                            "file?)",
     "kind.object": "an object",
     "kind.list": "a list",
     "kind.string": "a string",

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import param
 
+from ..limits import bounds
+
 # "nonparametric": LayerNorm without weight or bias (OLMo-1); also the counting convention of
 # Korthikanti et al. 2022, whose 12*L*h^2 parameters leave norms and biases out.
 NORM_TYPES = ("rmsnorm", "layernorm", "nonparametric")
@@ -22,20 +24,26 @@ class Architecture(param.Parameterized):
 
     model_name = param.String("custom", doc="Display name (from the preset or the imported file).")
     family = param.String("llama", doc="Model family the architecture was imported from (llama, gpt2, ...).")
-    hidden_size = param.Integer(4096, bounds=(1, None), softbounds=(64, 16384), doc="Model width h.")
-    num_layers = param.Integer(32, bounds=(1, None), softbounds=(1, 128), doc="Decoder layers L.")
-    num_attention_heads = param.Integer(32, bounds=(1, None), softbounds=(1, 128), doc="Query heads a.")
+    hidden_size = param.Integer(4096, bounds=bounds("hidden_size"), softbounds=(64, 16384), doc="Model width h.")
+    num_layers = param.Integer(32, bounds=bounds("num_layers"), softbounds=(1, 128), doc="Decoder layers L.")
+    num_attention_heads = param.Integer(
+        32, bounds=bounds("num_attention_heads"), softbounds=(1, 128),
+        doc="Query heads a.",
+    )
     num_kv_heads = param.Integer(
-        None, bounds=(1, None), allow_None=True,
+        None, bounds=bounds("num_kv_heads"), allow_None=True,
         doc="Key/value heads g (GQA/MQA); None means g = a (multi-head attention).",
     )
     head_dim = param.Integer(
-        None, bounds=(1, None), allow_None=True, doc="Per-head width d; None means h / a.",
+        None, bounds=bounds("head_dim"), allow_None=True, doc="Per-head width d; None means h / a.",
     )
-    ffn_hidden_size = param.Integer(11008, bounds=(1, None), softbounds=(64, 65536), doc="MLP inner width f.")
+    ffn_hidden_size = param.Integer(
+        11008, bounds=bounds("ffn_hidden_size"), softbounds=(64, 65536),
+        doc="MLP inner width f.",
+    )
     gated_mlp = param.Boolean(True, doc="Gated MLP (SwiGLU/GeGLU: gate, up and down projections).")
     hidden_act = param.Selector(default="silu", objects=list(ACTIVATIONS), doc="MLP activation function.")
-    vocab_size = param.Integer(32000, bounds=(1, None), softbounds=(1000, 262144), doc="Vocabulary size V.")
+    vocab_size = param.Integer(32000, bounds=bounds("vocab_size"), softbounds=(1000, 262144), doc="Vocabulary size V.")
     tie_embeddings = param.Boolean(False, doc="Output head shares the input embedding matrix.")
     norm_type = param.Selector(
         default="rmsnorm", objects=list(NORM_TYPES),
@@ -53,7 +61,8 @@ class Architecture(param.Parameterized):
         1.0, bounds=(0.0, 1.0), doc="Share of each head's width that rotary embeddings rotate (GPT-NeoX rotary_pct).",
     )
     max_position_embeddings = param.Integer(
-        4096, bounds=(1, None), doc="Longest sequence the model supports (learned positions: table rows).",
+        4096, bounds=bounds("max_position_embeddings"),
+        doc="Longest sequence the model supports (learned positions: table rows).",
     )
     attention_dropout = param.Number(0.0, bounds=(0.0, 1.0), doc="Dropout on attention probabilities.")
     hidden_dropout = param.Number(0.0, bounds=(0.0, 1.0), doc="Dropout after attention/MLP and embedding.")

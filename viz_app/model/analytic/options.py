@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import param
 
+from ..limits import bounds
+
 OPTIMIZERS = ("adam", "adamw", "sgd_momentum", "adam_8bit", "none")
 GRAD_DTYPES = ("fp32", "bf16", "bf16+fp32_accumulation")
 SCHEDULES = ("1f1b", "interleaved", "gpipe")
@@ -55,10 +57,12 @@ class AnalyticOptions(param.Parameterized):
     )
     schedule = param.Selector(default="1f1b", objects=list(SCHEDULES), doc="Pipeline schedule.")
     virtual_stages = param.Integer(
-        1, bounds=(1, None), softbounds=(1, 8), doc="Model chunks per pipeline stage (interleaved schedule).",
+        1, bounds=bounds("virtual_stages"), softbounds=(1, 8),
+        doc="Model chunks per pipeline stage (interleaved schedule).",
     )
     context_parallel = param.Integer(
-        1, bounds=(1, None), softbounds=(1, 16), doc="Context-parallel degree cp (sequence split over GPUs).",
+        1, bounds=bounds("context_parallel"), softbounds=(1, 16),
+        doc="Context-parallel degree cp (sequence split over GPUs).",
     )
     fp32_sharded_params = param.Boolean(
         False, doc="FSDP2 mixed precision (torchtitan): the sharded parameters are the fp32 master weights, "
@@ -72,26 +76,31 @@ class AnalyticOptions(param.Parameterized):
         doc="Layers per pipeline stage, like Galvatron's pp_division; None splits as evenly as possible.",
     )
     vocab_pad_multiple = param.Integer(
-        1, bounds=(1, None), doc="Pad the vocabulary to a multiple of this x tp (Megatron default 128; HF 1).",
+        1, bounds=bounds("vocab_pad_multiple"),
+        doc="Pad the vocabulary to a multiple of this x tp (Megatron default 128; HF 1).",
     )
     cross_entropy_fp32_copies = param.Number(
-        1.5, bounds=(0, 4),
+        1.5, bounds=bounds("cross_entropy_fp32_copies"),
         doc="fp32 logits-sized buffers alive at the loss's peak: 1.5 for Megatron's vocab-parallel cross "
             "entropy (fp32 softmax kept and updated in place, plus a bf16 copy); 3 for PyTorch's "
             "cross_entropy(logits.float()) (in backward: saved log-probs, their gradient and the input "
             "gradient); 0 for fused linear + loss kernels that never form the logits (Liger, chunked).",
     )
     zero3_prefetch_layers = param.Integer(
-        2, bounds=(0, None), doc="Layers whose parameters ZeRO-3/FSDP holds gathered at once (current + prefetch).",
+        2, bounds=bounds("zero3_prefetch_layers"),
+        doc="Layers whose parameters ZeRO-3/FSDP holds gathered at once (current + prefetch).",
     )
     cuda_context_mib = param.Number(
-        500.0, bounds=(0, None), doc="CUDA context and kernels, outside PyTorch's allocator (nvidia-smi only).",
+        500.0, bounds=bounds("cuda_context_mib"),
+        doc="CUDA context and kernels, outside PyTorch's allocator (nvidia-smi only).",
     )
     allocator_fragmentation = param.Number(
-        0.05, bounds=(0, 1), doc="Caching-allocator reserve above allocated memory, as a fraction of it.",
+        0.05, bounds=bounds("allocator_fragmentation"),
+        doc="Caching-allocator reserve above allocated memory, as a fraction of it.",
     )
     nccl_buffer_mib_per_group = param.Number(
-        128.0, bounds=(0, None), doc="NCCL buffers per communicator of size > 1 (nvidia-smi only).",
+        128.0, bounds=bounds("nccl_buffer_mib_per_group"),
+        doc="NCCL buffers per communicator of size > 1 (nvidia-smi only).",
     )
 
     def values(self) -> dict:
