@@ -61,9 +61,9 @@ def connect_location(session: Session, view: View) -> None:
         return
 
     def restore() -> None:
-        ignored = url_state.restore(session, view, location.query_params)
-        if ignored:
-            session.message = Message("error", "msg.url_ignored", {"keys": ", ".join(ignored)})
+        refused = url_state.restore(session, view, url_state.parse_query(location.search))
+        if refused:
+            session.message = Message("error", "msg.url_ignored", {"keys": refused})
 
     def restore_then_follow() -> None:
         restore()

@@ -99,13 +99,15 @@ def checked(name: str, value: object, field: str = "", where: str = "") -> objec
 
 
 def shown(value: object) -> str:
-    """A value as a message shows it: at most MAX_SHOWN_CHARS characters, the rest counted."""
+    """A value as a message shows it (strings quoted), cut to a readable length."""
     if isinstance(value, int) and value.bit_length() > 4 * MAX_SHOWN_CHARS:  # str() refuses 4300+ digits
         return f"…(~{int(value.bit_length() * math.log10(2)) + 1} digits)"
-    text = repr(value) if isinstance(value, str) else str(value)
-    if len(text) <= MAX_SHOWN_CHARS:
-        return text
-    return f"{text[:MAX_SHOWN_CHARS - 8]}…({len(text)} characters)"
+    return cut(repr(value) if isinstance(value, str) else str(value))
+
+
+def cut(text: str) -> str:
+    """`text` if at most MAX_SHOWN_CHARS characters, else its start and how long it was."""
+    return text if len(text) <= MAX_SHOWN_CHARS else f"{text[:MAX_SHOWN_CHARS - 8]}…({len(text)} characters)"
 
 
 def _number(value: float) -> str:

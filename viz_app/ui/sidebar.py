@@ -14,13 +14,12 @@ from ..model.analytic.pipeline_division import format_pp_division, parse_pp_divi
 from ..model.config import ZERO_STAGES, TrainingConfig
 from ..model.errors import StrategyError
 from ..model.galvatron.profile import GalvatronProfile
+from ..model.limits import MAX_PIPELINE_STAGES
 from ..model.result import Estimate
 from ..session import ANALYTIC, GALVATRON, UPLOADED, Message, Session
 from .editors import architecture_editor, options_editor
 from .theme import card, html, text
 from .widgets import from_param, label, number_slider, switch
-
-PP_CHOICES_MAX = 64
 
 
 def _message_html(message: Message | None, lang: str) -> str:
@@ -157,7 +156,7 @@ class Sidebar(pn.viewable.Viewer):
         pp = from_param(
             pn.widgets.EditableIntSlider, c.param.pp, name=label("param.pp", lang), start=1,
             end=pn.bind(lambda layers: max(2, min(layers, 16)), c.param.num_layers),
-            fixed_end=pn.bind(lambda layers: min(layers, PP_CHOICES_MAX), c.param.num_layers),
+            fixed_end=pn.bind(lambda layers: min(layers, MAX_PIPELINE_STAGES), c.param.num_layers),
             css_classes=["memviz-pp"], sizing_mode="stretch_width",
         )
         dp = html(pn.bind(lambda d, lang_: f'<span class="memviz-chip memviz-chip-blue memviz-dp" '

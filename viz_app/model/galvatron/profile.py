@@ -16,7 +16,7 @@ from pathlib import Path
 from ...i18n import Text
 from ..errors import ProfileError, StrategyError
 from ..json_input import decode_json, json_kind, read_json_bytes
-from ..limits import checked
+from ..limits import MAX_TP, checked
 
 OTHER_PLACEMENTS = ("pp_off", "pp_on_first", "pp_on_last")
 _LAYERTYPE_KEY = re.compile(r"^layertype_([0-9]{1,9})(_sp)?$")
@@ -112,7 +112,7 @@ class GalvatronProfile:
             values["sequence_parallel"] = False
         return values
 
-    def tp_choices(self, sequence_parallel: bool, max_tp: int = 64) -> tuple[tuple[int, bool], ...]:
+    def tp_choices(self, sequence_parallel: bool, max_tp: int = MAX_TP) -> tuple[tuple[int, bool], ...]:
         """(degree, extrapolated) pairs the cost model accepts, up to `max_tp`."""
         if sequence_parallel not in self.variants:
             return ()
