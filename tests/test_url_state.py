@@ -2,6 +2,7 @@
 
 import pytest
 
+from viz_app import url_state
 from viz_app.i18n import t
 from viz_app.model.config import TrainingConfig
 from viz_app.model.galvatron.estimate import estimate_galvatron
@@ -91,3 +92,11 @@ def test_every_linked_value_round_trips_through_its_text():
     assert restore(fresh_session, fresh_view, query) == []
     assert fresh_session.config.values() == session.config.values()
     assert fresh_session.options.values() == session.options.values()
+
+
+def test_the_link_keeps_only_what_was_applied():
+    """Refused and unknown keys leave the address bar (Panel could not parse a 5000-digit value again)."""
+    query = parse_query("?tp=-1&pp=4&foo=1&seq=" + "9" * 5000)
+    refused = restore(Session(), View(), query)
+    assert url_state.accepted_search(query, refused) == "?pp=4"
+    assert url_state.accepted_search({"tp": "x"}, restore(Session(), View(), {"tp": "x"})) == ""

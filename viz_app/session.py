@@ -19,10 +19,11 @@ from .model.analytic.frameworks import framework_values
 from .model.analytic.model_presets import list_model_presets, load_model_preset
 from .model.analytic.parameters import tensor_parallel_choices
 from .model.config import TrainingConfig, nearest_at_most
-from .model.errors import MemvizError
+from .model.errors import MemvizError, ProfileError
 from .model.galvatron.estimate import estimate_galvatron
 from .model.galvatron.presets import DEFAULT_PRESET, list_presets, load_preset
 from .model.galvatron.profile import GalvatronProfile
+from .model.json_input import check_size
 from .model.report import estimate_document
 from .model.result import Estimate
 from .model.uploads import read_upload
@@ -154,6 +155,14 @@ class Session(param.Parameterized):
                 "hidden": loaded.hidden_size,
             })
         return True
+
+    def refuse_unread(self, filename: str, size: int) -> None:
+        """A file the browser did not send (empty, or over the upload limit): the message reading it would give."""
+        try:
+            check_size(filename, size)
+            raise ProfileError(key="error.empty_file", name=filename)
+        except MemvizError as exc:
+            self.message = Message("error", "msg.upload_failed", {"error": exc.text})
 
     def _select(self, **values) -> None:
         """Show what was loaded in the pickers without reloading it."""

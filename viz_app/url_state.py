@@ -32,6 +32,8 @@ OPTION_KEYS = {name: name for name in (
 MAX_QUERY_FIELDS = 200  # a link carries ~40 keys; the rest of a longer one is not read
 VIEW_KEYS = {"lang": "lang", "unit": "unit", "gpu": "gpu", "gib": "custom_gib", "tab": "tab"}
 
+# Which object each group of keys sets, in `link_targets` order.
+LINK_KEYS = (("session", SESSION_KEYS), ("config", CONFIG_KEYS), ("options", OPTION_KEYS), ("view", VIEW_KEYS))
 
 def parse_query(search: str) -> dict[str, str]:
     """A location's `?a=1&b=x` as raw strings (Panel's own parsing turns "-1" into -1.0 and evaluates
@@ -122,11 +124,20 @@ def restore(session: Session, view: param.Parameterized, query: dict) -> list[Te
     return refused
 
 
+def accepted_search(query: dict[str, str], refused: list[Text]) -> str:
+    """The link without its refused and unknown keys, as `?a=1&b=2`: what the page now shows, and a
+    query Panel can parse again (it turns a 5000-digit value into an int, which Python refuses)."""
+    known = {key for _, keys in LINK_KEYS for key in keys}
+    dropped = {text.values["name"] for text in refused}
+    kept = {key: value for key, value in query.items() if key in known and key not in dropped}
+    return "?" + urllib.parse.urlencode(kept) if kept else ""
+
+
 def serialize(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def link_targets(session: Session, view: param.Parameterized) -> list[tuple[param.Parameterized, dict[str, str]]]:
     """Every (object, {query key: parameter}) pair a link carries."""
-    return [(session, SESSION_KEYS), (session.config, CONFIG_KEYS), (session.options, OPTION_KEYS),
-            (view, VIEW_KEYS)]
+    return [(obj, keys) for (_, keys), obj in zip(LINK_KEYS, (session, session.config, session.options, view),
+                                                  strict=True)]

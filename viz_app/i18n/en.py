@@ -268,9 +268,6 @@ CATALOG = {
     "error.estimate_not_finite": "{block} of stage {stage} came out as {value} MiB; memviz cannot estimate these "
                                  "inputs",
     "msg.url_value": "{name}={value} ({reason})",
-    "msg.upload_empty": "{name}: the file is empty (expected a JSON object); nothing was changed",
-    "msg.upload_too_large": "{name}: file is {mib} MiB; memory profiles are at most {max_mib} MiB (is this the right "
-                            "file?)",
     "kind.object": "an object",
     "kind.list": "a list",
     "kind.string": "a string",

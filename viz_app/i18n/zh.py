@@ -264,8 +264,6 @@ CATALOG = {
     "error.not_a_value": "应为 {known} 之一，实际为 {value}",
     "error.estimate_not_finite": "第 {stage} 阶段的 {block} 算出 {value} MiB；memviz 无法估算这些输入",
     "msg.url_value": "{name}={value}（{reason}）",
-    "msg.upload_empty": "{name}：文件为空（应为 JSON 对象）；未做任何更改",
-    "msg.upload_too_large": "{name}：文件大小为 {mib} MiB；内存分析文件最大 {max_mib} MiB（是否选错了文件？）",
     "kind.object": "对象",
     "kind.list": "列表",
     "kind.string": "字符串",

@@ -42,7 +42,7 @@ class Limit:
             return refused
         if self.whole and not isinstance(value, int):
             return refused
-        if not math.isfinite(value) or not self.low <= value <= self.high:
+        if (isinstance(value, float) and not math.isfinite(value)) or not self.low <= value <= self.high:
             return refused
         return None
 

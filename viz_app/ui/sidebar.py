@@ -18,6 +18,7 @@ from ..model.limits import MAX_PIPELINE_STAGES
 from ..model.result import Estimate
 from ..session import ANALYTIC, GALVATRON, UPLOADED, Message, Session
 from .editors import architecture_editor, options_editor
+from .private_bokeh import unread_size
 from .theme import card, html, text
 from .widgets import from_param, label, number_slider, switch
 
@@ -88,12 +89,15 @@ class Sidebar(pn.viewable.Viewer):
         self.session, self._lang = session, lang
         self.upload = pn.widgets.FileInput(accept=".json", multiple=False, css_classes=["memviz-upload"],
                                            sizing_mode="stretch_width")
-        self.upload.param.watch(self._on_upload, "value")
+        self.upload.param.watch(self._on_upload, ["value", "mime_type"])
 
-    def _on_upload(self, event: param.parameterized.Event) -> None:
-        if event.new is None:
-            return
-        self.session.load_upload(event.new, self.upload.filename or "upload.json")
+    def _on_upload(self, *_events: param.parameterized.Event) -> None:
+        name = self.upload.filename or "upload.json"
+        unread = unread_size(self.upload.mime_type)
+        if unread is not None:  # the browser refused to send it (empty, or over the upload limit)
+            self.session.refuse_unread(name, unread)
+        elif self.upload.value is not None:
+            self.session.load_upload(self.upload.value, name)
 
     def _model_card(self) -> pn.Column:
         s, lang = self.session, self._lang
