@@ -104,7 +104,8 @@ def _gpt2(data: dict, name: str) -> dict:
         num_layers=_need(data, "n_layer", where),
         num_attention_heads=_need(data, "n_head", where),
         num_kv_heads=data.get("num_key_value_heads"),  # not in HF GPT-2; lets a config describe Megatron GPT
-        ffn_hidden_size=data.get("n_inner") or 4 * hidden,
+        # 4h by default: h must be a size before it is multiplied ("64" * 4 is a string)
+        ffn_hidden_size=data.get("n_inner") or 4 * _positive(hidden, "hidden_size", "n_embd", name),
         gated_mlp=False,
         hidden_act=_activation(data.get("activation_function", "gelu_new"), where),
         vocab_size=_need(data, "vocab_size", where),
