@@ -138,7 +138,8 @@ class Sidebar(pn.viewable.Viewer):
         )
         division.param.watch(lambda e: self._set_pp_division(e.new), "value")
         hint = text(label("opt.hint", lang), "memviz-hint")
-        return self._by_mode(pn.Column(), self._card("section.analytic", hint, options_editor(s.options, lang),
+        nothing = pn.Spacer(height=0, sizing_mode="stretch_width")  # an empty layout is Bokeh's warning W-1002
+        return self._by_mode(nothing, self._card("section.analytic", hint, options_editor(s.options, lang),
                                                      division))
 
     def _set_pp_division(self, value: str) -> None:
