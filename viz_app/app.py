@@ -66,7 +66,11 @@ def _status_html(live: bool) -> str:
 
 def connect_location(session: Session, view: View) -> None:
     """Restore a shared link's state once the page is up, then keep the link current."""
-    location = pn.state.location
+    try:
+        location = pn.state.location
+    except ValueError:  # Panel parses the query itself, and int() refuses a value of 4300+ digits
+        session.message = Message("error", "msg.url_unreadable")
+        return
     if location is None:
         return
 

@@ -205,6 +205,7 @@ CATALOG = {
     "formulas.source": "Source",
     "formulas.hint": "Every block of the stage: how it was computed and where the formula comes from.",
     "download.label": "Download JSON",
+    "msg.url_unreadable": "This link could not be read (a value is far too long); the page shows the defaults",
     "msg.url_ignored": "Link values that could not be applied were ignored: {keys}",
     "app.footer_analytic": "Analytic mode: published formulas from the architecture (Korthikanti et al. 2022, "
                            "Megatron-LM, ZeRO), per GPU, in MiB (2^20 bytes); every block's formula and source under "
