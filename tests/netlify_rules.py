@@ -34,9 +34,13 @@ def headers_for(path: str) -> dict[str, str]:
 
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
+    def guess_type(self, path) -> str:  # a rule's Content-Type replaces the guess, as on Netlify
+        return headers_for(self.path.split("?", 1)[0]).get("Content-Type") or super().guess_type(path)
+
     def end_headers(self) -> None:
         for name, value in headers_for(self.path.split("?", 1)[0]).items():
-            self.send_header(name, value)
+            if name != "Content-Type":
+                self.send_header(name, value)
         super().end_headers()
 
     def log_message(self, *_args) -> None:  # quiet

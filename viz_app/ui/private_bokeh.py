@@ -35,6 +35,10 @@ FILE_INPUT_SOURCE = ("class FileInputView", "async load_files(files)",
 # so refusing the same file twice is still a change the server hears of).
 UNREAD = "memviz-unread"
 _REFUSE_JS = """
+if (cb_obj === upload && cb_obj.value === "" && cb_obj.filename && !String(cb_obj.mime_type).startsWith(unread)) {
+  // an empty file read before the check below was in place (the static site's status is live from the start)
+  cb_obj.setv({mime_type: `${unread};size=0;n=${Date.now()}`})
+}
 const view = upload.constructor.prototype.default_view.prototype  // BokehJS's FileInputView
 if (view.memvizChecked) { return }
 view.memvizChecked = true
@@ -59,7 +63,9 @@ def refuse_unsendable_files(upload: pn.widgets.FileInput, trigger: pn.pane.HTML,
     `UNREAD;size=N;n=K`, which `unread_size` reads. A 20 MiB file would otherwise exceed the websocket's
     message limit and silently end the session."""
     # `text`: the Bokeh property of an HTML pane's markup (a callback on `object` is never connected)
-    trigger.jscallback(args={"upload": upload, "max_bytes": max_bytes, "unread": UNREAD}, text=_REFUSE_JS)
+    args = {"upload": upload, "max_bytes": max_bytes, "unread": UNREAD}
+    trigger.jscallback(args=args, text=_REFUSE_JS)
+    upload.jscallback(args=args, mime_type=_REFUSE_JS)  # where `trigger` never changes in the browser
 
 
 def unread_size(mime_type: str | None) -> int | None:
