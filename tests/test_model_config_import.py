@@ -9,6 +9,7 @@ import pytest
 from viz_app.model.analytic import parameter_counts
 from viz_app.model.analytic.model_config_import import ModelConfigError, import_model_config, read_model_config
 from viz_app.model.analytic.model_presets import load_model_preset, model_presets_dir
+from viz_app.model.errors import MemvizError
 
 from .conftest import DATA, ROOT
 
@@ -122,16 +123,19 @@ def test_malformed_configs_are_explained(data, message):
 
 
 def test_unreadable_files(tmp_path):
+    """Model configs pass the same JSON boundary as profiles (model/json_input.py)."""
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    with pytest.raises(ModelConfigError, match="broken.json: not valid JSON"):
+    with pytest.raises(MemvizError, match="broken.json: not valid JSON"):
         read_model_config(broken)
     huge = tmp_path / "huge.json"
-    huge.write_text(" " * (2 << 20))
-    with pytest.raises(ModelConfigError, match="huge.json: 2097152 bytes is too large for a model config"):
+    huge.write_text(" " * (17 << 20))
+    with pytest.raises(MemvizError, match=r"huge.json: file is 16.0 MiB; memory profiles are at most 16 MiB"):
         read_model_config(huge)
     with pytest.raises(ModelConfigError, match="missing.json: no such file"):
         read_model_config(tmp_path / "missing.json")
+    with pytest.raises(MemvizError, match="a folder, not a file"):
+        read_model_config(tmp_path)
 
 
 @pytest.mark.parametrize(("name", "softmax_in_input_dtype", "sdpa_fused_qkv_and_copy"), [

@@ -33,6 +33,7 @@ from .model.analytic.options import (
 from .model.analytic.pipeline_division import parse_pp_division
 from .model.config import ZERO_STAGES
 from .model.errors import MemvizError, StrategyError, param_values_checked
+from .model.limits import LIMITS
 from .model.report import estimate_document
 from .model.text_report import format_stages
 
@@ -49,22 +50,29 @@ STRATEGY_FLAGS = {
 EXPERT_FLAGS = ("ep", "etp")  # analytic mode only: Galvatron profiles have no experts
 
 
-def _number_at_least(text: str, convert, minimum, what: str):
-    try:
-        value = convert(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-    return value
+def _limited(name: str):
+    """An argparse type: a number within the limit `name` (model/limits.py), refused with the page's message."""
+    whole = LIMITS[name].whole
+
+    def convert(text: str):
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            value = text  # the limit's message names what was expected
+        reason = LIMITS[name].reason(value)
+        if reason is not None:
+            raise argparse.ArgumentTypeError(str(reason))
+        return value
+
+    convert.__name__ = name  # argparse names the type in some messages
+    return convert
 
 
-def _positive_int(text: str) -> int:
-    return _number_at_least(text, int, 1, "a whole number")
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad flags exit 2 with one line naming the flag (argparse would print the usage first)."""
 
-
-def _non_negative_float(text: str) -> float:
-    return _number_at_least(text, float, 0, "a number")
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"memviz: error: {message} (see memviz {self.prog.split()[-1]} --help)\n")
 
 
 def _model_parser(parse):
@@ -81,20 +89,13 @@ _pp_division = _model_parser(parse_pp_division)
 _recompute_modules = _model_parser(parse_recompute_modules)
 
 
-def _non_negative_int(text: str) -> int:
-    return _number_at_least(text, int, 0, "a whole number")
-
-
 def _valued(kind, metavar: str, help_text: str) -> dict:
-    return {"type": kind, "metavar": metavar, "help": help_text}
+    """A flag with a value; `kind` a type, or the name of its limit in model/limits.py."""
+    return {"type": _limited(kind) if isinstance(kind, str) else kind, "metavar": metavar, "help": help_text}
 
 
 def _switch(action: str, help_text: str) -> dict:
     return {"action": action, "default": None, "help": help_text}
-
-
-def _load_factor(text: str) -> float:
-    return _number_at_least(text, float, 1, "a number")
 
 
 # Analytic-mode flag -> (AnalyticOptions parameter, argparse keywords); only with --model / --model-config.
@@ -107,7 +108,7 @@ ANALYTIC_FLAGS = {
     "master_weights": ("master_weights", dict(choices=MASTER_WEIGHTS,
                                               help="fp32 master weights, or none (pure bf16, torchtune)")),
     "optimizer_offload_fraction": ("optimizer_offload_fraction", _valued(
-        _non_negative_float, "FRACTION", "share of master weights and optimizer states kept on the CPU (0 to 1)")),
+        "optimizer_offload_fraction", "FRACTION", "share of master weights and optimizer states on the CPU (0 to 1)")),
     "gradient_allocation": ("gradient_allocation", dict(
         choices=GRADIENT_ALLOCATIONS, help="buffer: gradients allocated before the step (default); autograd: "
                                            "as backward reaches each layer, freed after the step")),
@@ -115,7 +116,7 @@ ANALYTIC_FLAGS = {
         choices=OPTIMIZER_IMPLEMENTATIONS, help="fused (in place, default) or foreach (torch: sqrt(exp_avg_sq) "
                                                 "held for every parameter during the step)")),
     "optimizer_sub_group_size": ("optimizer_sub_group_size", _valued(
-        _non_negative_int, "N", "DeepSpeed ZeRO-3 sub_group_size: fp32 gradient copy per sub-group at the step")),
+        "optimizer_sub_group_size", "N", "DeepSpeed ZeRO-3 sub_group_size: fp32 gradient copy per sub-group")),
     "fsdp_reduce_scatter_buffers": ("fsdp_reduce_scatter_buffers", _switch(
         "store_true", "FSDP2: a layer's unsharded gradients and reduce-scatter input alive in its backward")),
     "fsdp_unsharded_under_pp": ("fsdp_unsharded_under_pp", _switch(
@@ -130,44 +131,45 @@ ANALYTIC_FLAGS = {
         _recompute_modules, "M1,M2", "with --recompute selective: the modules recomputed (Megatron names: core_attn, "
                                      "mla_up_proj, layernorm, mlp, moe_act, moe, shared_experts; default core_attn)")),
     "moe_load_factor": ("moe_load_factor", _valued(
-        _load_factor, "X", "MoE: tokens of the busiest expert rank over the balanced share (default 1)")),
+        "moe_load_factor", "X", "MoE: tokens of the busiest expert rank over the balanced share (default 1)")),
     "no_flash_attention": ("flash_attention", _switch("store_false", "unfused attention: keep the s^2 scores")),
     "kernels": ("kernels", dict(choices=KERNELS, help="fused (Megatron) or eager (plain PyTorch/HF)")),
     "schedule": ("schedule", dict(choices=SCHEDULES, help="pipeline schedule")),
-    "virtual_stages": ("virtual_stages", _valued(_positive_int, "N", "model chunks per stage")),
-    "cp": ("context_parallel", _valued(_positive_int, "N", "context-parallel degree")),
+    "virtual_stages": ("virtual_stages", _valued("virtual_stages", "N", "model chunks per stage")),
+    "cp": ("context_parallel", _valued("context_parallel", "N", "context-parallel degree")),
     "fp32_sharded_params": ("fp32_sharded_params",
                             _switch("store_true", "FSDP2: fp32 sharded parameters are the master weights")),
     "no_zero_over_cp": ("zero_shards_over_cp", _switch("store_false", "ZeRO shards over dp only, not dp x cp")),
     "zero3_max_reuse_distance": ("zero3_max_reuse_distance", _valued(
-        _non_negative_int, "N", "DeepSpeed ZeRO-3 stage3_max_reuse_distance (0: --zero3-prefetch-layers)")),
+        "zero3_max_reuse_distance", "N", "DeepSpeed stage3_max_reuse_distance (0: --zero3-prefetch-layers)")),
     "first_stage_layers": ("first_stage_layers", _valued(
-        _non_negative_int, "N", "layers on the first pipeline stage (Megatron --decoder-first-pipeline-num-layers)")),
+        "first_stage_layers", "N", "layers on the first pipeline stage (--decoder-first-pipeline-num-layers)")),
     "last_stage_layers": ("last_stage_layers", _valued(
-        _non_negative_int, "N", "layers on the last pipeline stage (Megatron --decoder-last-pipeline-num-layers)")),
+        "last_stage_layers", "N", "layers on the last pipeline stage (--decoder-last-pipeline-num-layers)")),
     "embedding_in_pipeline_split": ("embedding_in_pipeline_split", _switch(
         "store_true", "count the embedding as a layer in the pipeline split (Megatron)")),
     "loss_in_pipeline_split": ("loss_in_pipeline_split", _switch(
         "store_true", "count the loss as a layer in the pipeline split (Megatron)")),
     "pp_division": ("pp_division", _valued(_pp_division, "L1,L2,...", "layers per pipeline stage")),
-    "vocab_pad_multiple": ("vocab_pad_multiple", _valued(_positive_int, "N", "pad the vocabulary to N x tp")),
+    "vocab_pad_multiple": ("vocab_pad_multiple", _valued("vocab_pad_multiple", "N", "pad the vocabulary to N x tp")),
     "ce_fp32_copies": ("cross_entropy_fp32_copies",
-                       _valued(_non_negative_float, "N", "fp32 logits-sized buffers at the loss peak")),
+                       _valued("cross_entropy_fp32_copies", "N", "fp32 logits-sized buffers at the loss peak")),
     "zero3_prefetch_layers": ("zero3_prefetch_layers",
-                              _valued(_non_negative_int, "N", "layers ZeRO-3 holds gathered at once")),
-    "cuda_context_mib": ("cuda_context_mib", _valued(_non_negative_float, "MIB", "CUDA context (default 500)")),
+                              _valued("zero3_prefetch_layers", "N", "layers ZeRO-3 holds gathered at once")),
+    "cuda_context_mib": ("cuda_context_mib", _valued("cuda_context_mib", "MIB", "CUDA context (default 500)")),
     "fragmentation": ("allocator_fragmentation",
-                      _valued(_non_negative_float, "FRACTION", "allocator reserve, fraction of allocated")),
-    "nccl_mib": ("nccl_buffer_mib_per_group", _valued(_non_negative_float, "MIB", "NCCL buffers per communicator")),
+                      _valued("allocator_fragmentation", "FRACTION", "allocator reserve, fraction of allocated")),
+    "nccl_mib": ("nccl_buffer_mib_per_group",
+                 _valued("nccl_buffer_mib_per_group", "MIB", "NCCL buffers per communicator")),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="memviz", description=__doc__.splitlines()[0])
+    parser = _OneLineParser(prog="memviz", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"memviz {__version__}")
     parser.add_argument("--debug", action="store_true", help="on an internal error, print the full traceback")
     # --debug after the command too; SUPPRESS keeps a subcommand from resetting one given before it
-    debug = argparse.ArgumentParser(add_help=False)
+    debug = _OneLineParser(add_help=False)
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
     add_command = functools.partial(commands.add_parser, parents=[debug])
@@ -189,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("ep", "analytic mode, MoE models: expert-parallel degree (default 1)"),
         ("etp", "analytic mode, MoE models: expert tensor-parallel degree (default 1)"),
     ):
-        est.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=_positive_int, metavar="N", help=help_text)
+        est.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=_limited(STRATEGY_FLAGS[flag]), metavar="N",
+                         help=help_text)
     est.add_argument("--zero", type=int, choices=ZERO_STAGES, metavar="{" + ",".join(map(str, ZERO_STAGES)) + "}",
                      help="ZeRO stage")
     est.add_argument("--checkpoint", action="store_true", help="full activation checkpointing")
@@ -213,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     serve = add_command("serve", help="run the web app locally (panel serve)")
-    serve.add_argument("--port", type=_positive_int, default=5006)
+    serve.add_argument("--port", type=int, choices=range(1, 65536), metavar="PORT", default=5006)
     serve.add_argument("--address", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every "
                             "interface, with a warning)")
@@ -317,7 +320,7 @@ def run_analytic_estimate(args: argparse.Namespace) -> int:
 def _print_estimate(args: argparse.Namespace, estimate, document, title: str) -> int:
     """The estimate as --json (the `document()`), --csv, or a table under `title`."""
     if args.json:
-        print(json.dumps(document(), indent=2))
+        print(json.dumps(document(), indent=2, allow_nan=False))
     elif args.csv:
         from .model.csv_export import estimate_csv
 

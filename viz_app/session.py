@@ -20,12 +20,13 @@ from .model.analytic.frameworks import apply_options, framework_values, options_
 from .model.analytic.model_presets import list_model_presets, load_model_preset
 from .model.analytic.parameters import tensor_parallel_choices
 from .model.config import TrainingConfig, nearest_at_most
-from .model.errors import MemvizError, param_values_checked
+from .model.errors import MemvizError, ProfileError, param_values_checked
 from .model.galvatron.estimate import estimate_galvatron
 from .model.galvatron.hybrid import estimate_strategy, strategy_config_values
 from .model.galvatron.presets import DEFAULT_PRESET, list_presets, load_preset
 from .model.galvatron.profile import GalvatronProfile
 from .model.galvatron.strategy_file import StrategyFile, parse_strategy_file
+from .model.json_input import check_size
 from .model.report import estimate_document
 from .model.result import Estimate
 from .model.saved import SavedEstimate, SavedEstimateError
@@ -241,6 +242,14 @@ class Session(param.Parameterized):
     def _leave_strategy_file(self, *_events: param.parameterized.Event) -> None:
         if self.strategy is not None and not self._holding:
             self.strategy = None
+
+    def refuse_unread(self, filename: str, size: int) -> None:
+        """A file the browser did not send (empty, or over the upload limit): the message reading it would give."""
+        try:
+            check_size(filename, size)
+            raise ProfileError(key="error.empty_file", name=filename)
+        except MemvizError as exc:
+            self.message = Message("error", "msg.upload_failed", {"error": exc.text})
 
     def _select(self, **values) -> None:
         """Show what was loaded in the pickers without reloading it."""

@@ -65,12 +65,22 @@ def localize(text: str, lang: str = DEFAULT_LANGUAGE) -> str:
 
 
 def t(key: str, lang: str = DEFAULT_LANGUAGE, **fmt) -> str:
-    """The text for `key` in `lang`, with `{name}` fields filled from `fmt` (a `Text` or `Joined` in `lang` too)."""
+    """The text for `key` in `lang`, its `{name}` fields filled from `fmt` (a `Text` or `Joined`, and lists of
+    Texts, in `lang` too)."""
     catalog = CATALOGS.get(lang, CATALOGS[DEFAULT_LANGUAGE])
     text = catalog.get(key) or CATALOGS[DEFAULT_LANGUAGE].get(key) or key
     if not fmt:
         return text
-    return text.format(**{name: localize(v, lang) if isinstance(v, Text | Joined) else v for name, v in fmt.items()})
+    return text.format(**{name: _in_language(v, lang) for name, v in fmt.items()})
+
+
+def _in_language(value: object, lang: str) -> object:
+    """A `Text` or `Joined` in `lang`; a list of them joined with "; " (several refused values in one message)."""
+    if isinstance(value, Text | Joined):
+        return localize(value, lang)
+    if isinstance(value, list):
+        return "; ".join(str(_in_language(item, lang)) for item in value)
+    return value
 
 
 def has(key: str) -> bool:

@@ -296,6 +296,8 @@ CATALOG = {
     "formulas.source": "Source",
     "formulas.hint": "Every block of the stage: how it was computed and where the formula comes from.",
     "download.label": "Download JSON",
+    "msg.url_unreadable": "This link could not be read (a value is far too long); the page shows the defaults",
+    "msg.pin_not_restored": "this pin could not be restored",
     "msg.url_ignored": "Link values that could not be applied were ignored: {keys}",
     "app.footer_analytic": "Analytic mode: published formulas from the architecture (Korthikanti et al. 2022, "
                            "Megatron-LM, ZeRO), per GPU, in MiB (2^20 bytes); every block's formula and source under "
@@ -356,9 +358,9 @@ CATALOG = {
                                        "equal model chunks",
     "error.virtual_uneven": "{virtual} virtual stages do not divide a stage's {layers} layers into equal model chunks",
     "error.config_key_missing": "{where}: required key '{path}' is missing",
-    "error.config_activation": "{where}: activation '{value}' is not one of {known}",
+    "error.config_activation": "{where}: activation {value} is not one of {known}",
     "error.config_bias": "{where}: attention_bias != mlp_bias is not modelled",
-    "error.config_family": "{name}: model_type '{family}' is not supported; supported: {known}",
+    "error.config_family": "{name}: model_type {family} is not supported; supported: {known}",
     "error.config_t5": "{name}: T5 meta config recognised (d_model {d_model}, {encoder} encoder + {decoder} decoder "
                        "layers), but the analytic mode models decoder-only transformers; estimate T5 with a Galvatron "
                        "profile instead",
@@ -371,6 +373,14 @@ CATALOG = {
     "error.config_top_k": "{name}: each token is routed to {k} experts, but there are only {experts}",
     "error.config_head_dim": "{name}: hidden size {hidden} is not divisible by {heads} heads and no head_dim is given",
     "error.config_kv_heads": "{name}: {heads} heads not divisible by {kv} KV heads",
+    "error.field_invalid": "{where}'{field}': {reason}",
+    "error.range_whole": "expected a whole number from {low} to {high}, got {value}",
+    "error.range_number": "expected a number from {low} to {high}, got {value}",
+    "error.stage_range": "expected a stage from 0 to {last} (PP {pp} has {pp} stages), got {value}",
+    "error.not_a_value": "expected one of {known}, got {value}",
+    "error.estimate_not_finite": "{block} of stage {stage} came out as {value} MiB; memviz cannot estimate these "
+                                 "inputs",
+    "msg.url_value": "{name}={value} ({reason})",
     "kind.object": "an object",
     "kind.list": "a list",
     "kind.string": "a string",

@@ -294,6 +294,8 @@ CATALOG = {
     "formulas.source": "出处",
     "formulas.hint": "该阶段的每个内存块：如何计算，公式出自何处。",
     "download.label": "下载 JSON",
+    "msg.url_unreadable": "无法读取此链接（某个值过长）；页面显示默认设置",
+    "msg.pin_not_restored": "无法恢复这个固定的配置",
     "msg.url_ignored": "链接中无法应用的参数已忽略：{keys}",
     "app.footer_analytic": "解析模式：依据架构与已发表公式（Korthikanti 等 2022、Megatron-LM、ZeRO）估算，"
                            "按单卡计，单位 MiB (2^20 字节)；每个内存块的公式与出处见“公式”页。"
@@ -348,9 +350,9 @@ CATALOG = {
     "error.split_with_embedding_loss": "{total} 层（计入嵌入层和损失）无法均分为 {chunks} 个模型块",
     "error.virtual_uneven": "{virtual} 个虚拟阶段无法把某个阶段的 {layers} 层均分为模型块",
     "error.config_key_missing": "{where}：缺少必需的键 '{path}'",
-    "error.config_activation": "{where}：激活函数 '{value}' 不在支持之列：{known}",
+    "error.config_activation": "{where}：激活函数 {value} 不在支持之列：{known}",
     "error.config_bias": "{where}：暂不支持 attention_bias 与 mlp_bias 不同的模型",
-    "error.config_family": "{name}：不支持 model_type '{family}'；支持：{known}",
+    "error.config_family": "{name}：不支持 model_type {family}；支持：{known}",
     "error.config_t5": "{name}：识别为 T5 元配置（d_model {d_model}，{encoder} 层编码器 + {decoder} 层解码器），"
                        "但解析模式只建模仅解码器的 Transformer；请用 Galvatron 分析文件估算 T5",
     "error.config_unknown": "{name}：无法识别的模型配置：应为带 model_type（{known}）的 Hugging Face config.json，"
@@ -362,6 +364,13 @@ CATALOG = {
     "error.config_top_k": "{name}：每个 token 路由到 {k} 个专家，但只有 {experts} 个专家",
     "error.config_head_dim": "{name}：隐藏维度 {hidden} 不能被 {heads} 个头整除，且未给出 head_dim",
     "error.config_kv_heads": "{name}：{heads} 个头不能被 {kv} 个 KV 头整除",
+    "error.field_invalid": "{where}'{field}'：{reason}",
+    "error.range_whole": "应为 {low} 到 {high} 之间的整数，实际为 {value}",
+    "error.range_number": "应为 {low} 到 {high} 之间的数，实际为 {value}",
+    "error.stage_range": "应为 0 到 {last} 之间的阶段（PP {pp} 共有 {pp} 个阶段），实际为 {value}",
+    "error.not_a_value": "应为 {known} 之一，实际为 {value}",
+    "error.estimate_not_finite": "第 {stage} 阶段的 {block} 算出 {value} MiB；memviz 无法估算这些输入",
+    "msg.url_value": "{name}={value}（{reason}）",
     "kind.object": "对象",
     "kind.list": "列表",
     "kind.string": "字符串",

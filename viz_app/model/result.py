@@ -6,8 +6,10 @@ CLI read only this object. A stage's totals are sums of its blocks, so they cann
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+from .errors import MemvizError
 from .terms import Term
 
 ACTIVATION = "activation"
@@ -168,6 +170,10 @@ class StageEstimate:
         }
 
 
+class EstimateError(MemvizError):
+    """Inputs that passed validation but gave a size no chart can show (a gap in the limits)."""
+
+
 @dataclass(frozen=True)
 class Estimate:
     """Per-GPU memory of every pipeline stage, plus notices about the estimate."""
@@ -175,6 +181,24 @@ class Estimate:
     mode: str
     stages: tuple[StageEstimate, ...]
     notices: tuple[Notice, ...] = ()
+
+    def __post_init__(self) -> None:
+        """The one check that validated inputs gave sizes: finite, non-negative, and something to show.
+
+        Every input is checked against model/limits.py first, so this never fires for them (the fuzz
+        tests assert so); if a path was missed it stops a NaN, inf or negative size from reaching a
+        chart, a verdict or `--json`.
+        """
+        if not self.stages:
+            raise EstimateError(key="error.estimate_not_finite", block="total", stage=0, value=0)
+        for stage in self.stages:
+            for block in stage.blocks:
+                if not (math.isfinite(block.mib) and block.mib >= 0):
+                    raise EstimateError(key="error.estimate_not_finite", block=block.key, stage=stage.stage,
+                                        value=block.mib)
+            if not 0 < stage.total_mib < math.inf:
+                raise EstimateError(key="error.estimate_not_finite", block="total", stage=stage.stage,
+                                    value=stage.total_mib)
 
     @property
     def peak_stage(self) -> StageEstimate:

@@ -70,13 +70,15 @@ class CompareCard(pn.viewable.Viewer):
         super().__init__(**params)
         self.session, self.view, self.pins = session, view, pins
 
-    def _pin_list(self, pinned: list[Pin], lang: str) -> pn.Column:
+    def _pin_list(self, pinned: list[Pin], lang: str) -> pn.viewable.Viewable:
         rows = []
         for index, pin in enumerate(pinned):
             remove = pn.widgets.Button(name=f"✕ {LETTERS[index]}", width=60, margin=(2, 10),
                                        css_classes=["memviz-unpin"], description=t("compare.remove", lang))
             remove.on_click(lambda _e, index=index: self.pins.remove(index))
             rows.append(pn.Row(remove, html(f'<div class="memviz-text">{escape(pin.label)}</div>', margin=(8, 4))))
+        if not rows:  # an empty layout is Bokeh's warning W-1002
+            return pn.Spacer(height=0, sizing_mode="stretch_width")
         return pn.Column(*rows, sizing_mode="stretch_width")
 
     def __panel__(self) -> pn.Column:

@@ -61,7 +61,11 @@ def param_widget(prefix: str, parameter: param.Parameter, lang_param: param.Para
         return from_param(pn.widgets.Select, parameter, name=name, options=options, css_classes=css,
                           sizing_mode="stretch_width")
     widget_type = pn.widgets.IntInput if isinstance(parameter, param.Integer) else pn.widgets.FloatInput
-    return from_param(widget_type, parameter, name=name, css_classes=css, sizing_mode="stretch_width")
+    # The parameter's bounds are model/limits.py's: the page takes every value the CLI takes (from_param
+    # would stop a number box at the softbounds).
+    start, end = parameter.bounds
+    return from_param(widget_type, parameter, name=name, css_classes=css, sizing_mode="stretch_width", start=start,
+                      end=end)
 
 
 def _grid(prefix: str, obj: param.Parameterized, names: tuple[str, ...], lang_param: param.Parameter) -> pn.Column:

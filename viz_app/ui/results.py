@@ -153,8 +153,9 @@ class Results(pn.viewable.Viewer):
         details = from_param(
             pn.widgets.Switch, v.param.details, name="", width=40, css_classes=["memviz-details"],
                                                margin=(14, 4, 0, 10))
+        # Fixed size needs both sides (Bokeh warns W-1005 FIXED_SIZING_MODE on every page load otherwise).
         details_label = text(label("treemap.details", v.param.lang), margin=(14, 10, 0, 0), sizing_mode="fixed",
-                             width=110)
+                             width=110, height=24)
         stage = from_param(
             pn.widgets.IntSlider, c.param.stage, name=label("param.stage", v.param.lang), width=220, start=0,
             end=pn.bind(lambda pp: max(pp - 1, 1), c.param.pp), visible=pn.bind(lambda pp: pp > 1, c.param.pp),

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import param
 
+from ..limits import bounds
+
 # "nonparametric": LayerNorm without weight or bias (OLMo-1); also the counting convention of
 # Korthikanti et al. 2022, whose 12*L*h^2 parameters leave norms and biases out.
 NORM_TYPES = ("rmsnorm", "layernorm", "nonparametric")
@@ -23,20 +25,26 @@ class Architecture(param.Parameterized):
 
     model_name = param.String("custom", doc="Display name (from the preset or the imported file).")
     family = param.String("llama", doc="Model family the architecture was imported from (llama, gpt2, ...).")
-    hidden_size = param.Integer(4096, bounds=(1, None), softbounds=(64, 16384), doc="Model width h.")
-    num_layers = param.Integer(32, bounds=(1, None), softbounds=(1, 128), doc="Decoder layers L.")
-    num_attention_heads = param.Integer(32, bounds=(1, None), softbounds=(1, 128), doc="Query heads a.")
+    hidden_size = param.Integer(4096, bounds=bounds("hidden_size"), softbounds=(64, 16384), doc="Model width h.")
+    num_layers = param.Integer(32, bounds=bounds("num_layers"), softbounds=(1, 128), doc="Decoder layers L.")
+    num_attention_heads = param.Integer(
+        32, bounds=bounds("num_attention_heads"), softbounds=(1, 128),
+        doc="Query heads a.",
+    )
     num_kv_heads = param.Integer(
-        None, bounds=(1, None), allow_None=True,
+        None, bounds=bounds("num_kv_heads"), allow_None=True,
         doc="Key/value heads g (GQA/MQA); None means g = a (multi-head attention).",
     )
     head_dim = param.Integer(
-        None, bounds=(1, None), allow_None=True, doc="Per-head width d; None means h / a.",
+        None, bounds=bounds("head_dim"), allow_None=True, doc="Per-head width d; None means h / a.",
     )
-    ffn_hidden_size = param.Integer(11008, bounds=(1, None), softbounds=(64, 65536), doc="MLP inner width f.")
+    ffn_hidden_size = param.Integer(
+        11008, bounds=bounds("ffn_hidden_size"), softbounds=(64, 65536),
+        doc="MLP inner width f.",
+    )
     gated_mlp = param.Boolean(True, doc="Gated MLP (SwiGLU/GeGLU: gate, up and down projections).")
     hidden_act = param.Selector(default="silu", objects=list(ACTIVATIONS), doc="MLP activation function.")
-    vocab_size = param.Integer(32000, bounds=(1, None), softbounds=(1000, 262144), doc="Vocabulary size V.")
+    vocab_size = param.Integer(32000, bounds=bounds("vocab_size"), softbounds=(1000, 262144), doc="Vocabulary size V.")
     tie_embeddings = param.Boolean(False, doc="Output head shares the input embedding matrix.")
     norm_type = param.Selector(
         default="rmsnorm", objects=list(NORM_TYPES),
@@ -54,7 +62,8 @@ class Architecture(param.Parameterized):
         1.0, bounds=(0.0, 1.0), doc="Share of each head's width that rotary embeddings rotate (GPT-NeoX rotary_pct).",
     )
     max_position_embeddings = param.Integer(
-        4096, bounds=(1, None), doc="Longest sequence the model supports (learned positions: table rows).",
+        4096, bounds=bounds("max_position_embeddings"),
+        doc="Longest sequence the model supports (learned positions: table rows).",
     )
     attention_dropout = param.Number(0.0, bounds=(0.0, 1.0), doc="Dropout on attention probabilities.")
     hidden_dropout = param.Number(0.0, bounds=(0.0, 1.0), doc="Dropout after attention/MLP and embedding.")
@@ -81,17 +90,20 @@ class Architecture(param.Parameterized):
     )
     # Mixture of experts (Shazeer et al. 2017; Fedus et al. 2022); 0 experts is a dense model.
     num_experts = param.Integer(
-        0, bounds=(0, None), softbounds=(0, 256), doc="Routed experts per MoE layer E (0: dense).",
+        0, bounds=bounds("num_experts"), softbounds=(0, 256), doc="Routed experts per MoE layer E (0: dense).",
     )
-    moe_top_k = param.Integer(2, bounds=(1, None), softbounds=(1, 16), doc="Experts each token is routed to k.")
+    moe_top_k = param.Integer(
+        2, bounds=bounds("moe_top_k"), softbounds=(1, 16), doc="Experts each token is routed to k.",
+    )
     moe_ffn_hidden_size = param.Integer(
-        None, bounds=(1, None), allow_None=True, doc="Inner width of one routed expert f_e; None means f.",
+        None, bounds=bounds("moe_ffn_hidden_size"), allow_None=True,
+        doc="Inner width of one routed expert f_e; None means f.",
     )
     num_shared_experts = param.Integer(
-        0, bounds=(0, None), doc="Shared experts every token passes (DeepSeek, Qwen2-MoE).",
+        0, bounds=bounds("num_shared_experts"), doc="Shared experts every token passes (DeepSeek, Qwen2-MoE).",
     )
     shared_expert_ffn_hidden_size = param.Integer(
-        None, bounds=(1, None), allow_None=True,
+        None, bounds=bounds("shared_expert_ffn_hidden_size"), allow_None=True,
         doc="Inner width of one shared expert; None means f_e. The shared experts run as one MLP of their "
             "summed width.",
     )
@@ -99,10 +111,11 @@ class Architecture(param.Parameterized):
         False, doc="A sigmoid gate (h -> 1) scales the shared experts' output (Qwen2-MoE).",
     )
     moe_first_k_dense = param.Integer(
-        0, bounds=(0, None), doc="The first k layers keep a dense MLP (DeepSeek first_k_dense_replace).",
+        0, bounds=bounds("moe_first_k_dense"),
+        doc="The first k layers keep a dense MLP (DeepSeek first_k_dense_replace).",
     )
     moe_layer_freq = param.Integer(
-        1, bounds=(1, None), doc="After the dense ones, layer i is MoE when (i + offset) % freq == 0.",
+        1, bounds=bounds("moe_layer_freq"), doc="After the dense ones, layer i is MoE when (i + offset) % freq == 0.",
     )
     moe_layer_offset = param.Integer(
         0, bounds=(0, 1), doc="0: layers 0, freq, 2 freq ... are MoE (Megatron, DeepSeek); 1: layers freq-1, "
@@ -116,7 +129,7 @@ class Architecture(param.Parameterized):
         doc="Dtype of router logits and probabilities (Megatron moe_router_dtype; compute: the activation dtype).",
     )
     moe_capacity_factor = param.Number(
-        None, bounds=(0.0, None), allow_None=True,
+        None, bounds=bounds("moe_capacity_factor"), allow_None=True,
         doc="Tokens an expert takes, as a multiple of its balanced share; extra tokens are dropped. None: dropless.",
     )
     moe_pad_to_capacity = param.Boolean(
@@ -124,18 +137,20 @@ class Architecture(param.Parameterized):
     )
     # Multi-head latent attention (DeepSeek-V2): low-rank q and kv, decoupled rotary key.
     q_lora_rank = param.Integer(
-        None, bounds=(1, None), allow_None=True, doc="MLA query down-projection rank; None: direct q.",
+        None, bounds=bounds("q_lora_rank"), allow_None=True, doc="MLA query down-projection rank; None: direct q.",
     )
     kv_lora_rank = param.Integer(
-        None, bounds=(1, None), allow_None=True, doc="MLA key/value latent rank c; None: not MLA.",
+        None, bounds=bounds("kv_lora_rank"), allow_None=True, doc="MLA key/value latent rank c; None: not MLA.",
     )
-    qk_nope_head_dim = param.Integer(128, bounds=(1, None), doc="MLA per-head query/key width without rotary.")
+    qk_nope_head_dim = param.Integer(
+        128, bounds=bounds("qk_nope_head_dim"), doc="MLA per-head query/key width without rotary.",
+    )
     qk_rope_head_dim = param.Integer(
-        64, bounds=(1, None), doc="MLA per-head rotary width (the key part shared by heads).",
+        64, bounds=bounds("qk_rope_head_dim"), doc="MLA per-head rotary width (the key part shared by heads).",
     )
-    v_head_dim = param.Integer(128, bounds=(1, None), doc="MLA per-head value width.")
+    v_head_dim = param.Integer(128, bounds=bounds("v_head_dim"), doc="MLA per-head value width.")
     mtp_layers = param.Integer(
-        0, bounds=(0, None), doc="Multi-token-prediction depths (DeepSeek-V3 num_nextn_predict_layers).",
+        0, bounds=bounds("mtp_layers"), doc="Multi-token-prediction depths (DeepSeek-V3 num_nextn_predict_layers).",
     )
 
     @property

@@ -10,15 +10,14 @@ and refused with a clear message: the analytic model covers decoder-only transfo
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from ..errors import MemvizError
-from ..json_input import json_kind
+from ..json_input import decode_json, json_kind, read_json_bytes
+from ..limits import checked, shown
 from .architecture import ACTIVATIONS, Architecture
 
-MAX_CONFIG_BYTES = 1 << 20  # a model config is a few KiB; refuse anything absurd
 HF_FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gpt2", "gpt_neox", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe",
                "deepseek_v2", "deepseek_v3")
 LLAMA_LIKE = ("llama", "mistral", "qwen2", "qwen3", "mixtral", "qwen2_moe", "qwen3_moe", "olmoe")
@@ -29,20 +28,11 @@ class ModelConfigError(MemvizError):
 
 
 def read_model_config(path: str | Path, name: str | None = None) -> Architecture:
-    """Parse a config file (Hugging Face or Galvatron meta) into an `Architecture`."""
+    """Parse a config file (Hugging Face or Galvatron meta) into an `Architecture`, through the JSON boundary."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ModelConfigError(f"{path.name}: {size} bytes is too large for a model config")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelConfigError(f"{path.name}: no such file ({path})") from None
-    except IsADirectoryError:
-        raise ModelConfigError(f"{path.name}: is a folder, not a model config file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelConfigError(f"{path.name}: not valid JSON ({exc})") from exc
-    return import_model_config(data, name or path.stem)
+    if not path.exists():
+        raise ModelConfigError(f"{path.name}: no such file ({path})")
+    return import_model_config(decode_json(read_json_bytes(path), path.name), name or path.stem)
 
 
 def import_model_config(data: dict, name: str = "imported") -> Architecture:
@@ -66,13 +56,14 @@ def _fraction(data: dict, key: str, default: float, where: str) -> float:
     """A probability or share from the config (dropout, rotary_pct): a number in [0, 1]."""
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ModelConfigError(key="error.config_fraction", where=where, path=key, value=repr(value)[:40])
+        raise ModelConfigError(key="error.config_fraction", where=where, path=key, value=shown(value))
     return float(value)
 
 
 def _activation(value, where: str) -> str:
     if value not in ACTIVATIONS:
-        raise ModelConfigError(key="error.config_activation", where=where, value=value, known=", ".join(ACTIVATIONS))
+        raise ModelConfigError(key="error.config_activation", where=where, value=shown(value),
+                               known=", ".join(ACTIVATIONS))
     return value
 
 
@@ -176,7 +167,8 @@ def _gpt2(data: dict, name: str) -> dict:
         num_layers=_need(data, "n_layer", where),
         num_attention_heads=_need(data, "n_head", where),
         num_kv_heads=data.get("num_key_value_heads"),  # not in HF GPT-2; lets a config describe Megatron GPT
-        ffn_hidden_size=data.get("n_inner") or 4 * hidden,
+        # 4h by default: h must be a size before it is multiplied ("64" * 4 is a string)
+        ffn_hidden_size=data.get("n_inner") or 4 * _positive(hidden, "hidden_size", "n_embd", name),
         gated_mlp=False,
         hidden_act=_activation(data.get("activation_function", "gelu_new"), where),
         vocab_size=_need(data, "vocab_size", where),
@@ -234,7 +226,7 @@ def architecture_from_hf_config(data: dict, name: str = "imported") -> Architect
     elif family == "gpt_neox":
         values = _gpt_neox(data, name)
     else:
-        raise ModelConfigError(key="error.config_family", name=name, family=family, known=", ".join(HF_FAMILIES))
+        raise ModelConfigError(key="error.config_family", name=name, family=shown(family), known=", ".join(HF_FAMILIES))
     return _build(values, name, family)
 
 
@@ -252,16 +244,19 @@ def architecture_from_galvatron_meta(data: dict, name: str = "imported") -> Arch
     if {"dim", "n_heads", "n_layers"} <= data.keys():
         return _build(_galvatron_llama(data, name), name, "llama")
     if {"d_model", "d_ff", "num_heads"} <= data.keys():
-        raise ModelConfigError(key="error.config_t5", name=name, d_model=data["d_model"],
-                               encoder=data.get("num_layers"),
-                               decoder=data.get("num_decoder_layers", data.get("num_layers")))
+        raise ModelConfigError(key="error.config_t5", name=name, d_model=shown(data["d_model"]),
+                               encoder=shown(data.get("num_layers")),
+                               decoder=shown(data.get("num_decoder_layers", data.get("num_layers"))))
     raise ModelConfigError(key="error.config_unknown", name=name, known=", ".join(HF_FAMILIES))
 
 
 def _galvatron_llama(data: dict, name: str) -> dict:
     where = f"{name} (galvatron llama_hf)"
     dim = _need(data, "dim", where)
-    ffn = data.get("ffn_dim") or llama_ffn_size(dim, int(data.get("multiple_of", 256)))
+    ffn = data.get("ffn_dim")
+    if ffn is None:  # Meta's rule from dim and multiple_of: both must be sizes before it runs
+        dim = _positive(dim, "hidden_size", "dim", name)
+        ffn = llama_ffn_size(dim, _positive(data.get("multiple_of", 256), "multiple_of", "multiple_of", name))
     return dict(
         hidden_size=dim,
         num_layers=_need(data, "n_layers", where),
@@ -278,6 +273,16 @@ def _galvatron_llama(data: dict, name: str) -> dict:
     )
 
 
+def _positive(value: object, limit: str, path: str, name: str) -> int:
+    """A positive whole number within the limit `limit` (model/limits.py), else an error naming `path`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ModelConfigError(key="error.config_positive", name=name, path=path, value=shown(value))
+    try:
+        return checked(limit, value, field=path, where=name)
+    except MemvizError as exc:
+        raise ModelConfigError(key=exc.text.key, **exc.text.values) from None
+
+
 def _build(values: dict, name: str, family: str) -> Architecture:
     optional = [key for key in ("num_kv_heads", "head_dim", "max_position_embeddings", "moe_ffn_hidden_size",
                                 "shared_expert_ffn_hidden_size", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim",
@@ -291,8 +296,7 @@ def _build(values: dict, name: str, family: str) -> Architecture:
         raise ModelConfigError(key="error.config_top_k", name=name, k=values["moe_top_k"],
                                experts=values["num_experts"])
     for key in ("hidden_size", "num_layers", "num_attention_heads", "ffn_hidden_size", "vocab_size", *optional):
-        if isinstance(values[key], bool) or not isinstance(values[key], int) or values[key] < 1:
-            raise ModelConfigError(key="error.config_positive", name=name, path=key, value=repr(values[key])[:40])
+        _positive(values[key], key, key, name)
     if values.get("head_dim") is None and values["hidden_size"] % values["num_attention_heads"]:
         raise ModelConfigError(key="error.config_head_dim", name=name, hidden=values["hidden_size"],
                                heads=values["num_attention_heads"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import param
 
+from ..limits import bounds
+
 OPTIMIZERS = ("adam", "adamw", "sgd_momentum", "adam_8bit", "none")
 GRAD_DTYPES = ("fp32", "bf16", "bf16+fp32_accumulation")
 SCHEDULES = ("1f1b", "interleaved", "gpipe")
@@ -46,7 +48,7 @@ class AnalyticOptions(param.Parameterized):
             "optimizer updates the half-precision weights, as torchtune with dtype bf16).",
     )
     optimizer_offload_fraction = param.Number(
-        0.0, bounds=(0, 1),
+        0.0, bounds=bounds("optimizer_offload_fraction"),
         doc="Share of the optimizer (master weights and moments) kept in CPU memory instead (Megatron's "
             "--optimizer-cpu-offload with --optimizer-offload-fraction, DeepSpeed's offload_optimizer).",
     )
@@ -62,7 +64,7 @@ class AnalyticOptions(param.Parameterized):
             "torch's foreach Adam(W) also holds sqrt(exp_avg_sq) for every parameter during the step.",
     )
     optimizer_sub_group_size = param.Integer(
-        0, bounds=(0, None),
+        0, bounds=bounds("optimizer_sub_group_size"),
         doc="DeepSpeed sub_group_size: the optimizer step casts one ZeRO-3 sub-group's gradients (ZeRO-1/2: the "
             "rank's whole partition) to fp32 (elements; 0: no such copy).",
     )
@@ -86,7 +88,7 @@ class AnalyticOptions(param.Parameterized):
             "mla_up_proj, layernorm, mlp, moe_act, moe, shared_experts.",
     )
     moe_load_factor = param.Number(
-        1.0, bounds=(1.0, None), softbounds=(1.0, 4.0),
+        1.0, bounds=bounds("moe_load_factor"), softbounds=(1.0, 4.0),
         doc="Tokens the busiest expert rank computes, over its balanced share (routing imbalance; 1: balanced).",
     )
     flash_attention = param.Boolean(True, doc="Fused attention (FlashAttention/SDPA): no s^2 scores are stored.")
@@ -97,10 +99,12 @@ class AnalyticOptions(param.Parameterized):
     )
     schedule = param.Selector(default="1f1b", objects=list(SCHEDULES), doc="Pipeline schedule.")
     virtual_stages = param.Integer(
-        1, bounds=(1, None), softbounds=(1, 8), doc="Model chunks per pipeline stage (interleaved schedule).",
+        1, bounds=bounds("virtual_stages"), softbounds=(1, 8),
+        doc="Model chunks per pipeline stage (interleaved schedule).",
     )
     context_parallel = param.Integer(
-        1, bounds=(1, None), softbounds=(1, 16), doc="Context-parallel degree cp (sequence split over GPUs).",
+        1, bounds=bounds("context_parallel"), softbounds=(1, 16),
+        doc="Context-parallel degree cp (sequence split over GPUs).",
     )
     fp32_sharded_params = param.Boolean(
         False, doc="FSDP2 mixed precision (torchtitan): the sharded parameters are the fp32 master weights, "
@@ -114,12 +118,13 @@ class AnalyticOptions(param.Parameterized):
         doc="Layers per pipeline stage, like Galvatron's pp_division; None splits as evenly as possible.",
     )
     first_stage_layers = param.Integer(
-        0, bounds=(0, None), doc="Layers on the first pipeline stage (Megatron --decoder-first-pipeline-num-layers); "
-                                 "0: not set. The stages between split the rest evenly.",
+        0, bounds=bounds("first_stage_layers"),
+        doc="Layers on the first pipeline stage (Megatron --decoder-first-pipeline-num-layers); 0: not set. The "
+            "stages between split the rest evenly.",
     )
     last_stage_layers = param.Integer(
-        0, bounds=(0, None), doc="Layers on the last pipeline stage (Megatron --decoder-last-pipeline-num-layers); "
-                                 "0: not set.",
+        0, bounds=bounds("last_stage_layers"),
+        doc="Layers on the last pipeline stage (Megatron --decoder-last-pipeline-num-layers); 0: not set.",
     )
     embedding_in_pipeline_split = param.Boolean(
         False, doc="Count the embedding as one layer when splitting (Megatron "
@@ -130,32 +135,37 @@ class AnalyticOptions(param.Parameterized):
                    "the last model chunk gets one layer fewer.",
     )
     vocab_pad_multiple = param.Integer(
-        1, bounds=(1, None), doc="Pad the vocabulary to a multiple of this x tp (Megatron default 128; HF 1).",
+        1, bounds=bounds("vocab_pad_multiple"),
+        doc="Pad the vocabulary to a multiple of this x tp (Megatron default 128; HF 1).",
     )
     cross_entropy_fp32_copies = param.Number(
-        1.5, bounds=(0, 4),
+        1.5, bounds=bounds("cross_entropy_fp32_copies"),
         doc="fp32 logits-sized buffers alive at the loss's peak: 1.5 for Megatron's vocab-parallel cross "
             "entropy (fp32 softmax kept and updated in place, plus a bf16 copy); 3 for PyTorch's "
             "cross_entropy(logits.float()) (in backward: saved log-probs, their gradient and the input "
             "gradient); 0 for fused linear + loss kernels that never form the logits (Liger, chunked).",
     )
     zero3_prefetch_layers = param.Integer(
-        2, bounds=(0, None), doc="Layers whose parameters ZeRO-3/FSDP holds gathered at once (current + prefetch).",
+        2, bounds=bounds("zero3_prefetch_layers"),
+        doc="Layers whose parameters ZeRO-3/FSDP holds gathered at once (current + prefetch).",
     )
     zero3_max_reuse_distance = param.Integer(
-        0, bounds=(0, None),
+        0, bounds=bounds("zero3_max_reuse_distance"),
         doc="DeepSpeed ZeRO-3 stage3_max_reuse_distance (parameters): gathered weights used again within it stay "
             "gathered, so the last layers stay gathered from their forward to their backward; 0: use "
             "zero3_prefetch_layers.",
     )
     cuda_context_mib = param.Number(
-        500.0, bounds=(0, None), doc="CUDA context and kernels, outside PyTorch's allocator (nvidia-smi only).",
+        500.0, bounds=bounds("cuda_context_mib"),
+        doc="CUDA context and kernels, outside PyTorch's allocator (nvidia-smi only).",
     )
     allocator_fragmentation = param.Number(
-        0.05, bounds=(0, 1), doc="Caching-allocator reserve above allocated memory, as a fraction of it.",
+        0.05, bounds=bounds("allocator_fragmentation"),
+        doc="Caching-allocator reserve above allocated memory, as a fraction of it.",
     )
     nccl_buffer_mib_per_group = param.Number(
-        128.0, bounds=(0, None), doc="NCCL buffers per communicator of size > 1 (nvidia-smi only).",
+        128.0, bounds=bounds("nccl_buffer_mib_per_group"),
+        doc="NCCL buffers per communicator of size > 1 (nvidia-smi only).",
     )
 
     def values(self) -> dict:

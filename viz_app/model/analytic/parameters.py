@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 from ..errors import StrategyError
+from ..limits import MAX_TP
 from .architecture import Architecture
 
 NORM_PARAMS_PER_WIDTH = {"rmsnorm": 1, "layernorm": 2, "nonparametric": 0}
@@ -217,7 +218,7 @@ def check_tensor_parallel(arch: Architecture, tp: int) -> None:
             raise StrategyError(key=key, tp=tp, value=value)
 
 
-def tensor_parallel_choices(arch: Architecture, max_tp: int = 64) -> list[int]:
+def tensor_parallel_choices(arch: Architecture, max_tp: int = MAX_TP) -> list[int]:
     """TP degrees `check_tensor_parallel` accepts for this architecture, up to `max_tp`."""
     choices = []
     for tp in range(1, max_tp + 1):
