@@ -425,6 +425,24 @@ CATALOG = {
     "compare.verdict": "Fits the GPU? · most loaded stage",
     "notice.strategy_file": "Per-layer strategies of {name}: {layers}",
     # Formula phrases (symbols stay symbols), sources and saved tensors of the cost models.
+    "formula.moe_shape": ", E {experts}, k {k}, f_e {f_e}, f_s {f_s}, etp {etp}, load factor {load:g}",
+    "formula.kind.dense": "dense",
+    "formula.kind.MoE": "MoE",
+    "formula.kind_layers": "{n} {kind} layers",
+    "formula.layer_tensors": "per layer in MiB: {tensors}",
+    "formula.kind_layer_tensors": "per {kind} layer in MiB: {tensors}",
+    "formula.moe_mlps_apart": " (MoE MLPs in activation.experts)",
+    "formula.in_flight_uneven": "{passes} in flight ({schedule}) holding {pass_layers} layers - {layers} counted in "
+        "layer activations = {extra} layers",
+    "formula.mean": " mean",
+    "formula.experts_what": " (router, permutation, routed and shared experts)",
+    "formula.stage_activation": "stage activation per micro-batch ({term})",
+    "formula.backward_gradients": "{e}(sbh/{sp} + {n}sbf/t) = {mib:.4g} MiB (output gradient, fc2-input gradient, "
+        "{inputs} activation-input gradient(s))",
+    "source.backward": "PyTorch autograd: a layer's backward holds the gradient of its output and, in the MLP, the "
+        "gradient of the fc2 input and of the activation's inputs at once (SwiGLU: gate, up)",
+    "formula.freed_at_peak": "freed at the step's peak ({phase}); {mib:.4g} MiB while alive",
+    "formula.partly_alive_at_peak": "{mib:.4g} MiB of it alive at the step's peak ({phase})",
     "formula.layers": "{n} layers",
     "formula.middle_stage": "middle stage: no embedding or head",
     "formula.other_activation": "other activation[tp={tp}]",

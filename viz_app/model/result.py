@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..i18n import Text
 from .errors import MemvizError
 from .terms import Term
 
@@ -81,6 +82,11 @@ class Phase:
         if self.kind == "optimizer":
             return "optimizer step"
         return f"{self.kind} {self.number}" + (f", layer {self.layer}" if self.kind == "backward" else "")
+
+    @property
+    def text(self) -> Text:
+        """The phase as the page shows it, in its language (catalog phase.<kind>)."""
+        return Text(f"phase.{self.kind}", {"number": self.number, "layer": self.layer})
 
     def category_mib(self, category: str) -> float:
         return sum(mib for key, mib in self.blocks.items() if key.split(".")[0] == category)

@@ -150,46 +150,57 @@ def layer_activation_blocks(run: Run, stage: int) -> list[Block]:
     v = o.virtual_stages
     passes = inflight_chunk_passes(o.schedule, stage, c.pp, c.chunks, v)
     arch = run.arch
-    shape = (f"s {c.seq_length}/cp {o.context_parallel}, b {c.micro_batch_size}, h {arch.hidden_size}, "
-             f"a {arch.num_attention_heads}, g {arch.kv_heads}, d {arch.head_width}, "
-             f"f {arch.ffn_hidden_size}, t {c.tp}, SP {'on' if run.saved()['sequence_parallel'] else 'off'}, "
-             f"recompute {run.recompute}, {o.kernels} kernels, flash {'on' if o.flash_attention else 'off'}")
+    shape = Text("formula.layer_shape", {
+        "s": c.seq_length, "cp": o.context_parallel, "b": c.micro_batch_size, "h": arch.hidden_size,
+        "a": arch.num_attention_heads, "g": arch.kv_heads, "d": arch.head_width, "f": arch.ffn_hidden_size,
+        "t": c.tp, "sp": _on_off(run.saved()["sequence_parallel"]),
+        "recompute": Text(f"formula.recompute.{run.recompute}"), "kernels": Text(f"formula.kernels.{o.kernels}"),
+        "flash": _on_off(o.flash_attention)})
     if arch.is_moe:
-        shape += (f", E {arch.num_experts}, k {arch.moe_top_k}, f_e {arch.expert_ffn}, f_s {arch.shared_ffn}, "
-                  f"etp {c.etp}, load factor {o.moe_load_factor:g}")
+        shape = Joined(shape, Text("formula.moe_shape", {
+            "experts": arch.num_experts, "k": arch.moe_top_k, "f_e": arch.expert_ffn, "f_s": arch.shared_ffn,
+            "etp": c.etp, "load": o.moe_load_factor}))
     layers, experts, moe_layers = None, None, 0
     details = []
     for kind, count, tensors in kinds:
-        unit = "" if len(kinds) == 1 else f" {kind}"
+        kind_text = None if len(kinds) == 1 else Text(f"formula.kind.{kind}")
         for part in (False, True):  # the layer's own tensors, then its MoE MLP's (a block of their own)
             mib = _mib(sum(t.nbytes for t in tensors if t.expert == part))
             if part and not mib:
                 continue
-            term = Term(count, f"{count}{unit} layers").times(Term(mib, f"{mib:.4g} MiB per layer"))
+            counted = (Text("formula.layers", {"n": count}) if kind_text is None
+                       else Text("formula.kind_layers", {"n": count, "kind": kind_text}))
+            term = Term(count, counted).times(Term(mib, Text("formula.mib_per_layer", {"mib": mib})))
             if part:
                 experts, moe_layers = term if experts is None else experts.plus(term), moe_layers + count
             else:
                 layers = term if layers is None else layers.plus(term)
-        details.append(f"per{unit} layer in MiB: {_terms_text(tensors)}")
-    text = f"; ({shape}) " + "; ".join(details)
-    layers = layers.worded(after=(" (MoE MLPs in activation.experts)" if experts else "") + text)
+        details.append(Text("formula.layer_tensors", {"tensors": _terms_text(tensors)}) if kind_text is None
+                       else Text("formula.kind_layer_tensors", {"kind": kind_text, "tensors": _terms_text(tensors)}))
+    pieces = [Text("formula.moe_mlps_apart")] if experts else []
+    pieces += ["; (", shape, ") "]
+    for i, detail in enumerate(details):
+        pieces += ["; " if i else "", detail]
+    layers = layers.worded(after=Joined(*pieces))
     per_layer_mib = (layers.value + (experts.value if experts else 0.0)) / n
     extra = passes - v
-    in_flight = f"{passes} in flight ({schedule_formula(o.schedule, stage, c.pp, c.chunks, v)})"
+    schedule = schedule_formula(o.schedule, stage, c.pp, c.chunks, v)
     if len(set(run.chunk_layers[stage])) == 1:
-        inflight = (Term(extra, f"{in_flight} - {v} counted in layer activations = {extra}")
-                    .times(Term(n / v, f"{n}/{v} layers")))
+        inflight = (Term(extra, Text("formula.in_flight_passes", {"passes": passes, "schedule": schedule, "v": v,
+                                                                  "extra": extra}))
+                    .times(Term(n / v, Text("formula.layers_of", {"n": n, "v": v}))))
     else:  # uneven model chunks (pipeline_split.py): each pass holds its own chunk's layers
         pass_layers, stage_layers = run.pass_layers(stage), run.layers[stage]
         extra_layers = sum(pass_layers) - stage_layers
-        inflight = Term(extra_layers, f"{in_flight} holding {'+'.join(map(str, pass_layers))} layers - "
-                                      f"{stage_layers} counted in layer activations = {extra_layers} layers")
-    mean = " mean" if len(kinds) > 1 or experts else ""
-    inflight = inflight.times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB{mean}"))
+        inflight = Term(extra_layers, Text("formula.in_flight_uneven", {
+            "passes": passes, "schedule": schedule, "pass_layers": "+".join(map(str, pass_layers)),
+            "layers": stage_layers, "extra": extra_layers}))
+    mean = Text("formula.mean") if len(kinds) > 1 or experts else ""
+    inflight = inflight.times(Term(per_layer_mib, Joined(f"{per_layer_mib:.4g} MiB", mean)))
     blocks = [Block.of("activation.layers", ACTIVATION, layers, n, SRC_ACTIVATION)]
     if experts:
-        blocks.append(Block.of("activation.experts", ACTIVATION, experts.worded(after=" (router, permutation, "
-                               "routed and shared experts)"), moe_layers, SRC_MOE_ACTIVATION))
+        blocks.append(Block.of("activation.experts", ACTIVATION, experts.worded(after=Text("formula.experts_what")),
+                               moe_layers, SRC_MOE_ACTIVATION))
     return blocks + [Block.of("activation.inflight", ACTIVATION, inflight, extra, SRC_SCHEDULE)]
 
 

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...i18n import Joined, Text
 from ..result import Block, Phase
 from ..terms import Term
 
 MIB = 1 << 20
-SRC_BACKWARD = ("PyTorch autograd: a layer's backward holds the gradient of its output and, in the MLP, "
-                "the gradient of the fc2 input and of the activation's inputs at once (SwiGLU: gate, up)")
+SRC_BACKWARD = Text("source.backward")
 SRC_AUTOGRAD_GRADS = ("PyTorch torch/csrc/autograd/functions/accumulate_grad.h (a leaf's .grad is allocated "
                       "when its gradient first arrives); torch.optim.Optimizer.zero_grad(set_to_none=True)")
 WORKING = "activation.backward_gradients"
@@ -67,8 +67,8 @@ def backward_gradients_term(run) -> Term:
     sbf = x.s * x.b * x.f / x.t
     inputs = 2 if run.arch.gated_mlp else 1
     nbytes = x.e * (sbh + (1 + inputs) * sbf)
-    return Term(nbytes / MIB, f"{x.e}(sbh/{x.sp} + {1 + inputs}sbf/t) = {nbytes / MIB:.4g} MiB "
-                              f"(output gradient, fc2-input gradient, {inputs} activation-input gradient(s))")
+    return Term(nbytes / MIB, Text("formula.backward_gradients", {"e": x.e, "sp": x.sp, "n": 1 + inputs,
+                                                                  "mib": nbytes / MIB, "inputs": inputs}))
 
 
 def step_inputs(run, stage: int) -> StepInputs:
@@ -169,7 +169,7 @@ def blocks_at(phase: Phase, blocks: list[Block]) -> list[Block]:
         if alive == b.mib:
             out.append(b)
             continue
-        note = (f"freed at the step's peak ({phase.name}); {b.mib:.4g} MiB while alive" if alive == 0
-                else f"{alive:.4g} MiB of it alive at the step's peak ({phase.name})")
-        out.append(Block(b.key, b.category, alive, b.count, f"{b.formula}; {note}", b.source))
+        note = (Text("formula.freed_at_peak", {"phase": phase.text, "mib": b.mib}) if alive == 0
+                else Text("formula.partly_alive_at_peak", {"phase": phase.text, "mib": alive}))
+        out.append(Block(b.key, b.category, alive, b.count, Joined(b.formula, "; ", note), b.source))
     return out

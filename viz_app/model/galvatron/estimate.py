@@ -190,7 +190,7 @@ class _GroupParts:
 def _group_parts(group: LayerGroup, variant: ProfileVariant, lookup: _Lookup, seq_ratio: float) -> _GroupParts:
     terms = state_terms(variant.parameter_mib / group.config.tp, group.config, group.shards)
     activation = _layer_activation(group, variant, lookup, seq_ratio)
-    layers = Term(group.count, f"{group.count} layers")
+    layers = Term(group.count, Text("formula.layers", {"n": group.count}))
     return _GroupParts(activation, terms, States.of(terms).scaled(group.count), layers.times(activation))
 
 
@@ -199,9 +199,9 @@ def _activation_blocks(plan: StagePlan, parts: list[_GroupParts]) -> list[Block]
     more = plan.inflight - 1
     if len(parts) == 1:
         (group,), (part,) = plan.groups, parts
-        layers = Term(group.count, f"{group.count} layers")
-        inflight = (Term(more, f"{more} more micro-batches in flight").times(layers)
-                    .times(part.activation.worded("per-layer activation (", ")")))
+        layers = Term(group.count, Text("formula.layers", {"n": group.count}))
+        inflight = (Term(more, Text("formula.more_in_flight", {"n": more})).times(layers)
+                    .times(part.activation.phrased("formula.per_layer_activation")))
         return [Block("activation.layers", ACTIVATION, part.layers_activation.value, group.count,
                       part.layers_activation.text, SOURCE),
                 Block("activation.inflight", ACTIVATION, inflight.value, more * group.count, inflight.text, SOURCE)]
@@ -210,8 +210,8 @@ def _activation_blocks(plan: StagePlan, parts: list[_GroupParts]) -> list[Block]
     per_micro_batch = parts[0].layers_activation
     for part in parts[1:]:
         per_micro_batch = per_micro_batch.plus(part.layers_activation)
-    inflight = Term(more, f"{more} more micro-batches in flight").times(
-        per_micro_batch.worded("stage activation per micro-batch (", ")"))
+    inflight = Term(more, Text("formula.more_in_flight", {"n": more})).times(
+        per_micro_batch.phrased("formula.stage_activation"))
     return blocks + [Block("activation.inflight", ACTIVATION, inflight.value, more, inflight.text, SOURCE)]
 
 
