@@ -209,8 +209,11 @@ class Results(pn.viewable.Viewer):
             html(pn.bind(_formulas_html, self.param.later, c.param.stage, v.param.lang, v.param.unit)),
             sizing_mode="stretch_width",
         )
-        step = pn.Column(text(label("step.hint", v.param.lang), "memviz-hint"),
-                         self._plot(plots.step_chart, 300, stage=c.param.stage), sizing_mode="stretch_width")
+
+        def step() -> pn.Column:
+            return pn.Column(text(label("step.hint", v.param.lang), "memviz-hint"),
+                             self._plot(plots.step_chart, 300, stage=c.param.stage), sizing_mode="stretch_width")
+
         contents = {"bars": bars, "proportion": proportion, "donut": donut, "formulas": formulas, "step": step}
         # A segmented control, not pn.Tabs: its labels can follow the language.
         switcher = from_param(
@@ -219,7 +222,12 @@ class Results(pn.viewable.Viewer):
             options=pn.bind(lambda lang: {t(f"tab.{key}", lang): key for key in contents}, v.param.lang),
         )
         # Only the shown view is in the page, so hidden charts cost nothing when the estimate changes.
-        shown = pn.panel(pn.bind(contents.__getitem__, v.param.tab), sizing_mode="stretch_width")
+        # The step chart is built anew each time its tab opens: HoloViews evaluates a DynamicMap only
+        # for a plot in the page, so one left off the page kept the frame of the mode it was drawn in.
+        def view_of(tab: str) -> pn.viewable.Viewable:
+            return contents[tab]() if callable(contents[tab]) else contents[tab]
+
+        shown = pn.panel(pn.bind(view_of, v.param.tab), sizing_mode="stretch_width")
         return card(self._heading("analysis.title", stage=c.param.stage), switcher, shown,
                     css_classes=("memviz-analysis",))
 
