@@ -5,7 +5,8 @@ moment it appears until PyTorch frees it (a weakref finalizer on the storage obj
 keeps alive exactly as long as the storage). Parameters, which exist before the step, are counted
 from the start. This is what `torch.cuda.max_memory_allocated` reports on a GPU, without the
 caching allocator's rounding. Phases are named by module hooks: forward, loss (from the output
-head on), backward, optimizer step.
+head's forward until its backward has run: while the logits and their gradient are alive), backward,
+optimizer step.
 
 `torch.utils._python_dispatch.TorchDispatchMode` is the documented home of dispatch modes
 (https://pytorch.org/docs/stable/notes/extending.html), despite the module's underscore; it is
@@ -78,23 +79,22 @@ class LiveStorages(TorchDispatchMode):
 
 
 def measure_step(model, ids: torch.Tensor, micro_batches: int = 1, full_recompute: bool = False,
-                 lr: float = 1e-3) -> StepMemory:
-    """Peak live bytes over one optimizer step (AdamW, fp32 states) after a warm-up step.
+                 lr: float = 1e-3, foreach: bool = False) -> StepMemory:
+    """Peak live bytes over one optimizer step (AdamW, fp32 states; per tensor, or foreach) after a warm-up step.
 
     `ids` holds micro_batches x batch sequences; each micro-batch's loss is scaled and its
     gradients accumulate, as in gradient accumulation.
     """
     if full_recompute:
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, foreach=False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, foreach=foreach)
     chunks = ids.chunk(micro_batches)
 
     def one_step(tracker: LiveStorages | None) -> None:
         for chunk in chunks:
             tracker and tracker.set_phase("forward")
             loss = model(input_ids=chunk, labels=chunk).loss / micro_batches
-            tracker and tracker.set_phase("backward")
-            loss.backward()
+            loss.backward()  # the head's backward hook starts the backward phase
             del loss
         tracker and tracker.set_phase("optimizer")
         optimizer.step()
@@ -107,10 +107,12 @@ def measure_step(model, ids: torch.Tensor, micro_batches: int = 1, full_recomput
                                           if isinstance(s, torch.Tensor))]:
         tracker.track(tensor)
     head = model.get_output_embeddings()
-    hook = head.register_forward_pre_hook(lambda *_: tracker.set_phase("loss"))
+    hooks = [head.register_forward_pre_hook(lambda *_: tracker.set_phase("loss")),
+             head.register_full_backward_hook(lambda *_: tracker.set_phase("backward"))]
     try:
         with tracker:
             one_step(tracker)
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()
     return tracker.memory

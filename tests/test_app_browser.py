@@ -309,3 +309,17 @@ def test_details_treemap_and_phone_screenshots(page):
     card, canvas = page.locator(".memviz-analysis").bounding_box(), page.locator(".memviz-analysis canvas").first
     donut = canvas.bounding_box()
     assert card["x"] <= donut["x"] and donut["x"] + donut["width"] <= card["x"] + card["width"], (card, donut)
+
+
+def test_moe_model_link_shows_expert_blocks_and_ep(browser, app_url):
+    """A link to DeepSeek-V3 with EP 64, stage 5 (MoE layers): the EP field holds it, experts have their own blocks."""
+    page = open_app(browser, app_url + "?model=deepseek-v3&tp=8&pp=16&gpus=1024&ep=64&seq=4096&gbs=1024&stage=5")
+    try:
+        states = t("block.model_states.optimizer.experts", "en")
+        wait_until(lambda: plot_texts(page), lambda v: any(states in x for x in v), "expert states in the treemap")
+        assert page.locator(".memviz-ep input").first.input_value() == "64"
+        wait_until_quiet(page)
+        page.screenshot(path=screenshot_path("app-moe-deepseek-v3.png"), full_page=True)
+        assert requests_elsewhere(page) == []
+    finally:
+        page.close()

@@ -22,7 +22,7 @@ TREEMAP = ("Quad", "Text")
 STAGES = ("Quad", "Segment", "Text")
 EXPLORER = ("Scatter",)  # the strategy explorer's points (its capacity line is a Span, not a glyph)
 TAB_CHARTS = {"bars": [("HBar",)], "proportion": [("Quad", "Text")], "donut": [("MultiPolygons", "Text")],
-              "formulas": []}
+              "formulas": [], "step": [("Quad", "Segment", "Text")]}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -62,7 +62,8 @@ def test_whole_page_renders(session, cli_json):
     markup = _markup(*roots)
     sections = {t(key, "en") for key in ("section.model", "section.strategy", "section.batch", "section.training")}
     assert _card_titles(markup) == sections | {t("treemap.title", "en", stage=0), t("analysis.title", "en", stage=0),
-                                               t("stages.title", "en"), t("explore.title", "en", gpus=64)}
+                                               t("stages.title", "en"), t("compare.title", "en"),
+                                               t("explore.title", "en", gpus=64)}
     assert _total_mib(markup) == pytest.approx(cli_json("--preset", DEFAULT_PRESET)["peak_total_mib"], abs=1e-6)
     assert 'class="memviz-status" data-live="1"' in markup  # no served page: Panel runs onload at once
 
@@ -78,6 +79,7 @@ def test_views_render_every_tab_and_language(session):
             markup = _markup(root)
             assert ('class="memviz-formulas"' in markup) == (tab == "formulas")
             assert ('class="memviz-legend"' in markup) == (tab == "proportion")
+            assert 'class="memviz-legend-groups"' in markup  # the treemap's colour legend, on every tab
         assert _card_titles(markup) == {t("treemap.title", lang, stage=0), t("analysis.title", lang, stage=0),
                                         t("stages.title", lang), t("explore.title", lang, gpus=64)}
         view.tab, view.drill = "donut", True  # the donut's model-states ring

@@ -108,6 +108,30 @@ def test_bf16_moments_halve_adams_states():
     assert bf16["model_states.optimizer.layers"] == pytest.approx(params * 8)
 
 
+def test_no_master_weights_leave_the_moments_alone():
+    training = dict(tp=1, pp=1, total_gpus=1, zero_stage=0)
+    tune = _blocks_stage0(options_for({"framework": "torchtune"}), training)
+    params = tune["model_states.parameter.layers"] / 2  # bf16 weights
+    # pure bf16 (torchtune): AdamW's two moments in bf16, 2 + 2 B, and no fp32 copy; bf16 gradients
+    assert tune["model_states.optimizer.layers"] == pytest.approx(params * 4)
+    assert tune["model_states.gradient.layers"] == pytest.approx(params * 2)
+    with_master = _blocks_stage0(options_for({"framework": "torchtune", "master_weights": "fp32"}), training)
+    assert with_master["model_states.optimizer.layers"] == pytest.approx(params * 8)
+
+
+def test_offloaded_optimizer_leaves_its_share_on_the_cpu():
+    training = dict(tp=8, pp=1, total_gpus=8, zero_stage=1)
+    on_gpu = _blocks_stage0(options_for({"framework": "megatron"}), training)
+    half = _blocks_stage0(options_for({"framework": "megatron", "optimizer_offload_fraction": 0.5}), training)
+    whole = _blocks_stage0(options_for({"framework": "megatron", "optimizer_offload_fraction": 1.0}), training)
+    params = on_gpu["model_states.parameter.layers"] / 2
+    assert on_gpu["model_states.optimizer.layers"] == pytest.approx(params * 12)  # fp32 master + fp32 Adam
+    assert half["model_states.optimizer.layers"] == pytest.approx(params * 6)
+    assert whole["model_states.optimizer.layers"] == 0
+    # the gradient buffer stays on the GPU
+    assert whole["model_states.gradient.layers"] == on_gpu["model_states.gradient.layers"] == pytest.approx(params * 4)
+
+
 def _blocks_stage0(options, training) -> dict[str, float]:
     arch = load_model_preset("llama-3-8b")
     config = TrainingConfig()
@@ -118,7 +142,7 @@ def _blocks_stage0(options, training) -> dict[str, float]:
 def test_validation_rows_name_a_framework_and_are_reported_by_it():
     results = validate_rows(load_measurements())
     presets = {r.framework_preset for r in results.rows}
-    assert presets == {"megatron", "torchtitan", "deepspeed"}
+    assert presets == {"megatron", "torchtitan", "deepspeed", "torchtune"}
     summary = results.to_json()["by_framework"]
     assert sum(s["rows"] for s in summary.values()) == len(results.rows)
     for name, s in summary.items():

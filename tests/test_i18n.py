@@ -21,6 +21,7 @@ from viz_app.model.config import TrainingConfig
 from viz_app.model.explore.grid import EXCLUSION_REASONS
 from viz_app.model.galvatron.estimate import estimate_galvatron
 from viz_app.model.galvatron.presets import list_presets, load_preset
+from viz_app.model.result import PHASE_KINDS
 from viz_app.ui.explorer import COLUMNS as EXPLORER_COLUMNS
 from viz_app.view import View
 
@@ -31,7 +32,8 @@ KEY_LITERAL = re.compile(r"[a-z_]+(\.[a-z_0-9]+)+")
 FILE_NAME = re.compile(r".*\.(json|html|js|css|py|whl|txt|png)$")
 # Entries that read the same in both languages on purpose (names, units, acronyms).
 SAME_IN_BOTH = {"app.title", "gpu.label", "gpu.option", "total.mib_equivalent", "facts.precision_fp32",
-                "block.activation.logits", "opt.optimizer.adam", "opt.optimizer.adamw", "opt.grad_dtype.bf16",
+                "block.activation.logits", "block_short.overhead.cuda_context", "tensor.act_gate",
+                "opt.optimizer.adam", "opt.optimizer.adamw", "opt.grad_dtype.bf16",
                 "opt.schedule.1f1b", "opt.schedule.gpipe", "arch.norm_type.rmsnorm", "arch.norm_type.layernorm",
                 # framework and dtype names
                 "opt.framework.megatron", "opt.framework.torchtitan", "opt.optimizer_state_dtype.fp32",
@@ -174,6 +176,7 @@ def test_keys_built_at_run_time_exist():
         "explore.": ({f"explore.col.{key}" for key, _field in EXPLORER_COLUMNS}
                      | {f"explore.reason.{reason}" for reason in EXCLUSION_REASONS}
                      | {"explore.gpus", "explore.gbs", "explore.seq"}),
+        "phase.": {f"phase.{kind}" for kind in PHASE_KINDS},
     }
     assert dynamic_prefixes() <= set(families), "a new run-time key family: enumerate it in this test"
     assert len(families["notice."]) >= 4

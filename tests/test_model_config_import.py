@@ -9,6 +9,7 @@ import pytest
 from viz_app.model.analytic import parameter_counts
 from viz_app.model.analytic.model_config_import import ModelConfigError, import_model_config, read_model_config
 from viz_app.model.analytic.model_presets import load_model_preset, model_presets_dir
+from viz_app.model.errors import MemvizError
 
 from .conftest import DATA, ROOT
 
@@ -122,16 +123,19 @@ def test_malformed_configs_are_explained(data, message):
 
 
 def test_unreadable_files(tmp_path):
+    """Model configs pass the same JSON boundary as profiles (model/json_input.py)."""
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    with pytest.raises(ModelConfigError, match="broken.json: not valid JSON"):
+    with pytest.raises(MemvizError, match="broken.json: not valid JSON"):
         read_model_config(broken)
     huge = tmp_path / "huge.json"
-    huge.write_text(" " * (2 << 20))
-    with pytest.raises(ModelConfigError, match="huge.json: 2097152 bytes is too large for a model config"):
+    huge.write_text(" " * (17 << 20))
+    with pytest.raises(MemvizError, match=r"huge.json: file is 16.0 MiB; memory profiles are at most 16 MiB"):
         read_model_config(huge)
     with pytest.raises(ModelConfigError, match="missing.json: no such file"):
         read_model_config(tmp_path / "missing.json")
+    with pytest.raises(MemvizError, match="a folder, not a file"):
+        read_model_config(tmp_path)
 
 
 @pytest.mark.parametrize(("name", "softmax_in_input_dtype", "sdpa_fused_qkv_and_copy"), [
@@ -145,3 +149,35 @@ def test_the_importer_sets_the_eager_quirks_by_family(name, softmax_in_input_dty
 
 def test_galvatron_gpt_meta_keeps_gpt2s_softmax_dtype():
     assert read_model_config(META / "gpt_hf_gpt-1.5b.json").softmax_in_input_dtype
+
+
+def _moe_config(**changes) -> dict:
+    data = json.loads((model_presets_dir() / "qwen3-30b-a3b.json").read_text())
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    (dict(moe_intermediate_size=None), "cfg \\(qwen3_moe\\): required key 'moe_intermediate_size' is missing"),
+    (dict(num_experts_per_tok=200), "each token is routed to 200 experts, but there are only 128"),
+    (dict(mlp_only_layers="0,1"), "'mlp_only_layers' must be a list of layer indices"),
+    (dict(num_experts=-1), "'num_experts' must be a non-negative integer"),
+    (dict(model_type="gpt_oss"), "model_type 'gpt_oss' is not supported"),
+])
+def test_unmappable_moe_configs_name_the_field(changes, message):
+    with pytest.raises(ModelConfigError, match=message):
+        import_model_config(_moe_config(**changes), "cfg")
+
+
+def test_moe_and_mla_fields_by_family():
+    v3 = load_model_preset("deepseek-v3")
+    assert (v3.num_experts, v3.moe_top_k, v3.expert_ffn, v3.shared_ffn, v3.moe_first_k_dense) == (256, 8, 2048, 2048, 3)
+    assert (v3.q_lora_rank, v3.kv_lora_rank, v3.qk_rope_head_dim, v3.mtp_layers) == (1536, 512, 64, 1)
+    assert load_model_preset("deepseek-v2-lite").q_lora_rank is None
+    qwen = load_model_preset("qwen3-30b-a3b")
+    assert qwen.qk_norm and (qwen.num_experts, qwen.expert_ffn, qwen.moe_layer_offset) == (128, 768, 1)
+    mixtral = load_model_preset("mixtral-8x7b")
+    assert (mixtral.num_experts, mixtral.moe_top_k, mixtral.expert_ffn, mixtral.qk_norm) == (8, 2, 14336, False)
+    # transformers 5 writes Qwen3-MoE's expert count as num_local_experts
+    renamed = _moe_config(num_experts=None, num_local_experts=64)
+    assert import_model_config(renamed, "cfg").num_experts == 64

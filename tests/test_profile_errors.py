@@ -156,7 +156,7 @@ def test_cli_bad_flags_exit_2(capsys):
     with pytest.raises(SystemExit) as info:
         main(["estimate", "--preset", "llama3-8b", "--tp", "zero"])
     assert info.value.code == 2
-    assert "argument --tp: expected a whole number, got 'zero'" in capsys.readouterr().err
+    assert "argument --tp: expected a whole number from 1 to 64, got 'zero'" in capsys.readouterr().err
     assert main(["estimate", "--preset", "gpt-5"]) == 2
     assert "unknown preset 'gpt-5'; available: llama2-70b, llama2-7b, llama3-70b, llama3-8b, qwen2.5-32b" in (
         capsys.readouterr().err

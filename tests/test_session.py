@@ -171,3 +171,17 @@ def test_preset_after_upload_drops_the_uploaded_profile(session, cli_json):
     assert session.config.num_layers == 32
     expected = cli_json("--preset", DEFAULT_PRESET, *cli_flags(session.config.values()))
     assert session.estimate.peak_stage.total_mib == pytest.approx(expected["peak_total_mib"], rel=1e-12)
+
+
+def test_moe_model_with_expert_parallelism_matches_the_cli(session, cli_json):
+    session.model = "mixtral-8x7b"
+    session.config.apply(tp=2, total_gpus=16, ep=8)
+    assert session.problem == ""
+    expected = cli_json("--model", "mixtral-8x7b", *cli_flags(session.config.values()))
+    assert [s.total_mib for s in session.estimate.stages] == pytest.approx(
+        [s["total_mib"] for s in expected["stages"]], rel=1e-12)
+    assert "model_states.optimizer.experts" in {b.key for b in session.estimate.stages[0].blocks}
+    last = session.estimate
+    session.config.ep = 3
+    assert session.problem == "EP 3 does not divide the model's 8 experts"
+    assert session.estimate is last

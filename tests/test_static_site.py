@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import zipfile
 
 import pytest
@@ -30,7 +29,7 @@ VIEWPORT = {"width": 1280, "height": 2300}
 LIVE_TIMEOUT_MS = 120_000  # Python starting in wasm on a busy 2-core CI machine
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def site(tmp_path_factory):
     out = tmp_path_factory.mktemp("static") / "pyodide_dist"
     summary = build_site(out, cache=ROOT / "build_cache")
@@ -80,11 +79,15 @@ class Visit:
         self.page.wait_for_selector('.memviz-status[data-live="1"]', state="attached", timeout=LIVE_TIMEOUT_MS)
         self.page.wait_for_selector(".memviz-total[data-mib]", timeout=30_000)
 
-    def close_and_check(self) -> None:
-        """End the visit: nothing left the site's origin and the page raised no unexpected error."""
-        self.context.close()
+    def check(self) -> None:
+        """Nothing left the site's origin and the page raised no unexpected error."""
         assert self.outside == []
         assert self.unexpected_errors() == []
+
+    def close_and_check(self) -> None:
+        """End the visit, then check it."""
+        self.context.close()
+        self.check()
 
     def set_tp(self, tp: int) -> None:
         self.page.locator(".memviz-tp select").select_option(str(tp))
@@ -94,11 +97,24 @@ def serve(directory):
     return static_server(directory)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def served(site):
     origin, server = serve(site[0])
     with server as process:
         yield origin, process
+
+
+@pytest.fixture(scope="module")
+def visit(browser, served):
+    """One browser profile through the module's browser tests, in file order.
+
+    Booting Python in wasm is the slow part of every test here, so the tests continue one visit
+    the way a user would: a first visit from a shared link, uploads, a language, a new release of
+    the site, then offline. Each test checks its own part (and that nothing left the origin).
+    """
+    one = Visit(browser, served[0])
+    yield one
+    one.context.close()
 
 
 def test_build_summary_and_manifest(site):
@@ -134,23 +150,28 @@ def test_build_refuses_to_replace_a_folder_that_is_not_a_build(tmp_path):
     assert (tmp_path / "notes.txt").read_text() == "keep me"
 
 
-def test_pre_rendered_page_then_live_app_tp_upload_language(browser, served, cli_json, tmp_path):
-    origin, _process = served
-    visit = Visit(browser, origin)
+def test_first_visit_from_a_shared_link_prerendered_then_live(visit, cli_json):
     page = visit.page
-    page.goto(origin, wait_until="domcontentloaded")
+    page.goto(visit.origin + "?tp=2", wait_until="domcontentloaded")
     # Before Python runs, the pre-rendered page already shows the default preset's real numbers.
     page.wait_for_selector(".memviz-total[data-mib]", timeout=30_000)
     assert page.locator('.memviz-status[data-live="0"]').count() == 1
     assert total_mib(page) == pytest.approx(cli_json("--preset", DEFAULT_PRESET)["peak_total_mib"], rel=1e-9)
     page.screenshot(path=screenshot_path("static-prerendered.png"))
 
+    # Under Pyodide the URL reaches Python after the app is built.
     visit.wait_live()
+    from_link = cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"]
+    wait_total(page, from_link, "the TP 2 total from the link")
     visit.set_tp(4)
     tp4_total = wait_total(page, cli_json("--preset", DEFAULT_PRESET, "--tp", "4")["peak_total_mib"], "the TP 4 total")
     wait_stage_chart(page, tp4_total, "the stage chart at TP 4")
     page.screenshot(path=screenshot_path("static-live-tp4.png"), full_page=True)
+    visit.check()
 
+
+def test_upload_then_a_malformed_file_then_chinese(visit, cli_json, tmp_path):
+    page = visit.page
     page.locator(".memviz-upload input[type=file]").set_input_files(str(UPLOAD))
     message = page.locator(".memviz-message")
     wait_until(lambda: message.first.get_attribute("data-kind"), lambda kind: kind == "success", "the upload message")
@@ -171,64 +192,53 @@ def test_pre_rendered_page_then_live_app_tp_upload_language(browser, served, cli
     wait_until(titles.all_inner_texts, lambda v: set(v) >= {t(k, "zh") for k in CARD_TITLES}, "Chinese card titles")
     assert page.locator(".memviz-tp label").first.inner_text().strip() == t("param.tp", "zh")
     page.screenshot(path=screenshot_path("static-zh.png"), full_page=True)
-    visit.close_and_check()
+    visit.check()
 
 
-def test_a_shared_link_opens_its_configuration(browser, served, cli_json):
-    # Under Pyodide the URL reaches Python after the app is built (and after a snapshot restore).
-    origin, _process = served
-    visit = Visit(browser, origin)
-    visit.open("?tp=2")
-    expected = cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"]
-    wait_total(visit.page, expected, "the TP 2 total from the link")
-    visit.close_and_check()
+def test_a_new_build_replaces_the_offline_cache(visit, site, tmp_path):
+    out, old = site
+    page = visit.page
+    page.evaluate("async () => (await navigator.serviceWorker.ready).active.state")
+    assert page.evaluate("caches.keys()") == [f"memviz-{old['version']}"]
+    # The next release of the app, built over the served folder: another title is enough to change the site.
+    entry = tmp_path / "main.py"
+    entry.write_text("from viz_app.app import configure_process, create_app\n\nconfigure_process()\n"
+                     'app = create_app()\napp.title = "memviz next"\napp.servable()\n')
+    new = build_site(out, entry=entry, cache=ROOT / "build_cache")
+    assert new["version"] != old["version"]
+    # A new visit (the earlier tests' link and upload left behind): the browser finds the new sw.js;
+    # it precaches the new build and drops the old.
+    page.goto(visit.origin)
+    visit.wait_live()
+    wait_until(lambda: page.evaluate("caches.keys()"), lambda keys: keys == [f"memviz-{new['version']}"],
+               "the new build's cache alone", timeout_s=60)
+    page.reload()
+    wait_until(page.title, lambda title: title == "memviz next", "the new build's page")
+    visit.wait_live()
+    visit.check()
 
 
-def test_offline_after_first_visit_from_the_snapshot(browser, served, cli_json):
+def test_offline_after_a_visit_from_the_snapshot(visit, served, cli_json):
     origin, process = served
-    visit = Visit(browser, origin)
-    visit.open()
+    page = visit.page
     # The service worker precaches the whole site once the app is live.
-    state = visit.page.evaluate("async () => (await navigator.serviceWorker.ready).active.state")
-    assert state in ("activating", "activated")
-    # The memory snapshot of the built app is stored once it is live (browser/templates/snapshot.js).
-    visit.page.wait_for_function("window.memvizMarks['snapshot-stored'] !== undefined", timeout=60_000)
+    assert page.evaluate("async () => (await navigator.serviceWorker.ready).active.state") in ("activating",
+                                                                                             "activated")
+    # This build's memory snapshot is stored once it is live (browser/templates/snapshot.js); this
+    # page load either stored it or restored an earlier load's copy.
+    page.wait_for_function("['snapshot-stored', 'snapshot-restored'].some(m => window.memvizMarks[m] !== undefined)",
+                           timeout=60_000)
     process.terminate()
     process.wait(timeout=10)
-    visit.page.reload()
+    page.reload()
     visit.wait_live()
-    marks = visit.page.evaluate("window.memvizMarks")
+    marks = page.evaluate("window.memvizMarks")
     assert "snapshot-restored" in marks and "packages-loaded" not in marks, marks  # no boot from scratch
     visit.set_tp(2)
     expected = cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"]
-    wait_total(visit.page, expected, "the TP 2 total with the server stopped")
-    wait_stage_chart(visit.page, expected, "the restored app's stage chart at TP 2")
+    wait_total(page, expected, "the TP 2 total with the server stopped")
+    wait_stage_chart(page, expected, "the restored app's stage chart at TP 2")
     # The restored worker ran a redraw's Python off the page once it was idle (browser/templates/warmup.py).
-    visit.page.wait_for_function("window.memvizMarks['warmed-up'] !== undefined", timeout=30_000)
-    visit.page.screenshot(path=screenshot_path("static-offline.png"), full_page=True)
-    visit.close_and_check()
-
-
-def test_a_new_build_replaces_the_offline_cache(browser, site, tmp_path):
-    out = tmp_path / "pyodide_dist"
-    shutil.copytree(site[0], out)
-    origin, server = serve(out)
-    with server:
-        visit = Visit(browser, origin)
-        visit.open()
-        visit.page.evaluate("async () => (await navigator.serviceWorker.ready).active.state")
-        assert visit.page.evaluate("caches.keys()") == [f"memviz-{site[1]['version']}"]
-        # The next release of the app: another title is enough to change the site.
-        entry = tmp_path / "main.py"
-        entry.write_text("from viz_app.app import configure_process, create_app\n\nconfigure_process()\n"
-                         'app = create_app()\napp.title = "memviz next"\napp.servable()\n')
-        new = build_site(out, entry=entry, cache=ROOT / "build_cache")
-        assert new["version"] != site[1]["version"]
-        visit.page.reload()  # the browser finds the new sw.js; it precaches the new build and drops the old
-        visit.wait_live()
-        wait_until(lambda: visit.page.evaluate("caches.keys()"), lambda keys: keys == [f"memviz-{new['version']}"],
-                   "the new build's cache alone", timeout_s=60)
-        visit.page.reload()
-        wait_until(visit.page.title, lambda title: title == "memviz next", "the new build's page")
-        visit.context.close()
-    assert visit.outside == []
+    page.wait_for_function("window.memvizMarks['warmed-up'] !== undefined", timeout=30_000)
+    page.screenshot(path=screenshot_path("static-offline.png"), full_page=True)
+    visit.check()

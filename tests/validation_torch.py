@@ -22,13 +22,41 @@ TINY = {
     "gpt_neox": dict(hidden_size=96, intermediate_size=288, num_attention_heads=6, vocab_size=211,
                      max_position_embeddings=128, rotary_pct=0.25, attention_dropout=0.0, hidden_dropout=0.0),
 }
+# Mixture-of-experts and MLA families: parameter counts checked per sharding bucket. Layers 0..2
+# mix dense and MoE MLPs (first-k dense, sparse step, mlp_only_layers).
+TINY_MOE = {
+    "mixtral": dict(hidden_size=96, intermediate_size=200, num_attention_heads=6, num_key_value_heads=2,
+                    vocab_size=211, num_local_experts=5, num_experts_per_tok=2, max_position_embeddings=128),
+    "qwen3_moe": dict(hidden_size=96, intermediate_size=200, moe_intermediate_size=56, num_attention_heads=6,
+                      num_key_value_heads=2, head_dim=20, vocab_size=211, num_experts=5, num_experts_per_tok=2,
+                      decoder_sparse_step=2, mlp_only_layers=[], max_position_embeddings=128),
+    "qwen2_moe": dict(hidden_size=96, intermediate_size=200, moe_intermediate_size=56,
+                      shared_expert_intermediate_size=72, num_attention_heads=6, num_key_value_heads=2,
+                      vocab_size=211, num_experts=5, num_experts_per_tok=2, mlp_only_layers=[1],
+                      max_position_embeddings=128),
+    "deepseek_v3": dict(hidden_size=96, intermediate_size=200, moe_intermediate_size=56, num_attention_heads=6,
+                        num_key_value_heads=6, vocab_size=211, n_routed_experts=8, n_shared_experts=1,
+                        num_experts_per_tok=2, first_k_dense_replace=1, q_lora_rank=48, kv_lora_rank=40,
+                        qk_nope_head_dim=24, qk_rope_head_dim=8, v_head_dim=20, n_group=2, topk_group=1,
+                        max_position_embeddings=128),
+    "deepseek_v2": dict(hidden_size=96, intermediate_size=200, moe_intermediate_size=56, num_attention_heads=6,
+                        num_key_value_heads=6, vocab_size=211, n_routed_experts=8, n_shared_experts=2,
+                        num_experts_per_tok=2, first_k_dense_replace=1, q_lora_rank=None, kv_lora_rank=40,
+                        qk_nope_head_dim=24, qk_rope_head_dim=8, v_head_dim=20, max_position_embeddings=128),
+    "olmoe": dict(hidden_size=96, intermediate_size=56, num_attention_heads=6, num_key_value_heads=6,
+                  vocab_size=211, num_experts=8, num_experts_per_tok=2, max_position_embeddings=128,
+                  pad_token_id=0, eos_token_id=0, bos_token_id=0),
+    "qwen3": dict(hidden_size=96, intermediate_size=200, num_attention_heads=6, num_key_value_heads=2, head_dim=20,
+                  vocab_size=211, max_position_embeddings=128),
+}
 LAYER_KEY = {"llama": "num_hidden_layers", "qwen2": "num_hidden_layers", "gpt2": "n_layer",
              "gpt_neox": "num_hidden_layers"}
 
 
 def tiny_config(family: str, layers: int) -> transformers.PretrainedConfig:
     config_class = transformers.CONFIG_MAPPING[family]
-    return config_class(**TINY[family], **{LAYER_KEY[family]: layers}, use_cache=False)
+    shape = TINY[family] if family in TINY else TINY_MOE[family]
+    return config_class(**shape, **{LAYER_KEY.get(family, "num_hidden_layers"): layers}, use_cache=False)
 
 
 def tiny_model(family: str, layers: int, attention: str = "sdpa", dtype: torch.dtype = torch.float32):
@@ -41,6 +69,11 @@ def tiny_model(family: str, layers: int, attention: str = "sdpa", dtype: torch.d
 def parameter_total(model) -> int:
     """Unique parameters (tied weights once), as `model.num_parameters()` counts them."""
     return sum(p.numel() for p in model.parameters())
+
+
+def routed_expert_parameters(model) -> int:
+    """Parameters of the routed experts (`mlp.experts.*`; shared experts and routers excluded)."""
+    return sum(p.numel() for name, p in model.named_parameters() if ".mlp.experts." in name)
 
 
 def saved_bytes(model, seq_length: int, batch: int) -> int:
@@ -80,11 +113,12 @@ def cpu_layernorm_statistics_gap(arch, seq_length: int, batch: int, dtype: torch
     return norms * 2 * seq_length * batch * (4 - torch.finfo(dtype).bits // 8)
 
 
-def analytic_per_layer(arch, seq_length: int, batch: int, attention: str, dtype: torch.dtype) -> float:
+def analytic_per_layer(arch, seq_length: int, batch: int, attention: str, dtype: torch.dtype,
+                       layer_index: int = 0) -> float:
     from viz_app.model.analytic import layer_activation_bytes
 
     return layer_activation_bytes(arch, seq_length, batch, kernels="eager", flash_attention=attention == "sdpa",
-                                  dropout=False, dtype_bytes=torch.finfo(dtype).bits // 8)
+                                  dropout=False, dtype_bytes=torch.finfo(dtype).bits // 8, layer_index=layer_index)
 
 
 def analytic_outside_layers(arch, seq_length: int, batch: int, dtype: torch.dtype) -> float:

@@ -15,9 +15,12 @@ import param
 
 from . import plots, url_state
 from .i18n import t
+from .model.json_input import MAX_PROFILE_BYTES
+from .pins import Pins
 from .session import ANALYTIC, Message, Session
 from .ui import private_bokeh, private_panel
 from .ui.batching import batch
+from .ui.compare import CompareCard
 from .ui.results import Results
 from .ui.sidebar import Sidebar
 from .ui.theme import CSS, OwnOriginTemplate, text
@@ -25,6 +28,15 @@ from .ui.widgets import label
 from .view import View
 
 LANGUAGE_OPTIONS = {"EN": "en", "中文": "zh"}
+# Panel's Location pushes a history entry for every change of the link, and nothing restores a state
+# when Back or Forward returns to one: the page would show one state under another's URL. The link is
+# kept current in place instead, so Back leaves the app as the user expects of a tool, not a site.
+REPLACE_HISTORY_JS = """
+if (!window.memvizReplacesHistory) {
+  window.memvizReplacesHistory = true
+  history.pushState = function (state, title, url) { history.replaceState(state, title, url) }
+}
+"""
 _configured = False
 
 
@@ -54,20 +66,26 @@ def _status_html(live: bool) -> str:
     return f'<span class="memviz-status" data-live="{int(live)}"></span>'
 
 
-def connect_location(session: Session, view: View) -> None:
+def connect_location(session: Session, view: View, pins: Pins | None = None) -> None:
     """Restore a shared link's state once the page is up, then keep the link current."""
-    location = pn.state.location
+    try:
+        location = pn.state.location
+    except ValueError:  # Panel parses the query itself, and int() refuses a value of 4300+ digits
+        session.message = Message("error", "msg.url_unreadable")
+        return
     if location is None:
         return
 
     def restore() -> None:
-        ignored = url_state.restore(session, view, location.query_params)
-        if ignored:
-            session.message = Message("error", "msg.url_ignored", {"keys": ", ".join(ignored)})
+        query = url_state.parse_query(location.search)
+        refused = url_state.restore(session, view, query, pins)
+        if refused:
+            session.message = Message("error", "msg.url_ignored", {"keys": refused})
+            location.search = url_state.accepted_search(query, refused)
 
     def restore_then_follow() -> None:
         restore()
-        for obj, keys in url_state.link_targets(session, view):
+        for obj, keys in url_state.link_targets(session, view, pins):
             key_of = {name: key for key, name in keys.items()}
             obj.param.watch(lambda *events, key_of=key_of: location.update_query(
                 **{key_of[e.name]: url_state.serialize(e.new) for e in events}), list(key_of))
@@ -99,13 +117,18 @@ def create_app(session: Session | None = None, view: View | None = None) -> OwnO
     status = pn.pane.HTML(_status_html(False), width=0, height=0, margin=0)
     pn.state.onload(lambda: setattr(status, "object", _status_html(True)))
     results = Results(session, view)
-    connect_location(session, view)
+    pins = Pins()
+    sidebar = Sidebar(session, lang)
+    private_bokeh.refuse_unsendable_files(sidebar.upload, status, MAX_PROFILE_BYTES)
+    status.jscallback(text=REPLACE_HISTORY_JS)  # once the page is live (`text`: the HTML model's markup)
+    connect_location(session, view, pins)
     footer = text(pn.bind(lambda mode, lng: t("app.footer_analytic" if mode == ANALYTIC else "app.footer", lng),
                           session.param.mode, lang), "memviz-footer")
     template = OwnOriginTemplate(
         title="memviz", header=[tagline, pn.layout.HSpacer(), language],
         # The status sits inside a layout: `panel convert` drops a top-level item that onload updates.
-        sidebar=[Sidebar(session, lang)], main=[pn.Column(results, footer, status, sizing_mode="stretch_width")],
+        sidebar=[sidebar],
+        main=[pn.Column(results, CompareCard(session, view, pins), footer, status, sizing_mode="stretch_width")],
         sidebar_width=360, header_background="#1e4f9a", raw_css=[CSS],
         busy_indicator=None,  # updates take ~0.1 s; a spinner flashing on every change only costs messages
         meta_description="Per-GPU memory of distributed LLM training (Galvatron-compatible)",

@@ -17,11 +17,24 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .model.analytic.options import FRAMEWORKS, GRAD_DTYPES, KERNELS, OPTIMIZERS, RECOMPUTE, SCHEDULES, STATE_DTYPES
+from .model.analytic.moe_activations import parse_recompute_modules
+from .model.analytic.options import (
+    FRAMEWORKS,
+    GRAD_DTYPES,
+    GRADIENT_ALLOCATIONS,
+    KERNELS,
+    MASTER_WEIGHTS,
+    OPTIMIZER_IMPLEMENTATIONS,
+    OPTIMIZERS,
+    RECOMPUTE,
+    SCHEDULES,
+    STATE_DTYPES,
+)
 from .model.analytic.pipeline_division import parse_pp_division
 from .model.config import ZERO_STAGES
 from .model.errors import MemvizError, StrategyError, param_values_checked
 from .model.gpus import GPUS
+from .model.limits import LIMITS
 from .model.report import estimate_document
 from .model.text_report import format_stages
 
@@ -33,40 +46,53 @@ EXIT_STEP_FAILED = 3
 STRATEGY_FLAGS = {
     "tp": "tp", "pp": "pp", "dp": "dp", "gpus": "total_gpus", "mbs": "micro_batch_size",
     "gbs": "global_batch_size", "chunks": "chunks", "seq_length": "seq_length", "layers": "num_layers",
+    "ep": "ep", "etp": "etp",
 }
+EXPERT_FLAGS = ("ep", "etp")  # analytic mode only: Galvatron profiles have no experts
 
 
-def _number_at_least(text: str, convert, minimum, what: str):
-    try:
-        value = convert(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
-    return value
+def _limited(name: str):
+    """An argparse type: a number within the limit `name` (model/limits.py), refused with the page's message."""
+    whole = LIMITS[name].whole
+
+    def convert(text: str):
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            value = text  # the limit's message names what was expected
+        reason = LIMITS[name].reason(value)
+        if reason is not None:
+            raise argparse.ArgumentTypeError(str(reason))
+        return value
+
+    convert.__name__ = name  # argparse names the type in some messages
+    return convert
 
 
-def _positive_int(text: str) -> int:
-    return _number_at_least(text, int, 1, "a whole number")
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad flags exit 2 with one line naming the flag (argparse would print the usage first)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"memviz: error: {message} (see memviz {self.prog.split()[-1]} --help)\n")
 
 
-def _non_negative_float(text: str) -> float:
-    return _number_at_least(text, float, 0, "a number")
+def _model_parser(parse):
+    """An argparse type from a model-layer parser: its StrategyError becomes argparse's message."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except StrategyError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
 
 
-def _pp_division(text: str) -> list[int] | None:
-    try:
-        return parse_pp_division(text)
-    except StrategyError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _non_negative_int(text: str) -> int:
-    return _number_at_least(text, int, 0, "a whole number")
+_pp_division = _model_parser(parse_pp_division)
+_recompute_modules = _model_parser(parse_recompute_modules)
 
 
 def _valued(kind, metavar: str, help_text: str) -> dict:
-    return {"type": kind, "metavar": metavar, "help": help_text}
+    """A flag with a value; `kind` a type, or the name of its limit in model/limits.py."""
+    return {"type": _limited(kind) if isinstance(kind, str) else kind, "metavar": metavar, "help": help_text}
 
 
 def _switch(action: str, help_text: str) -> dict:
@@ -80,6 +106,20 @@ ANALYTIC_FLAGS = {
                                          "its preset sets other options, which flags given here override")),
     "optimizer_state_dtype": ("optimizer_state_dtype", dict(choices=STATE_DTYPES,
                                                             help="optimizer moments' dtype (default fp32)")),
+    "master_weights": ("master_weights", dict(choices=MASTER_WEIGHTS,
+                                              help="fp32 master weights, or none (pure bf16, torchtune)")),
+    "optimizer_offload_fraction": ("optimizer_offload_fraction", _valued(
+        "optimizer_offload_fraction", "FRACTION", "share of master weights and optimizer states on the CPU (0 to 1)")),
+    "gradient_allocation": ("gradient_allocation", dict(
+        choices=GRADIENT_ALLOCATIONS, help="buffer: gradients allocated before the step (default); autograd: "
+                                           "as backward reaches each layer, freed after the step")),
+    "optimizer_implementation": ("optimizer_implementation", dict(
+        choices=OPTIMIZER_IMPLEMENTATIONS, help="fused (in place, default) or foreach (torch: sqrt(exp_avg_sq) "
+                                                "held for every parameter during the step)")),
+    "optimizer_sub_group_size": ("optimizer_sub_group_size", _valued(
+        "optimizer_sub_group_size", "N", "DeepSpeed ZeRO-3 sub_group_size: fp32 gradient copy per sub-group")),
+    "fsdp_reduce_scatter_buffers": ("fsdp_reduce_scatter_buffers", _switch(
+        "store_true", "FSDP2: a layer's unsharded gradients and reduce-scatter input alive in its backward")),
     "fsdp_unsharded_under_pp": ("fsdp_unsharded_under_pp", _switch(
         "store_true", "FSDP2 under PP (torchtitan): stage params and accumulated gradients stay unsharded")),
     "optimizer": ("optimizer", dict(choices=OPTIMIZERS,
@@ -88,24 +128,40 @@ ANALYTIC_FLAGS = {
                                       help="gradient dtype (default fp32 main gradients)")),
     "recompute": ("recompute", dict(choices=RECOMPUTE,
                                     help="activation recomputation (--checkpoint forces full)")),
+    "recompute_modules": ("recompute_modules", _valued(
+        _recompute_modules, "M1,M2", "with --recompute selective: the modules recomputed (Megatron names: core_attn, "
+                                     "mla_up_proj, layernorm, mlp, moe_act, moe, shared_experts; default core_attn)")),
+    "moe_load_factor": ("moe_load_factor", _valued(
+        "moe_load_factor", "X", "MoE: tokens of the busiest expert rank over the balanced share (default 1)")),
     "no_flash_attention": ("flash_attention", _switch("store_false", "unfused attention: keep the s^2 scores")),
     "kernels": ("kernels", dict(choices=KERNELS, help="fused (Megatron) or eager (plain PyTorch/HF)")),
     "schedule": ("schedule", dict(choices=SCHEDULES, help="pipeline schedule")),
-    "virtual_stages": ("virtual_stages", _valued(_positive_int, "N", "model chunks per stage")),
-    "cp": ("context_parallel", _valued(_positive_int, "N", "context-parallel degree")),
+    "virtual_stages": ("virtual_stages", _valued("virtual_stages", "N", "model chunks per stage")),
+    "cp": ("context_parallel", _valued("context_parallel", "N", "context-parallel degree")),
     "fp32_sharded_params": ("fp32_sharded_params",
                             _switch("store_true", "FSDP2: fp32 sharded parameters are the master weights")),
     "no_zero_over_cp": ("zero_shards_over_cp", _switch("store_false", "ZeRO shards over dp only, not dp x cp")),
+    "zero3_max_reuse_distance": ("zero3_max_reuse_distance", _valued(
+        "zero3_max_reuse_distance", "N", "DeepSpeed stage3_max_reuse_distance (0: --zero3-prefetch-layers)")),
+    "first_stage_layers": ("first_stage_layers", _valued(
+        "first_stage_layers", "N", "layers on the first pipeline stage (--decoder-first-pipeline-num-layers)")),
+    "last_stage_layers": ("last_stage_layers", _valued(
+        "last_stage_layers", "N", "layers on the last pipeline stage (--decoder-last-pipeline-num-layers)")),
+    "embedding_in_pipeline_split": ("embedding_in_pipeline_split", _switch(
+        "store_true", "count the embedding as a layer in the pipeline split (Megatron)")),
+    "loss_in_pipeline_split": ("loss_in_pipeline_split", _switch(
+        "store_true", "count the loss as a layer in the pipeline split (Megatron)")),
     "pp_division": ("pp_division", _valued(_pp_division, "L1,L2,...", "layers per pipeline stage")),
-    "vocab_pad_multiple": ("vocab_pad_multiple", _valued(_positive_int, "N", "pad the vocabulary to N x tp")),
+    "vocab_pad_multiple": ("vocab_pad_multiple", _valued("vocab_pad_multiple", "N", "pad the vocabulary to N x tp")),
     "ce_fp32_copies": ("cross_entropy_fp32_copies",
-                       _valued(_non_negative_float, "N", "fp32 logits-sized buffers at the loss peak")),
+                       _valued("cross_entropy_fp32_copies", "N", "fp32 logits-sized buffers at the loss peak")),
     "zero3_prefetch_layers": ("zero3_prefetch_layers",
-                              _valued(_non_negative_int, "N", "layers ZeRO-3 holds gathered at once")),
-    "cuda_context_mib": ("cuda_context_mib", _valued(_non_negative_float, "MIB", "CUDA context (default 500)")),
+                              _valued("zero3_prefetch_layers", "N", "layers ZeRO-3 holds gathered at once")),
+    "cuda_context_mib": ("cuda_context_mib", _valued("cuda_context_mib", "MIB", "CUDA context (default 500)")),
     "fragmentation": ("allocator_fragmentation",
-                      _valued(_non_negative_float, "FRACTION", "allocator reserve, fraction of allocated")),
-    "nccl_mib": ("nccl_buffer_mib_per_group", _valued(_non_negative_float, "MIB", "NCCL buffers per communicator")),
+                      _valued("allocator_fragmentation", "FRACTION", "allocator reserve, fraction of allocated")),
+    "nccl_mib": ("nccl_buffer_mib_per_group",
+                 _valued("nccl_buffer_mib_per_group", "MIB", "NCCL buffers per communicator")),
 }
 
 
@@ -118,22 +174,15 @@ def _add_sources(command: argparse.ArgumentParser) -> None:
                         help="analytic mode: a Hugging Face config.json or a Galvatron model meta config")
 
 
-def _positive_float(text: str) -> float:
-    value = _number_at_least(text, float, 0, "a number")
-    if not value:
-        raise argparse.ArgumentTypeError("must be more than 0")
-    return value
-
-
 GPU_KEYS = ", ".join(f"{g.key} ({g.name})" for g in GPUS)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="memviz", description=__doc__.splitlines()[0])
+    parser = _OneLineParser(prog="memviz", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"memviz {__version__}")
     parser.add_argument("--debug", action="store_true", help="on an internal error, print the full traceback")
     # --debug after the command too; SUPPRESS keeps a subcommand from resetting one given before it
-    debug = argparse.ArgumentParser(add_help=False)
+    debug = _OneLineParser(add_help=False)
     debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
     add_command = functools.partial(commands.add_parser, parents=[debug])
@@ -147,31 +196,41 @@ def build_parser() -> argparse.ArgumentParser:
         ("chunks", "micro-batches per step (default: GBS / (DP x MBS))"),
         ("seq_length", "sequence length (default: the profile's)"),
         ("layers", "number of layers (default: the profile's model_config)"),
+        ("ep", "analytic mode, MoE models: expert-parallel degree (default 1)"),
+        ("etp", "analytic mode, MoE models: expert tensor-parallel degree (default 1)"),
     ):
-        est.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=_positive_int, metavar="N", help=help_text)
+        est.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=_limited(STRATEGY_FLAGS[flag]), metavar="N",
+                         help=help_text)
     est.add_argument("--zero", type=int, choices=ZERO_STAGES, metavar="{" + ",".join(map(str, ZERO_STAGES)) + "}",
                      help="ZeRO stage")
     est.add_argument("--checkpoint", action="store_true", help="full activation checkpointing")
     est.add_argument("--no-sequence-parallel", action="store_true", help="turn sequence parallel off")
     est.add_argument("--fp32", action="store_true", help="pure fp32 training instead of mixed precision")
-    est.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    output = est.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    output.add_argument("--csv", action="store_true",
+                        help="print CSV instead of a table: one row per block of each stage (MiB per GPU)")
+    est.add_argument("--strategy-file", dest="strategy_file", metavar="FILE",
+                     help="a Galvatron strategy file (galvatron_config_*.json): per-layer strategies, with a profile")
     analytic = est.add_argument_group("analytic mode (with --model or --model-config)")
     for flag, (_, keywords) in ANALYTIC_FLAGS.items():
         analytic.add_argument(f"--{flag.replace('_', '-')}", dest=flag, **keywords)
 
     explore = add_command("explore", help="every valid parallel strategy for a model on N GPUs, best first")
     _add_sources(explore)
-    explore.add_argument("--gpus", type=_positive_int, metavar="N", required=True, help="GPUs in the job")
+    explore.add_argument("--gpus", type=_limited("total_gpus"), metavar="N", required=True,
+                         help="GPUs in the job")
     capacity = explore.add_mutually_exclusive_group(required=True)
     capacity.add_argument("--gpu", metavar="NAME", help="a catalogue GPU by its size in GB: " + GPU_KEYS)
-    capacity.add_argument("--gpu-mib", dest="gpu_mib", type=_positive_float, metavar="MIB", help="GPU memory in MiB")
-    explore.add_argument("--gbs", type=_positive_int, metavar="N", help="global batch size (default: the GPUs)")
-    explore.add_argument("--seq-length", dest="seq_length", type=_positive_int, metavar="N",
+    capacity.add_argument("--gpu-mib", dest="gpu_mib", type=_limited("mib"), metavar="MIB", help="GPU memory in MiB")
+    explore.add_argument("--gbs", type=_limited("global_batch_size"), metavar="N",
+                         help="global batch size (default: the GPUs)")
+    explore.add_argument("--seq-length", dest="seq_length", type=_limited("seq_length"), metavar="N",
                          help="sequence length (default: the profile's or model's)")
-    explore.add_argument("--layers", type=_positive_int, metavar="N",
+    explore.add_argument("--layers", type=_limited("num_layers"), metavar="N",
                          help="number of layers (default: the profile's or model's)")
     explore.add_argument("--framework", choices=FRAMEWORKS, help="analytic mode: the training framework's preset")
-    explore.add_argument("--top", type=_positive_int, default=20, metavar="N",
+    explore.add_argument("--top", type=_limited("total_gpus"), default=20, metavar="N",
                          help="table only: how many strategies to print (default 20; --json lists all)")
     explore.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -183,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     serve = add_command("serve", help="run the web app locally (panel serve)")
-    serve.add_argument("--port", type=_positive_int, default=5006)
+    serve.add_argument("--port", type=int, choices=range(1, 65536), metavar="PORT", default=5006)
     serve.add_argument("--address", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every "
                             "interface, with a warning)")
@@ -220,18 +279,42 @@ def analytic_option_values(args: argparse.Namespace) -> dict:
 def run_estimate(args: argparse.Namespace) -> int:
     if args.model or args.model_config:
         return run_analytic_estimate(args)
-    if analytic_option_values(args):
-        given = ", ".join(f"--{f.replace('_', '-')}" for f, _ in ANALYTIC_FLAGS.items() if getattr(args, f) is not None)
+    experts = [f for f in EXPERT_FLAGS if (getattr(args, f) or 1) > 1]  # 1 (no expert parallelism) is harmless
+    if analytic_option_values(args) or experts:
+        given = ", ".join(f"--{f.replace('_', '-')}" for f in (*ANALYTIC_FLAGS, *experts)
+                          if getattr(args, f) is not None)
         raise MemvizError(f"{given}: analytic-mode options; use them with --model or --model-config, not a profile")
     from .model.galvatron.estimate import estimate_galvatron
 
+    if args.strategy_file:
+        from .model.config import TrainingConfig
+
+        return _print_strategy_estimate(args, _load_profile(args), TrainingConfig(), config_values(args))
     profile, config = _profile_config(args, config_values(args))
     estimate = estimate_galvatron(config, profile)
-    if args.json:
-        print(json.dumps(estimate_document(profile.name, config, estimate), indent=2))
-    else:
-        print(format_stages(estimate, title=f"{profile.name}: {_strategy_line(config)}"))
-    return 0
+    return _print_estimate(args, estimate, lambda: estimate_document(profile.name, config, estimate),
+                           f"{profile.name}: {_strategy_line(config)}")
+
+
+# Flags a strategy file decides (per layer, or for its pipeline and batch).
+STRATEGY_FILE_DECIDES = ("tp", "pp", "dp", "mbs", "gbs", "chunks", "layers", "zero", "checkpoint")
+
+
+def _print_strategy_estimate(args: argparse.Namespace, profile, config, given: dict) -> int:
+    """`estimate --strategy-file F`: per-layer strategies; GPUs, sequence, SP and precision stay flags."""
+    from .model.galvatron.hybrid import estimate_strategy, strategy_config_values
+    from .model.galvatron.strategy_file import load_strategy_file
+
+    clashing = [f"--{flag}" for flag in STRATEGY_FILE_DECIDES if getattr(args, flag) not in (None, False)]
+    if clashing:
+        raise MemvizError(f"{', '.join(clashing)}: set by the strategy file {args.strategy_file}; leave out")
+    strategy = load_strategy_file(args.strategy_file)
+    config.apply(**{**profile.config_defaults(), **given})
+    config.apply(**strategy_config_values(strategy, config.total_gpus, gpus_given=args.gpus is not None))
+    estimate = estimate_strategy(config, profile, strategy)
+    return _print_estimate(args, estimate, lambda: estimate_document(profile.name, config, estimate,
+                                                                      strategy=strategy),
+                           f"{profile.name} with {strategy.name}: {_strategy_line(config)}")
 
 
 def run_analytic_estimate(args: argparse.Namespace) -> int:
@@ -250,10 +333,20 @@ def run_analytic_estimate(args: argparse.Namespace) -> int:
     defaults = {**arch.config_defaults(), "tp": nearest_at_most(config.tp, tensor_parallel_choices(arch))}
     config.apply(**{**defaults, **config_values(args)})
     estimate = estimate_analytic(config, arch, options)
+    return _print_estimate(args, estimate, lambda: estimate_document(arch.model_name, config, estimate, arch, options),
+                           f"{arch.model_name} (analytic): {_strategy_line(config)}")
+
+
+def _print_estimate(args: argparse.Namespace, estimate, document, title: str) -> int:
+    """The estimate as --json (the `document()`), --csv, or a table under `title`."""
     if args.json:
-        print(json.dumps(estimate_document(arch.model_name, config, estimate, arch, options), indent=2))
+        print(json.dumps(document(), indent=2, allow_nan=False))
+    elif args.csv:
+        from .model.csv_export import estimate_csv
+
+        print(estimate_csv(estimate), end="")
     else:
-        print(format_stages(estimate, title=f"{arch.model_name} (analytic): {_strategy_line(config)}"))
+        print(format_stages(estimate, title=title))
     return 0
 
 
@@ -262,7 +355,8 @@ def _strategy_line(config) -> str:
     return (f"tp {v['tp']} pp {v['pp']} dp {v['dp']} (GPUs {v['total_gpus']}), mbs {v['micro_batch_size']}, "
             f"gbs {v['global_batch_size']}, chunks {v['chunks']}, ZeRO {v['zero_stage']}, seq {v['seq_length']}, "
             f"layers {v['num_layers']}, SP {'on' if v['sequence_parallel'] else 'off'}, "
-            f"checkpoint {'on' if v['checkpoint'] else 'off'}, {'mixed' if v['mixed_precision'] else 'fp32'}")
+            f"checkpoint {'on' if v['checkpoint'] else 'off'}, {'mixed' if v['mixed_precision'] else 'fp32'}"
+            + (f", ep {v['ep']} etp {v['etp']}" if v["ep"] > 1 or v["etp"] > 1 else ""))
 
 
 def run_explore(args: argparse.Namespace) -> int:
@@ -301,15 +395,20 @@ def run_explore(args: argparse.Namespace) -> int:
 def _profile_config(args: argparse.Namespace, given: dict):
     """The profile named by --preset / --profile and a configuration with its defaults and `given`."""
     from .model.config import TrainingConfig
-    from .model.galvatron.presets import load_preset
-    from .model.galvatron.profile import load_profile
 
-    profile = load_preset(args.preset) if args.preset else load_profile(args.profile)
+    profile = _load_profile(args)
     config = TrainingConfig()
     config.apply(**{**profile.config_defaults(), **given})
     if "num_layers" not in given and not profile.model.num_layers:
         raise MemvizError(f"{profile.name} has no model_config.n_layers: give the number of layers with --layers N")
     return profile, config
+
+
+def _load_profile(args: argparse.Namespace):
+    from .model.galvatron.presets import load_preset
+    from .model.galvatron.profile import load_profile
+
+    return load_preset(args.preset) if args.preset else load_profile(args.profile)
 
 
 def run_presets(_args: argparse.Namespace) -> int:

@@ -11,8 +11,13 @@ import os
 import sys
 from pathlib import Path
 
+from .model.json_input import MAX_PROFILE_BYTES
+
 ENTRY = Path(__file__).with_name("main.py")
 LOOPBACK = "127.0.0.1"
+# An upload reaches the server as one websocket message, base64 (4/3 of the file) plus framing: room
+# for the largest file the app reads, so its own message (not a closed session) answers a large file.
+WEBSOCKET_MAX_BYTES = MAX_PROFILE_BYTES * 4 // 3 + 2**20
 
 
 def is_loopback(address: str) -> bool:
@@ -31,7 +36,7 @@ def serve_command(port: int = 5006, show: bool = False, address: str = LOOPBACK)
     if not is_loopback(address):
         origins.add(f"{address}:{port}" if ":" not in address else f"[{address}]:{port}")
     command = [sys.executable, "-m", "panel", "serve", str(ENTRY), "--address", address, "--port", str(port),
-               "--index", "main"]
+               "--index", "main", "--websocket-max-message-size", str(WEBSOCKET_MAX_BYTES)]
     for origin in sorted(origins):
         command += ["--allow-websocket-origin", origin]
     return command + (["--show"] if show else [])

@@ -13,18 +13,23 @@ from dataclasses import dataclass, field
 
 import param
 
+from .i18n import Text
 from .model.analytic import AnalyticOptions, estimate_analytic
 from .model.analytic.architecture import Architecture
-from .model.analytic.frameworks import framework_values
+from .model.analytic.frameworks import apply_options, framework_values, options_for
 from .model.analytic.model_presets import list_model_presets, load_model_preset
 from .model.analytic.parameters import tensor_parallel_choices
 from .model.config import TrainingConfig, nearest_at_most
-from .model.errors import MemvizError
+from .model.errors import MemvizError, ProfileError, param_values_checked
 from .model.galvatron.estimate import estimate_galvatron
+from .model.galvatron.hybrid import estimate_strategy, strategy_config_values
 from .model.galvatron.presets import DEFAULT_PRESET, list_presets, load_preset
 from .model.galvatron.profile import GalvatronProfile
+from .model.galvatron.strategy_file import StrategyFile, parse_strategy_file
+from .model.json_input import check_size
 from .model.report import estimate_document
 from .model.result import Estimate
+from .model.saved import SavedEstimate, SavedEstimateError
 from .model.uploads import read_upload
 
 UPLOADED = "uploaded"
@@ -32,6 +37,9 @@ GALVATRON, ANALYTIC = "galvatron", "analytic"
 DEFAULT_MODEL = "llama-3-8b"
 # Architecture fields that are names, not numbers the estimate reads.
 _ARCH_LABELS = {"name", "model_name", "family"}
+# What a Galvatron strategy file decides: editing one of these by hand leaves the file's strategy.
+STRATEGY_FILE_FIELDS = ["tp", "pp", "dp", "micro_batch_size", "global_batch_size", "chunks", "zero_stage",
+                        "checkpoint", "num_layers"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,8 @@ class Session(param.Parameterized):
     message = param.ClassSelector(class_=Message, allow_None=True, doc="Result of the last load.")
     uploaded_name = param.String("", doc="File name of the uploaded profile.")
     uploaded_model_name = param.String("", doc="File name of the uploaded model config.")
+    strategy = param.ClassSelector(class_=StrategyFile, allow_None=True,
+                                   doc="A Galvatron strategy file's per-layer strategies, applied to the profile.")
 
     def __init__(self, **params):
         params.setdefault("config", TrainingConfig())
@@ -73,6 +83,7 @@ class Session(param.Parameterized):
         self._adopt_profile(load_preset(self.preset))
         if self.mode == ANALYTIC:
             self._enter_analytic()
+        self.config.param.watch(self._leave_strategy_file, STRATEGY_FILE_FIELDS)
         self.config.param.watch(self._recompute, _names(self.config))
         self.arch.param.watch(self._recompute, [n for n in _names(self.arch) if n not in _ARCH_LABELS])
         self.options.param.watch(self._apply_framework, "framework")
@@ -90,6 +101,7 @@ class Session(param.Parameterized):
         self._recompute()
 
     def _adopt_profile(self, profile: GalvatronProfile, keep_sequence: bool = False) -> None:
+        self.strategy = None
         values = profile.config_defaults()
         if keep_sequence:
             values.pop("seq_length")
@@ -139,6 +151,10 @@ class Session(param.Parameterized):
         except MemvizError as exc:
             self.message = Message("error", "msg.upload_failed", {"error": exc.text})
             return False
+        if isinstance(loaded, StrategyFile):
+            return self._adopt_strategy_file(loaded)
+        if isinstance(loaded, SavedEstimate):
+            return self._restore_saved(loaded)
         if isinstance(loaded, GalvatronProfile):
             self._adopt_profile(loaded)
             self._select(preset=UPLOADED, uploaded_name=filename, mode=GALVATRON)
@@ -155,6 +171,86 @@ class Session(param.Parameterized):
             })
         return True
 
+    def _adopt_strategy_file(self, strategy: StrategyFile) -> bool:
+        """Apply a strategy file to the current profile, if it fits it; else keep everything and say why."""
+        if self.mode != GALVATRON:
+            self.message = Message("error", "msg.upload_failed", {
+                "error": Text("msg.strategy_needs_profile", {"name": strategy.name})})
+            return False
+        trial = TrainingConfig(**self.config.values())
+        try:
+            trial.apply(**strategy_config_values(strategy, trial.total_gpus))
+            estimate_strategy(trial, self.profile, strategy)
+        except MemvizError as exc:
+            self.message = Message("error", "msg.upload_failed", {"error": exc.text})
+            return False
+        values = strategy_config_values(strategy, self.config.total_gpus)
+        self._adopt(values, lambda: setattr(self, "strategy", strategy))
+        self.message = Message("success", "msg.strategy_loaded", {
+            "name": strategy.name, "layers": len(strategy.layers), "pp": strategy.pp,
+            "kinds": len(set(strategy.layers))})
+        return True
+
+    def _restore_saved(self, saved: SavedEstimate) -> bool:
+        """Restore the state a downloaded estimate was made from; on a problem keep everything and say why."""
+        try:
+            with param_values_checked(saved.name):
+                TrainingConfig().apply(**saved.config)  # checks every value before anything changes
+                if saved.mode == ANALYTIC:
+                    arch = Architecture(**saved.architecture)
+                    options_for(saved.options)
+                    adopt = self._restore_analytic(arch, saved)
+                else:
+                    adopt = self._restore_galvatron(saved)
+        except MemvizError as exc:
+            self.message = Message("error", "msg.upload_failed", {"error": exc.text})
+            return False
+        adopt()
+        with self.config.coupling_paused():  # verbatim, as saved, even where the saved values disagreed
+            self.config.param.update(**saved.config)
+        self.message = Message("success", "msg.saved_restored", {"name": saved.name})
+        return True
+
+    def _restore_analytic(self, arch: Architecture, saved: SavedEstimate) -> Callable[[], None]:
+        def adopt() -> None:
+            def inputs() -> None:
+                self.arch.param.update(**arch.values())
+                apply_options(self.options, saved.options)
+            bundled = saved.source in list_model_presets()
+            # Selecting first: picking a bundled model loads it, then the saved values replace its own.
+            self._select(model=saved.source if bundled else UPLOADED, mode=ANALYTIC,
+                         uploaded_model_name=self.uploaded_model_name if bundled else saved.source)
+            self._adopt(saved.config, inputs)
+        return adopt
+
+    def _restore_galvatron(self, saved: SavedEstimate) -> Callable[[], None]:
+        if saved.source in list_presets():
+            picked = {"preset": saved.source}
+        elif saved.source == self.profile.name:
+            picked = {"preset": self.preset}
+        else:
+            raise SavedEstimateError(key="error.saved_profile", name=saved.name, source=saved.source)
+        strategy = None
+        if saved.strategy_file:
+            strategy = parse_strategy_file(saved.strategy_file["content"], saved.strategy_file["name"])
+
+        def adopt() -> None:
+            self._select(mode=GALVATRON, **picked)  # (re)loads the profile, then the saved values apply
+            self._adopt(saved.config, lambda: setattr(self, "strategy", strategy))
+        return adopt
+
+    def _leave_strategy_file(self, *_events: param.parameterized.Event) -> None:
+        if self.strategy is not None and not self._holding:
+            self.strategy = None
+
+    def refuse_unread(self, filename: str, size: int) -> None:
+        """A file the browser did not send (empty, or over the upload limit): the message reading it would give."""
+        try:
+            check_size(filename, size)
+            raise ProfileError(key="error.empty_file", name=filename)
+        except MemvizError as exc:
+            self.message = Message("error", "msg.upload_failed", {"error": exc.text})
+
     def _select(self, **values) -> None:
         """Show what was loaded in the pickers without reloading it."""
         with param.parameterized.discard_events(self):
@@ -170,13 +266,15 @@ class Session(param.Parameterized):
         """The estimate of the current inputs (raises MemvizError when they cannot be estimated)."""
         if self.mode == ANALYTIC:
             return estimate_analytic(self.config, self.arch, self.options)
+        if self.strategy is not None:
+            return estimate_strategy(self.config, self.profile, self.strategy)
         return estimate_galvatron(self.config, self.profile)
 
     def document(self) -> dict:
         """The current estimate as the CLI's `--json` document."""
         if self.mode == ANALYTIC:
             return estimate_document(self.arch.model_name, self.config, self.estimate, self.arch, self.options)
-        return estimate_document(self.profile.name, self.config, self.estimate)
+        return estimate_document(self.profile.name, self.config, self.estimate, strategy=self.strategy)
 
     def _apply_framework(self, event: param.parameterized.Event) -> None:
         """Picking a framework sets the options it fixes; each stays editable afterwards."""

@@ -18,7 +18,7 @@ class View(param.Parameterized):
     gpu = param.Selector(default=DEFAULT_GPU, objects=[g.key for g in GPUS] + [CUSTOM])
     custom_gib = param.Number(64.0, bounds=(1, 4096), doc="Capacity of a custom GPU, GiB.")
     drill = param.Boolean(False, doc="Donut shows the model-states breakdown.")
-    tab = param.Selector(default="bars", objects=["bars", "proportion", "donut", "formulas"],
+    tab = param.Selector(default="bars", objects=["bars", "proportion", "donut", "formulas", "step"],
                          doc="Analysis view shown.")
     explore = param.ClassSelector(class_=ExploreInputs, default=ExploreInputs(), instantiate=True,
                                   doc="What the strategy explorer searches for.")

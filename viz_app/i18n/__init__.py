@@ -7,6 +7,8 @@ sure there are none.
 
 from __future__ import annotations
 
+import re
+
 from . import en, zh
 
 LANGUAGES = ("en", "zh")
@@ -34,17 +36,59 @@ class Text(str):
         return Text, (self.key, self.values)
 
 
+class Joined(str):
+    """Pieces (symbols, numbers, `Text`s) read as one English string that `localize` puts into any language.
+
+    A cost model builds a formula from catalog phrases and symbols ("32 layers x act[tp=8]"): the
+    phrases follow the page's language, the symbols stay as they are.
+    """
+
+    parts: tuple
+
+    def __new__(cls, *parts: str):
+        flat = tuple(q for p in parts for q in (p.parts if isinstance(p, Joined) else (p,)) if q)
+        joined = super().__new__(cls, "".join(flat))
+        joined.parts = flat
+        return joined
+
+    def __reduce__(self):
+        return Joined, self.parts
+
+
+def localize(text: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """`text` in `lang`: a `Text` or `Joined` translated, any other string as it is (a symbol, a name)."""
+    if isinstance(text, Text):
+        return t(text.key, lang, **text.values)
+    if isinstance(text, Joined):
+        return "".join(localize(part, lang) for part in text.parts)
+    return str(text)
+
+
 def t(key: str, lang: str = DEFAULT_LANGUAGE, **fmt) -> str:
-    """The text for `key` in `lang`, with `{name}` fields filled from `fmt` (a `Text` in `lang` too)."""
+    """The text for `key` in `lang`, its `{name}` fields filled from `fmt` (a `Text` or `Joined`, and lists of
+    Texts, in `lang` too)."""
     catalog = CATALOGS.get(lang, CATALOGS[DEFAULT_LANGUAGE])
     text = catalog.get(key) or CATALOGS[DEFAULT_LANGUAGE].get(key) or key
     if not fmt:
         return text
-    return text.format(**{name: t(v.key, lang, **v.values) if isinstance(v, Text) else v for name, v in fmt.items()})
+    return text.format(**{name: _in_language(v, lang) for name, v in fmt.items()})
+
+
+def _in_language(value: object, lang: str) -> object:
+    """A `Text` or `Joined` in `lang`; a list of them joined with "; " (several refused values in one message)."""
+    if isinstance(value, Text | Joined):
+        return localize(value, lang)
+    if isinstance(value, list):
+        return "; ".join(str(_in_language(item, lang)) for item in value)
+    return value
 
 
 def has(key: str) -> bool:
     return key in CATALOGS[DEFAULT_LANGUAGE]
+
+
+# A block of consecutive layers: its kind, then the first and last layer (1-based).
+LAYER_RANGE = re.compile(r"^(?P<kind>.+)\.(?P<first>\d+)-(?P<last>\d+)$")
 
 
 def block_label(key: str, lang: str = DEFAULT_LANGUAGE) -> str:
@@ -56,7 +100,15 @@ def block_label(key: str, lang: str = DEFAULT_LANGUAGE) -> str:
     catalog_key = f"block.{key}"
     if has(catalog_key):
         return t(catalog_key, lang)
+    if match := LAYER_RANGE.match(key):  # a layer-wise strategy's group: "activation.layers.1-20"
+        return t("block.layer_range", lang, name=block_label(match["kind"], lang), first=match["first"],
+                 last=match["last"])
     return key.rsplit(".", 1)[-1].replace("_", " ").capitalize()
+
+
+def block_short_label(key: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A block's short name for a small rectangle ("Head grads"), or "" when the catalog has none."""
+    return t(f"block_short.{key}", lang) if has(f"block_short.{key}") else ""
 
 
 def category_label(category: str, lang: str = DEFAULT_LANGUAGE) -> str:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import param
 
 from .errors import param_values_checked
+from .limits import LIMITS, bounds, checked
 from .result import Notice
 
 ZERO_STAGES = (0, 1, 2, 3)  # off; optimizer states; + gradients; + parameters (Rajbhandari et al. 2020)
@@ -21,26 +22,30 @@ ZERO_STAGES = (0, 1, 2, 3)  # off; optimizer states; + gradients; + parameters (
 # Order in which explicitly given values are applied, so later rules see earlier choices.
 APPLY_ORDER = (
     "mixed_precision", "sequence_parallel", "checkpoint", "zero_stage", "seq_length", "num_layers",
-    "tp", "pp", "total_gpus", "dp", "micro_batch_size", "global_batch_size", "chunks", "stage",
+    "tp", "pp", "total_gpus", "dp", "micro_batch_size", "global_batch_size", "chunks", "ep", "etp", "stage",
 )
 
 
 class TrainingConfig(param.Parameterized):
     """A parallel training strategy for one model, as Galvatron's visualizer describes it."""
 
-    tp = param.Integer(8, bounds=(1, None), softbounds=(1, 16), doc="Tensor-parallel degree.")
-    pp = param.Integer(1, bounds=(1, None), softbounds=(1, 16), doc="Pipeline-parallel degree (stages).")
+    tp = param.Integer(8, bounds=bounds("tp"), softbounds=(1, 16), doc="Tensor-parallel degree.")
+    pp = param.Integer(1, bounds=bounds("pp"), softbounds=(1, 16), doc="Pipeline-parallel degree (stages).")
     dp = param.Integer(
-        1, bounds=(1, None), softbounds=(1, 512),
+        1, bounds=bounds("dp"), softbounds=(1, 512),
         doc="Data-parallel degree; follows total GPUs / (TP x PP) when those change.",
     )
-    total_gpus = param.Integer(8, bounds=(1, None), softbounds=(1, 512), doc="Number of GPUs in the job.")
-    micro_batch_size = param.Integer(1, bounds=(1, None), softbounds=(1, 64), doc="Samples per micro-batch (MBS).")
+    total_gpus = param.Integer(8, bounds=bounds("total_gpus"), softbounds=(1, 512), doc="Number of GPUs in the job.")
+    micro_batch_size = param.Integer(
+        1, bounds=bounds("micro_batch_size"), softbounds=(1, 64),
+        doc="Samples per micro-batch (MBS).",
+    )
     global_batch_size = param.Integer(
-        8, bounds=(1, None), softbounds=(1, 1024), doc="Samples per optimizer step over all data-parallel ranks (GBS).",
+        8, bounds=bounds("global_batch_size"), softbounds=(1, 1024),
+        doc="Samples per optimizer step over all data-parallel ranks (GBS).",
     )
     chunks = param.Integer(
-        8, bounds=(1, None), softbounds=(1, 32),
+        8, bounds=bounds("chunks"), softbounds=(1, 32),
         doc="Micro-batches per step per pipeline (gradient accumulation steps).",
     )
     zero_stage = param.Integer(0, bounds=(ZERO_STAGES[0], ZERO_STAGES[-1]),
@@ -48,9 +53,23 @@ class TrainingConfig(param.Parameterized):
     checkpoint = param.Boolean(False, doc="Full activation checkpointing (recompute every layer in backward).")
     sequence_parallel = param.Boolean(True, doc="Megatron sequence parallelism (activations split over TP ranks).")
     mixed_precision = param.Boolean(True, doc="bf16/fp16 training with fp32 master weights; off = pure fp32.")
-    seq_length = param.Integer(128, bounds=(1, None), softbounds=(64, 4096), step=16, doc="Sequence length in tokens.")
-    num_layers = param.Integer(12, bounds=(1, None), softbounds=(1, 100), doc="Transformer layers in the model.")
-    stage = param.Integer(0, bounds=(0, None), doc="Pipeline stage shown in detail (0 .. pp-1).")
+    seq_length = param.Integer(
+        128, bounds=bounds("seq_length"), softbounds=(64, 4096), step=16,
+        doc="Sequence length in tokens.",
+    )
+    num_layers = param.Integer(
+        12, bounds=bounds("num_layers"), softbounds=(1, 100),
+        doc="Transformer layers in the model.",
+    )
+    stage = param.Integer(0, bounds=bounds("stage"), doc="Pipeline stage shown in detail (0 .. pp-1).")
+    # Mixture-of-experts models only (analytic mode); their validity: analytic/expert_parallel.py.
+    ep = param.Integer(
+        1, bounds=bounds("ep"), softbounds=(1, 64), doc="Expert-parallel degree: experts dealt over EP GPUs.",
+    )
+    etp = param.Integer(
+        1, bounds=bounds("etp"), softbounds=(1, 8), doc="Expert tensor-parallel degree: each expert's width split "
+                                                        "over ETP GPUs.",
+    )
 
     def __init__(self, **params):
         self._coupling = False
@@ -87,7 +106,8 @@ class TrainingConfig(param.Parameterized):
                 update["chunks"] = max(1, self.global_batch_size // (dp * self.micro_batch_size))
             if "pp" in changed:
                 update["stage"] = min(self.stage, self.pp - 1)
-            self.param.update(**update)
+            # A derived value past its limit stops there; constraint_notices then names the contradiction.
+            self.param.update(**{name: min(value, self.param[name].bounds[1]) for name, value in update.items()})
 
     @param.depends("stage", watch=True)
     def _keep_stage_valid(self) -> None:
@@ -98,11 +118,15 @@ class TrainingConfig(param.Parameterized):
         """Set several values as a user would, one at a time in a fixed order, with coupling.
 
         Values given explicitly win over derived ones: after the coupled pass they are set
-        again verbatim, and any contradiction shows up in `constraint_notices`.
+        again verbatim, and any contradiction shows up in `constraint_notices`. Every value is checked
+        against its limit before any is set, so a refused one changes nothing.
         """
         unknown = set(values) - set(APPLY_ORDER)
         if unknown:
             raise TypeError(f"unknown configuration keys: {', '.join(sorted(unknown))}")
+        for name in APPLY_ORDER:
+            if name in values and name in LIMITS:
+                checked(name, values[name])
         with param_values_checked():
             for name in APPLY_ORDER:
                 if name in values:

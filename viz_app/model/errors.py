@@ -29,6 +29,10 @@ class StrategyError(MemvizError):
     """A parallel strategy that cannot be estimated with the data at hand."""
 
 
+class StrategyFileError(MemvizError):
+    """A Galvatron strategy file (galvatron_config_*.json) is malformed or does not fit the profile."""
+
+
 @contextlib.contextmanager
 def param_values_checked(where: str = "") -> Iterator[None]:
     """Report param's refusal of a value (a plain ValueError naming the parameter) as a StrategyError.

@@ -17,10 +17,19 @@ class Described(Protocol):
     def values(self) -> dict: ...
 
 
+class Written(Protocol):
+    """An input file kept as read (a Galvatron strategy file)."""
+
+    def document(self) -> dict: ...
+
+
 def estimate_document(source: str, config: TrainingConfig, estimate: Estimate, arch: Described | None = None,
-                      options: Described | None = None) -> dict:
-    """`source` names the profile or model; analytic estimates also carry the architecture and options."""
+                      options: Described | None = None, strategy: Written | None = None) -> dict:
+    """`source` names the profile or model; analytic estimates also carry the architecture and options, and
+    estimates of a Galvatron strategy file the file (`strategy_file`: its name and keys as read)."""
     document = {"source": source, "config": config.values(), **estimate.to_json()}
+    if strategy is not None:
+        document["strategy_file"] = strategy.document()
     if arch is not None:
         document["architecture"] = arch.values()
     if options is not None:

@@ -6,8 +6,11 @@ CLI read only this object. A stage's totals are sums of its blocks, so they cann
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+from ..i18n import Text
+from .errors import MemvizError
 from .terms import Term
 
 ACTIVATION = "activation"
@@ -57,6 +60,46 @@ class Notice:
     values: dict = field(default_factory=dict)
 
 
+PHASE_KINDS = ("forward", "loss", "backward", "optimizer")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One moment of a training step: MiB alive per block key (keys start with their category).
+
+    `kind` is one of PHASE_KINDS; `number` counts the stage's passes of that kind (1 = first),
+    `layer` is the layer whose backward runs (backward only).
+    """
+
+    kind: str
+    blocks: dict[str, float]
+    number: int = 0
+    layer: int = 0
+
+    @property
+    def name(self) -> str:
+        """The phase in English words ("backward 1, layer 32"); the i18n catalog has it as phase.<kind>."""
+        if self.kind == "optimizer":
+            return "optimizer step"
+        return f"{self.kind} {self.number}" + (f", layer {self.layer}" if self.kind == "backward" else "")
+
+    @property
+    def text(self) -> Text:
+        """The phase as the page shows it, in its language (catalog phase.<kind>)."""
+        return Text(f"phase.{self.kind}", {"number": self.number, "layer": self.layer})
+
+    def category_mib(self, category: str) -> float:
+        return sum(mib for key, mib in self.blocks.items() if key.split(".")[0] == category)
+
+    @property
+    def total_mib(self) -> float:
+        return sum(self.blocks.values())
+
+    def to_json(self) -> dict:
+        return {"phase": self.name, "kind": self.kind, "total_mib": self.total_mib,
+                **{f"{category}_mib": self.category_mib(category) for category in CATEGORIES}}
+
+
 @dataclass(frozen=True)
 class StageEstimate:
     """Per-GPU memory of one pipeline stage."""
@@ -64,6 +107,13 @@ class StageEstimate:
     stage: int
     layers: int
     blocks: tuple[Block, ...]
+    # Memory through one training step (analytic mode); `blocks` are those alive at its peak.
+    timeline: tuple[Phase, ...] = ()
+
+    @property
+    def peak_phase(self) -> str:
+        """The phase of the step where the stage's peak happens ("" without a timeline)."""
+        return max(self.timeline, key=lambda p: p.total_mib).name if self.timeline else ""
 
     def mib(self, key: str) -> float:
         """Sum of the blocks whose key is `key` or starts with `key.`."""
@@ -121,7 +171,13 @@ class StageEstimate:
                 {"key": b.key, "category": b.category, "mib": b.mib, "count": b.count}
                 for b in self.blocks
             ],
+            **({"peak_phase": self.peak_phase, "timeline": [p.to_json() for p in self.timeline]}
+               if self.timeline else {}),
         }
+
+
+class EstimateError(MemvizError):
+    """Inputs that passed validation but gave a size no chart can show (a gap in the limits)."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +187,24 @@ class Estimate:
     mode: str
     stages: tuple[StageEstimate, ...]
     notices: tuple[Notice, ...] = ()
+
+    def __post_init__(self) -> None:
+        """The one check that validated inputs gave sizes: finite, non-negative, and something to show.
+
+        Every input is checked against model/limits.py first, so this never fires for them (the fuzz
+        tests assert so); if a path was missed it stops a NaN, inf or negative size from reaching a
+        chart, a verdict or `--json`.
+        """
+        if not self.stages:
+            raise EstimateError(key="error.estimate_not_finite", block="total", stage=0, value=0)
+        for stage in self.stages:
+            for block in stage.blocks:
+                if not (math.isfinite(block.mib) and block.mib >= 0):
+                    raise EstimateError(key="error.estimate_not_finite", block=block.key, stage=stage.stage,
+                                        value=block.mib)
+            if not 0 < stage.total_mib < math.inf:
+                raise EstimateError(key="error.estimate_not_finite", block="total", stage=stage.stage,
+                                    value=stage.total_mib)
 
     @property
     def peak_stage(self) -> StageEstimate:
@@ -147,6 +221,7 @@ class Estimate:
             "stages": [s.to_json() for s in self.stages],
             "peak_stage": self.peak_stage.stage,
             "peak_total_mib": self.peak_stage.total_mib,
+            **({"peak_phase": self.peak_stage.peak_phase} if self.peak_stage.timeline else {}),
             "warnings": self.warnings,
             "notices": [{"code": n.code, "message": n.message, "values": n.values} for n in self.notices],
         }

@@ -5,13 +5,14 @@ call them the same way.
 """
 
 from ..model.units import UNITS, format_memory, to_unit
-from .bars import bar_chart
+from .bars import bar_chart, bar_chart_height
 from .donut import donut, donut_sector_at
 from .explorer import explorer_chart
 from .geometry import pick_stage
-from .parts import legend_items
+from .parts import legend_groups, legend_items
 from .proportion import proportion_chart
 from .stages import stage_chart
+from .step import step_chart
 from .treemap import treemap, treemap_columns, treemap_sources
 
 
@@ -26,7 +27,7 @@ def draw_without_webgl() -> None:
 
 
 __all__ = [
-    "UNITS", "bar_chart", "donut", "donut_sector_at", "draw_without_webgl", "explorer_chart", "format_memory",
-    "legend_items",
-    "pick_stage", "proportion_chart", "stage_chart", "to_unit", "treemap", "treemap_columns", "treemap_sources",
+    "UNITS", "bar_chart", "bar_chart_height", "donut", "donut_sector_at", "draw_without_webgl", "explorer_chart",
+    "format_memory", "legend_groups", "legend_items", "pick_stage", "proportion_chart", "stage_chart", "step_chart",
+    "to_unit", "treemap", "treemap_columns", "treemap_sources",
 ]

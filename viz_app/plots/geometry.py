@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import unicodedata
 
 from ..model.result import Estimate, StageEstimate
@@ -31,10 +33,31 @@ def ink_for(fill_hex: str) -> str:
     return DARK_INK if luminance > 0.36 else LIGHT_INK
 
 
-def wrap_label(label: str) -> str:
-    """The label on two lines, split at the space nearest its middle (CJK labels stay whole)."""
-    spaces = [i for i, ch in enumerate(label) if ch == " "]
-    if not spaces or any(unicodedata.east_asian_width(ch) in "WF" for ch in label):
+def _is_wide(text: str) -> bool:
+    return any(unicodedata.east_asian_width(ch) in "WF" for ch in text)
+
+
+def wrap_label(label: str, lines: int = 2, split_wide: bool = False) -> str:
+    """The label on up to `lines` lines of balanced width, split at spaces; a CJK label stays whole
+    unless `split_wide` (then it splits between characters)."""
+    wide = _is_wide(label)
+    if wide and not split_wide:
         return label
-    cut = min(spaces, key=lambda i: abs(i - len(label) / 2))
-    return f"{label[:cut]}\n{label[cut + 1:]}"
+    # Wide text breaks between characters, but a Latin word in it ("CUDA") stays whole.
+    words = re.findall(r"[^\W_]+|\s+|.", label, re.ASCII) if wide else label.split(" ")
+    joiner = "" if wide else " "
+    best = [label]
+    best_width = len(label)
+    # Cut points between words, chosen to make the longest line as short as possible (labels are short).
+    for cuts in _cut_choices(len(words), lines - 1):
+        bounds = [0, *cuts, len(words)]
+        rows = [joiner.join(words[a:b]).strip() for a, b in zip(bounds, bounds[1:], strict=False)]
+        width = max(len(r) for r in rows)
+        if width < best_width:
+            best, best_width = rows, width
+    return "\n".join(best)
+
+
+def _cut_choices(count: int, cuts: int) -> list[tuple[int, ...]]:
+    """Every way of placing 1..`cuts` increasing cut points strictly inside `count` items."""
+    return [c for k in range(1, cuts + 1) for c in itertools.combinations(range(1, count), k)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..i18n import block_label, category_label, t
+from ..i18n import LAYER_RANGE, block_label, block_short_label, category_label, t
 from ..model.result import ACTIVATION, CATEGORIES, MODEL_STATES, Block, StageEstimate
 from ..model.units import format_memory, format_share
 from .style import block_color, category_color, tooltip_html
@@ -26,7 +26,8 @@ class Part:
     label: str
     mib: float
     color: str
-    short_label: str = ""  # for small rectangles ("L3"); empty: use `label`
+    short_label: str = ""  # a unit's number, for small rectangles ("3"); empty: not a unit
+    abbreviation: str = ""  # a block's short name, for small rectangles ("Head grads"); may be empty
 
 
 def categories_of(stage: StageEstimate) -> list[str]:
@@ -70,18 +71,22 @@ def unit_parts(block: Block, lang: str) -> list[Part]:
     color = block_color(block.key, block.category)
     splittable = block.category == ACTIVATION and 1 < block.count <= MAX_UNITS_PER_BLOCK
     if not splittable:
-        return [Part(block.key, block.category, block_label(block.key, lang), block.mib, color)]
-    label_key = UNIT_LABEL_KEYS.get(block.key)
+        return [Part(block.key, block.category, block_label(block.key, lang), block.mib, color,
+                     abbreviation=block_short_label(block.key, lang))]
+    label_key, first = UNIT_LABEL_KEYS.get(block.key), 1
+    if match := LAYER_RANGE.match(block.key):  # layers first..last: numbered as in the model
+        label_key, first = UNIT_LABEL_KEYS.get(match["kind"]), int(match["first"])
     name = block_label(block.key, lang)
     parts = []
-    for index in range(1, block.count + 1):
+    for index in range(first, first + block.count):
         label = t(label_key, lang, index=index) if label_key else f"{name} {index}"
         parts.append(Part(block.key, block.category, label, block.mib / block.count, color, str(index)))
     return parts
 
 
-def detailed_parts(stage: StageEstimate, lang: str, category: str) -> list[Part]:
-    return [p for b in stage.blocks if b.category == category and b.mib > 0 for p in unit_parts(b, lang)]
+def detailed_parts(stage: StageEstimate, lang: str, category: str) -> list[list[Part]]:
+    """The category's blocks with memory, each as its units (one part when it is not split)."""
+    return [unit_parts(b, lang) for b in stage.blocks if b.category == category and b.mib > 0]
 
 
 def tooltip(part: Part, stage: StageEstimate, unit: str, lang: str) -> str:
@@ -99,3 +104,9 @@ def legend_items(stage: StageEstimate, lang: str, level: str = "blocks") -> list
     else:
         parts = breakdown_parts(stage, lang, MODEL_STATES) if level == "model_states" else block_parts(stage, lang)
     return [(p.label, p.color) for p in parts]
+
+
+def legend_groups(stage: StageEstimate, lang: str) -> list[tuple[tuple[str, str], list[tuple[str, str]]]]:
+    """The treemap's legend: each category's (label, colour) with its blocks' (label, colour) pairs."""
+    return [((c.label, c.color), [(p.label, p.color) for p in block_parts(stage, lang, c.key)])
+            for c in category_parts(stage, lang)]

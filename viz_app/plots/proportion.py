@@ -13,7 +13,7 @@ from .parts import Part, breakdown_parts, category_parts, tooltip
 from .style import BASE_OPTS, TEXT_COLOR, hover
 
 FONT_PX = 12
-PLOT_WIDTH_PX = 820  # for deciding whether a segment's label fits
+PLOT_WIDTH_PX = 820  # for deciding whether a segment's label fits, unless the real width is known
 ROWS = (("proportion.main", 2.0), ("proportion.states", 0.0))  # catalog key, bottom y of the bar
 BAR_HEIGHT, TITLE_GAP = 1.0, 0.22
 
@@ -28,8 +28,12 @@ def _segments(parts: list[Part], y0: float, total: float) -> list[tuple]:
 
 
 def proportion_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage: int | None = None,
-                     height: int = 230) -> hv.Overlay:
-    """Two stacked 100% bars; segments show name, memory and share when they fit, all on hover."""
+                     height: int = 230, width_px: float | None = None) -> hv.Overlay:
+    """Two stacked 100% bars; segments show name, memory and share when they fit, all on hover.
+
+    `width_px`: the plot's width on screen, when known (a phone's is under half the default).
+    """
+    plot_width_px = width_px or PLOT_WIDTH_PX
     chosen = pick_stage(estimate, stage)
     rows = (category_parts(chosen, lang), breakdown_parts(chosen, lang, MODEL_STATES))
     rects, labels, titles = [], [], []
@@ -39,8 +43,10 @@ def proportion_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *,
         for x0, b0, x1, b1, p in _segments(parts, y0, whole):
             rects.append((x0, b0, x1, b1, tooltip(p, chosen, unit, lang), p.color))
             text = f"{p.label}\n{format_memory(p.mib, unit)} ({100 * p.mib / whole:.1f}%)"
-            if (x1 - x0) / 100 * PLOT_WIDTH_PX < text_width_px(text, FONT_PX) + 8:
-                text = f"{100 * p.mib / whole:.0f}%" if (x1 - x0) > 4 else ""
+            room_px = (x1 - x0) / 100 * plot_width_px
+            if room_px < text_width_px(text, FONT_PX) + 8:
+                share = f"{100 * p.mib / whole:.0f}%"
+                text = share if room_px >= text_width_px(share, FONT_PX) + 6 else ""
             if text:
                 labels.append(((x0 + x1) / 2, (b0 + b1) / 2, text, p.color))
     share_dim = hv.Dimension("x0", label=t("axis.share", lang))

@@ -14,6 +14,7 @@ CATEGORY_COLORS = {ACTIVATION: "#43a047", MODEL_STATES: "#1e6fd9", OVERHEAD: "#8
 BLOCK_COLORS = {
     "activation.layers": "#66bb6a",
     "activation.inflight": "#a5d6a7",
+    "activation.experts": "#9e9d24",
     "activation.other": "#2e7d32",
     "activation.embedding": "#26a69a",
     "activation.logits": "#00897b",

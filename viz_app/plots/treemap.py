@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import holoviews as hv
@@ -20,7 +21,8 @@ WIDTH, HEIGHT = 880.0, 440.0
 # Inset of blocks inside their category's box (details mode): the white plot background between
 # categories draws their frames, with no extra layer to update on every redraw.
 CATEGORY_GAP = 3.0
-BIG_FONT_PX, SMALL_FONT_PX = 13, 10
+BIG_FONT_PX, SMALL_FONT_PX, TINY_FONT_PX = 13, 10, 8
+SHORT_WIDE_LABEL = 6  # characters
 
 
 def _squarify(parts: list[Part], x: float, y: float, dx: float, dy: float) -> list[dict]:
@@ -28,6 +30,44 @@ def _squarify(parts: list[Part], x: float, y: float, dx: float, dy: float) -> li
     parts = sorted(parts, key=lambda p: -p.mib)
     sizes = squarify.normalize_sizes([p.mib for p in parts], dx, dy)
     return [dict(rect, part=p) for rect, p in zip(squarify.squarify(sizes, x, y, dx, dy), parts, strict=True)]
+
+
+def _grid_columns(count: int, dx: float, dy: float) -> int:
+    """Columns of a reading-order grid of `count` equal cells in a dx x dy box, the cells nearest square.
+
+    Each row is as tall as its share of the cells, so a short last row's cells keep their area.
+    """
+    def worst_aspect(cols: int) -> float:
+        last = count - cols * (math.ceil(count / cols) - 1)
+        cells = [(dx / n, dy * n / count) for n in (cols, last)]
+        return max(max(w / h, h / w) for w, h in cells)
+    return min(range(1, count + 1), key=worst_aspect)
+
+
+def _grid(units: list[Part], x: float, y: float, dx: float, dy: float) -> list[dict]:
+    """Equal units (a block's layers) left to right, then top to bottom: layer i+1 follows layer i."""
+    count = len(units)
+    cols = _grid_columns(count, dx, dy)
+    rects, top = [], y
+    for first in range(0, count, cols):
+        row = units[first:first + cols]
+        height = dy * len(row) / count
+        rects += [dict(x=x + i * dx / len(row), y=top, dx=dx / len(row), dy=height, part=p) for i, p in enumerate(row)]
+        top += height
+    return rects
+
+
+def _blocks(parts_of_blocks: list[list[Part]], x: float, y: float, dx: float, dy: float) -> list[dict]:
+    """Each block's rectangle (squarified), split into its units in reading order."""
+    whole = [Part(units[0].key, units[0].category, units[0].label, sum(u.mib for u in units), units[0].color)
+             for units in parts_of_blocks]
+    units_of = {id(part): units for part, units in zip(whole, parts_of_blocks, strict=True)}
+    leaves = []
+    for rect in _squarify(whole, x, y, dx, dy):
+        units = units_of[id(rect["part"])]
+        leaves += [dict(rect, part=units[0])] if len(units) == 1 else _grid(units, rect["x"], rect["y"],
+                                                                            rect["dx"], rect["dy"])
+    return leaves
 
 
 def _layout(estimate: Estimate, stage: int | None, lang: str, details: bool, width: float,
@@ -43,8 +83,8 @@ def _layout(estimate: Estimate, stage: int | None, lang: str, details: bool, wid
     leaves = []
     for frame in frames:
         g = CATEGORY_GAP
-        leaves += _squarify(detailed_parts(chosen, lang, frame["part"].key),
-                            frame["x"] + g, frame["y"] + g, frame["dx"] - 2 * g, frame["dy"] - 2 * g)
+        leaves += _blocks(detailed_parts(chosen, lang, frame["part"].key),
+                          frame["x"] + g, frame["y"] + g, frame["dx"] - 2 * g, frame["dy"] - 2 * g)
     return leaves
 
 
@@ -59,14 +99,25 @@ def _box(rect: dict, width: float, height: float) -> tuple[float, float, float, 
 
 
 def _label_candidates(part: Part, total_mib: float, unit: str) -> tuple[tuple[str, int], ...]:
-    """What a rectangle may say, from the most to the least (text, font size)."""
+    """What a rectangle may say, from the most to the least (text, font size); a layer's number last.
+
+    Never a name cut short ("Output" for "Output head gradients"): a block too small for its whole
+    name says its catalog abbreviation ("Head grads"), and one too small for that stays blank (the
+    tooltip names it).
+    """
     figures = f"{format_memory(part.mib, unit)} · {format_share(part.mib, total_mib)}"
-    name = wrap_label(part.label)
-    return (
+    # A short CJK name ("第 3 层", "各层梯度") reads better whole, at a smaller size if need be.
+    name = wrap_label(part.label, split_wide=len(part.label) > SHORT_WIDE_LABEL)
+    name3 = wrap_label(part.label, 3, split_wide=True)
+    candidates = (
         (f"{part.label}\n{figures}", BIG_FONT_PX), (f"{name}\n{figures}", BIG_FONT_PX), (name, BIG_FONT_PX),
-        (f"{name}\n{figures}", SMALL_FONT_PX), (name, SMALL_FONT_PX),
-        (part.short_label or part.label.split(" ")[0], SMALL_FONT_PX),
+        (f"{name}\n{figures}", SMALL_FONT_PX), (name, SMALL_FONT_PX), (name3, SMALL_FONT_PX), (name3, TINY_FONT_PX),
     )
+    if part.short_label:
+        return (*candidates, (part.short_label, SMALL_FONT_PX))
+    short = part.abbreviation
+    return (*candidates, *((text, font) for font in (SMALL_FONT_PX, TINY_FONT_PX)
+                           for text in (short, wrap_label(short)))) if short else candidates
 
 
 def _fits(rect: dict, text: str, font: int) -> bool:

@@ -72,6 +72,20 @@ def _imports_of(wheel: Path) -> list[str]:
     return sorted(t for t in tops if t.isidentifier())
 
 
+def fetch_downloads(cache: Path, work: Path) -> tuple[Path, dict, dict, dict, dict]:
+    """Everything the build downloads, into `cache` (each file checked against its pin), under the cache's lock.
+
+    Returns the Pyodide core, its lock file, and the pure, fallback-only and official packages' files.
+    """
+    with fetch.cache_lock(cache):
+        core = fetch.pyodide_core(cache)
+        lock = fetch.read_lock(core)
+        pure_files = fetch.pypi_files(cache, pins.PURE_WHEELS)
+        fallback_files = wheels.fallback_only_wheels(cache, work)
+        official_files = fetch.official_packages(cache, lock, fetch.lock_closure(pins.OFFICIAL_PACKAGES, lock))
+    return core, lock, pure_files, fallback_files, official_files
+
+
 def build_site(out: Path, entry: Path | None = None, cache: Path | None = None, ship_snapshot: bool = False) -> dict:
     """Build the site into `out` (replacing an earlier build there); returns a summary for the CLI.
 
@@ -89,13 +103,7 @@ def build_site(out: Path, entry: Path | None = None, cache: Path | None = None, 
         work = Path(tmp)
         converting = _start_convert(entry, work / "convert")
         try:
-            with fetch.cache_lock(cache):
-                core = fetch.pyodide_core(cache)
-                lock = fetch.read_lock(core)
-                pure_files = fetch.pypi_files(cache, pins.PURE_WHEELS)
-                fallback_files = wheels.fallback_only_wheels(cache, work)
-                official_files = fetch.official_packages(cache, lock,
-                                                         fetch.lock_closure(pins.OFFICIAL_PACKAGES, lock))
+            core, lock, pure_files, fallback_files, official_files = fetch_downloads(cache, work)
         finally:
             html, worker, imported = _finish_convert(converting, work / "convert")
         pure, fallback_only, official = _select(imported, lock)

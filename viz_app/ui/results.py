@@ -8,8 +8,6 @@ sources in place (ui/treemap.py).
 from __future__ import annotations
 
 import asyncio
-import io
-import json
 import sys
 from html import escape
 
@@ -18,7 +16,7 @@ import panel as pn
 import param
 
 from .. import plots
-from ..i18n import block_label, t
+from ..i18n import block_label, localize, t
 from ..model.gpus import CUSTOM, GPUS, gpu_capacity_mib, verdict
 from ..model.result import MODEL_STATES, Estimate
 from ..model.units import format_memory
@@ -26,6 +24,7 @@ from ..session import Session
 from ..view import View
 from .batching import batch
 from .explorer import ExplorerCard
+from .exports import download_buttons, png_button
 from .theme import card, html, text
 from .treemap import InPlaceTreemap
 from .widgets import from_param, label
@@ -90,6 +89,7 @@ class Results(pn.viewable.Viewer):
         self.session, self.view = session, view
         self._cancel_pending = lambda: None  # the scheduled update of `later`, if any
         self._donut_size = hv.streams.PlotSize()  # the donut's drawing area, as the browser reports it
+        self._proportion_size = hv.streams.PlotSize()  # so its labels are fitted to a phone's width too
         session.param.watch(self._schedule_later, "estimate")
 
     def _schedule_later(self, _event: param.parameterized.Event) -> None:
@@ -144,12 +144,8 @@ class Results(pn.viewable.Viewer):
         problem = html(pn.bind(
             lambda p, lang: f'<div class="memviz-error">✕ {escape(t("msg.strategy_error", lang, error=p))}</div>'
             if p else "", s.param.problem, v.param.lang))
-        download = pn.widgets.FileDownload(
-            callback=lambda: io.StringIO(json.dumps(s.document(), indent=2)), filename="memviz-estimate.json",
-            label=label("download.label", v.param.lang), disabled=pn.bind(bool, s.param.problem),
-            css_classes=["memviz-download"], color="primary", variant="outline", width=150, margin=(28, 10, 10, 10),
-        )
-        controls = pn.FlexBox(gpu, custom, unit, download, flex_wrap="wrap", align_items="flex-start")
+        controls = pn.FlexBox(gpu, custom, unit, *download_buttons(s, v.param.lang), flex_wrap="wrap",
+                              align_items="flex-start")
         return card(pn.FlexBox(total, controls, flex_wrap="wrap", justify_content="space-between",
                                sizing_mode="stretch_width"), problem)
 
@@ -158,8 +154,9 @@ class Results(pn.viewable.Viewer):
         details = from_param(
             pn.widgets.Switch, v.param.details, name="", width=40, css_classes=["memviz-details"],
                                                margin=(14, 4, 0, 10))
+        # Fixed size needs both sides (Bokeh warns W-1005 FIXED_SIZING_MODE on every page load otherwise).
         details_label = text(label("treemap.details", v.param.lang), margin=(14, 10, 0, 0), sizing_mode="fixed",
-                             width=110)
+                             width=110, height=24)
         stage = from_param(
             pn.widgets.IntSlider, c.param.stage, name=label("param.stage", v.param.lang), width=220, start=0,
             end=pn.bind(lambda pp: max(pp - 1, 1), c.param.pp), visible=pn.bind(lambda pp: pp > 1, c.param.pp),
@@ -168,14 +165,24 @@ class Results(pn.viewable.Viewer):
         header = pn.FlexBox(self._heading("treemap.title", stage=c.param.stage), pn.Row(stage, details, details_label),
                             flex_wrap="wrap", justify_content="space-between", sizing_mode="stretch_width")
         chart = InPlaceTreemap(self.session, self.view).pane
+        legend = html(pn.bind(_treemap_legend_html, self.session.param.estimate, c.param.stage, v.param.lang,
+                              v.param.details), css_classes=["memviz-treemap-legend"])
         hint = text(label("treemap.hint", v.param.lang), "memviz-hint")
-        return card(header, chart, hint, css_classes=("memviz-treemap",))
+        return card(header, chart, legend, pn.Row(hint, png_button(chart, "memviz-treemap.png", v.param.lang)),
+                    css_classes=("memviz-treemap",))
 
     def analysis_card(self) -> pn.Column:
         v, c = self.view, self.session.config
-        bars = pn.Column(self._plot(plots.bar_chart, 320, stage=c.param.stage), sizing_mode="stretch_width")
+        bar_plot = self._plot(plots.bar_chart, plots.bar_chart_height(self.later), stage=c.param.stage)
+        # Taller with more blocks (analytic mode has ~15), so their names never overlap.
+        self.param.watch(lambda e: setattr(bar_plot, "height", plots.bar_chart_height(e.new)), "later")
+        bars = pn.Column(bar_plot, png_button(bar_plot, "memviz-bars.png", v.param.lang), sizing_mode="stretch_width")
+        proportion_map = hv.DynamicMap(self._proportion, streams=[
+            hv.streams.Params(parameters=[self.param.later, v.param.lang, v.param.unit, c.param.stage]),
+            self._proportion_size])
+        proportion_chart = pn.pane.HoloViews(proportion_map, height=240, sizing_mode="stretch_width", linked_axes=False)
         proportion = pn.Column(
-            self._plot(plots.proportion_chart, 240, stage=c.param.stage),
+            proportion_chart, png_button(proportion_chart, "memviz-proportion.png", v.param.lang),
             html(pn.bind(_legend_html, self.param.later, c.param.stage, v.param.lang)),
             sizing_mode="stretch_width",
         )
@@ -191,18 +198,24 @@ class Results(pn.viewable.Viewer):
             color="primary", variant="outline", css_classes=["memviz-drill"], width=240,
         )
         drill_button.on_click(lambda _e: setattr(v, "drill", not v.drill))
+        donut_chart = pn.pane.HoloViews(donut_map, height=DONUT_HEIGHT_PX, sizing_mode="stretch_width",
+                                        linked_axes=False)
         donut = pn.Column(
             pn.FlexBox(text(label("donut.hint", v.param.lang), "memviz-hint", sizing_mode="fixed", width=330),
                        drill_button, flex_wrap="wrap", justify_content="space-between", sizing_mode="stretch_width"),
-            pn.pane.HoloViews(donut_map, height=DONUT_HEIGHT_PX, sizing_mode="stretch_width", linked_axes=False),
-            sizing_mode="stretch_width",
+            donut_chart, png_button(donut_chart, "memviz-donut.png", v.param.lang), sizing_mode="stretch_width",
         )
         formulas = pn.Column(
             text(label("formulas.hint", v.param.lang), "memviz-hint"),
             html(pn.bind(_formulas_html, self.param.later, c.param.stage, v.param.lang, v.param.unit)),
             sizing_mode="stretch_width",
         )
-        contents = {"bars": bars, "proportion": proportion, "donut": donut, "formulas": formulas}
+
+        def step() -> pn.Column:
+            return pn.Column(text(label("step.hint", v.param.lang), "memviz-hint"),
+                             self._plot(plots.step_chart, 300, stage=c.param.stage), sizing_mode="stretch_width")
+
+        contents = {"bars": bars, "proportion": proportion, "donut": donut, "formulas": formulas, "step": step}
         # A segmented control, not pn.Tabs: its labels can follow the language.
         switcher = from_param(
             pn.widgets.RadioButtonGroup, v.param.tab, name="", color="primary", variant="outline",
@@ -210,9 +223,18 @@ class Results(pn.viewable.Viewer):
             options=pn.bind(lambda lang: {t(f"tab.{key}", lang): key for key in contents}, v.param.lang),
         )
         # Only the shown view is in the page, so hidden charts cost nothing when the estimate changes.
-        shown = pn.panel(pn.bind(contents.__getitem__, v.param.tab), sizing_mode="stretch_width")
+        # The step chart is built anew each time its tab opens: HoloViews evaluates a DynamicMap only
+        # for a plot in the page, so one left off the page kept the frame of the mode it was drawn in.
+        def view_of(tab: str) -> pn.viewable.Viewable:
+            return contents[tab]() if callable(contents[tab]) else contents[tab]
+
+        shown = pn.panel(pn.bind(view_of, v.param.tab), sizing_mode="stretch_width")
         return card(self._heading("analysis.title", stage=c.param.stage), switcher, shown,
                     css_classes=("memviz-analysis",))
+
+    @staticmethod
+    def _proportion(later, lang, unit, stage, width=None, height=None, scale=1.0) -> hv.Overlay:
+        return plots.proportion_chart(later, lang, unit, stage=stage, width_px=width)
 
     @staticmethod
     def _donut(later, lang, unit, stage, drill, width=None, height=None, scale=1.0) -> hv.Overlay:
@@ -231,7 +253,8 @@ class Results(pn.viewable.Viewer):
         v = self.view
         chart = self._plot(_stage_chart, 320, gpu=v.param.gpu, custom_gib=v.param.custom_gib)
         hint = text(label("stages.hint", v.param.lang), "memviz-hint")
-        return card(self._heading("stages.title"), chart, hint, css_classes=("memviz-stages",))
+        return card(self._heading("stages.title"), chart,
+                    pn.Row(hint, png_button(chart, "memviz-stages.png", v.param.lang)), css_classes=("memviz-stages",))
 
     def __panel__(self) -> pn.Column:
         return pn.Column(self.summary(), self.treemap_card(), self.analysis_card(), self.stages_card(),
@@ -249,16 +272,28 @@ def _formulas_html(estimate: Estimate, stage: int, lang: str, unit: str) -> str:
     head = "".join(f"<th>{escape(t(k, lang))}</th>" for k in ("formulas.block", "formulas.formula", "formulas.source"))
     rows = "".join(
         f'<tr><td><b>{escape(block_label(b.key, lang))}</b><br>{format_memory(b.mib, unit)}</td>'
-        f"<td><code>{escape(b.formula)}</code></td><td>{escape(b.source)}</td></tr>"
+        f"<td><code>{escape(localize(b.formula, lang))}</code></td><td>{escape(localize(b.source, lang))}</td></tr>"
         for b in chosen.blocks if b.mib > 0 or b.formula
     )
     return f'<table class="memviz-formulas"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
 
 
+def _swatches(items: list[tuple[str, str]]) -> str:
+    return "".join(f'<span class="memviz-legend-item"><i style="background:{color}"></i>{escape(text)}</span>'
+                   for text, color in items)
+
+
 def _legend_html(estimate: Estimate, stage: int, lang: str) -> str:
     chosen = plots.pick_stage(estimate, stage)
-    items = "".join(
-        f'<span class="memviz-legend-item"><i style="background:{color}"></i>{escape(text)}</span>'
-        for text, color in plots.legend_items(chosen, lang, "blocks")
-    )
+    items = _swatches(plots.legend_items(chosen, lang, "blocks"))
     return f'<div class="memviz-legend"><b>{escape(t("proportion.legend", lang))}</b>{items}</div>'
+
+
+def _treemap_legend_html(estimate: Estimate, stage: int, lang: str, details: bool) -> str:
+    """The categories' colours; with details on, each category's blocks beside it (their own shades)."""
+    chosen = plots.pick_stage(estimate, stage)
+    rows = "".join(
+        f'<div class="memviz-legend-row"><b>{_swatches([category])}</b>{_swatches(blocks) if details else ""}</div>'
+        for category, blocks in plots.legend_groups(chosen, lang)
+    )
+    return f'<div class="memviz-legend-groups">{rows}</div>'

@@ -14,13 +14,20 @@ from ..model.analytic.pipeline_division import format_pp_division, parse_pp_divi
 from ..model.config import ZERO_STAGES, TrainingConfig
 from ..model.errors import StrategyError
 from ..model.galvatron.profile import GalvatronProfile
+from ..model.limits import MAX_PIPELINE_STAGES
 from ..model.result import Estimate
 from ..session import ANALYTIC, GALVATRON, UPLOADED, Message, Session
 from .editors import architecture_editor, options_editor
+from .private_bokeh import unread_size
 from .theme import card, html, text
 from .widgets import from_param, label, number_slider, switch
 
-PP_CHOICES_MAX = 64
+UPLOAD_CSS = """
+label { display: inline-block !important; padding: 6px 16px; border: 1px solid #1e6fd9; border-radius: 4px;
+  color: #1e6fd9; background: #fff; cursor: pointer; font-size: 13px; white-space: normal; }
+label:hover { background: #f0f6ff; }
+input[type=file] { position: absolute; width: 1px; height: 1px; padding: 0; border: 0; opacity: 0; overflow: hidden; }
+"""
 
 
 def _message_html(message: Message | None, lang: str) -> str:
@@ -87,14 +94,20 @@ class Sidebar(pn.viewable.Viewer):
     def __init__(self, session: Session, lang: param.Parameter, **params):
         super().__init__(**params)
         self.session, self._lang = session, lang
+        # The browser's own file button reads "Choose File / No file chosen" in the browser's language:
+        # the input is hidden and its label, which opens the file chooser too, says the app's text.
         self.upload = pn.widgets.FileInput(accept=".json", multiple=False, css_classes=["memviz-upload"],
+                                           label=label("upload.button", lang), stylesheets=[UPLOAD_CSS],
                                            sizing_mode="stretch_width")
-        self.upload.param.watch(self._on_upload, "value")
+        self.upload.param.watch(self._on_upload, ["value", "mime_type"])
 
-    def _on_upload(self, event: param.parameterized.Event) -> None:
-        if event.new is None:
-            return
-        self.session.load_upload(event.new, self.upload.filename or "upload.json")
+    def _on_upload(self, *_events: param.parameterized.Event) -> None:
+        name = self.upload.filename or "upload.json"
+        unread = unread_size(self.upload.mime_type)
+        if unread is not None:  # the browser refused to send it (empty, or over the upload limit)
+            self.session.refuse_unread(name, unread)
+        elif self.upload.value is not None:
+            self.session.load_upload(self.upload.value, name)
 
     def _model_card(self) -> pn.Column:
         s, lang = self.session, self._lang
@@ -135,8 +148,10 @@ class Sidebar(pn.viewable.Viewer):
         )
         division.param.watch(lambda e: self._set_pp_division(e.new), "value")
         hint = text(label("opt.hint", lang), "memviz-hint")
-        return self._by_mode(pn.Column(), self._card("section.analytic", hint, options_editor(s.options, lang),
-                                                     division))
+        experts = [number_slider(s.config.param[p], lang) for p in ("ep", "etp")]
+        nothing = pn.Spacer(height=0, sizing_mode="stretch_width")  # an empty layout is Bokeh's warning W-1002
+        return self._by_mode(nothing, self._card("section.analytic", hint, *experts,
+                                                 options_editor(s.options, lang), division))
 
     def _set_pp_division(self, value: str) -> None:
         """"8,8,8,8" -> layers per stage; empty: an even split. Bad text is reported, not applied."""
@@ -157,7 +172,7 @@ class Sidebar(pn.viewable.Viewer):
         pp = from_param(
             pn.widgets.EditableIntSlider, c.param.pp, name=label("param.pp", lang), start=1,
             end=pn.bind(lambda layers: max(2, min(layers, 16)), c.param.num_layers),
-            fixed_end=pn.bind(lambda layers: min(layers, PP_CHOICES_MAX), c.param.num_layers),
+            fixed_end=pn.bind(lambda layers: min(layers, MAX_PIPELINE_STAGES), c.param.num_layers),
             css_classes=["memviz-pp"], sizing_mode="stretch_width",
         )
         dp = html(pn.bind(lambda d, lang_: f'<span class="memviz-chip memviz-chip-blue memviz-dp" '

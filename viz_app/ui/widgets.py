@@ -19,10 +19,17 @@ from .theme import text
 SLIDER_GROWTH = 1.2
 
 
+# Bokeh keeps a widget's label on one line (its input group is `white-space: nowrap`), cutting off
+# what does not fit the column: long labels wrap instead, in either language.
+WIDGET_CSS = ".bk-input-group { white-space: normal; } label { overflow-wrap: anywhere; }"
+
+
 def from_param(widget_type: type, parameter: param.Parameter, **kwargs):
-    """`widget_type.from_param` without the parameter's English docstring as a tooltip, responsive."""
+    """`widget_type.from_param` without the parameter's English docstring as a tooltip, responsive,
+    its label wrapping rather than cut off."""
     if "description" in widget_type.param:
         kwargs.setdefault("description", None)
+    kwargs["stylesheets"] = [*kwargs.get("stylesheets", []), WIDGET_CSS]
     return respond_at_once(widget_type.from_param(parameter, **kwargs))
 
 

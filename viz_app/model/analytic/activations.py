@@ -17,7 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...i18n import Text
 from .architecture import Architecture
+from .mla_activations import latent_tensors, mla_qkv_tensors
+from .moe_activations import moe_mlp_tensors
+from .saved_tensor import SavedTensor
+
+DEFAULT_RECOMPUTE_MODULES = ("core_attn",)  # selective recompute as Korthikanti et al. 2022 (Megatron's default)
 
 MASK_BYTES = 1  # torch stores dropout masks as bool
 FP32 = 4
@@ -43,18 +49,6 @@ class LayerShape:
     e: int    # bytes per activation element (2 mixed precision, 4 fp32)
 
 
-@dataclass(frozen=True)
-class SavedTensor:
-    """One tensor a layer keeps for its backward pass."""
-
-    name: str
-    nbytes: float
-    formula: str
-    # The norm's input as it keeps it (the input itself, or its fp32 upcast): under parallel residual
-    # both norms read the same layer input, so the second norm adds none of these.
-    norm_input: bool = False
-
-
 def layer_shape(arch: Architecture, seq_length: int, micro_batch_size: int, tp: int = 1,
                 sequence_parallel: bool = False, dtype_bytes: int = 2, context_parallel: int = 1) -> LayerShape:
     return LayerShape(
@@ -67,15 +61,17 @@ def layer_shape(arch: Architecture, seq_length: int, micro_batch_size: int, tp: 
 def norm_tensors(arch: Architecture, x: LayerShape, which: str, kernels: str) -> list[SavedTensor]:
     """A norm's input; eager RMSNorm saves its fp32 upcast and the normalized tensor, plus statistics."""
     sbh = x.s * x.b * x.h / x.sp
-    norm_input = SavedTensor(f"{which} input", x.e * sbh, f"{x.e}sbh/{x.sp}", norm_input=True)
+    norm_input = SavedTensor(Text("tensor.norm_input", {"norm": which}), x.e * sbh, f"{x.e}sbh/{x.sp}",
+                             norm_input=True)
     if kernels == "fused":
         return [norm_input]
     stats = 1 if arch.norm_type == "rmsnorm" else 2
-    tensors = [SavedTensor(f"{which} statistics (fp32 mean/rstd)", stats * FP32 * x.s * x.b / x.sp,
+    tensors = [SavedTensor(Text("tensor.norm_statistics", {"norm": which}), stats * FP32 * x.s * x.b / x.sp,
                            f"{stats}x4sb/{x.sp}")]
     if arch.norm_type == "rmsnorm":  # HF: x.to(float32); x * rsqrt(...); weight * x.to(dtype)
-        tensors += [SavedTensor(f"{which} input (fp32 upcast)", FP32 * sbh, f"4sbh/{x.sp}", norm_input=True),
-                    SavedTensor(f"{which} normalized", x.e * sbh, f"{x.e}sbh/{x.sp}")]
+        tensors += [SavedTensor(Text("tensor.norm_input_fp32", {"norm": which}), FP32 * sbh, f"4sbh/{x.sp}",
+                                norm_input=True),
+                    SavedTensor(Text("tensor.norm_normalized", {"norm": which}), x.e * sbh, f"{x.e}sbh/{x.sp}")]
     else:
         tensors.append(norm_input)
     return tensors
@@ -100,86 +96,111 @@ def attention_core_tensors(arch: Architecture, x: LayerShape, *, flash: bool, dr
     if flash:
         if kernels != "eager":
             return []
-        tensors = [SavedTensor("attention logsumexp (fp32)", FP32 * x.a * sb / x.t, "4sba/t")]
+        tensors = [SavedTensor(Text("tensor.logsumexp"), FP32 * x.a * sb / x.t, "4sba/t")]
         if arch.sdpa_keeps_fused_qkv:
-            tensors.append(SavedTensor("rest of the fused QKV output (V is a view of it)",
+            tensors.append(SavedTensor(Text("tensor.fused_qkv_rest"),
                                        x.e * sb * (x.a * x.d + x.g * x.d) / x.t, f"{x.e}sb*(a+g)*d/t"))
         if arch.sdpa_copies_attention_output:
-            tensors.append(SavedTensor("contiguous copy of the attention output", x.e * sb * (x.a * x.d) / x.t,
+            tensors.append(SavedTensor(Text("tensor.attention_output_copy"), x.e * sb * (x.a * x.d) / x.t,
                                        f"{x.e}sb*a*d/t"))
         return tensors
     scores = x.a * x.s * x.s_kv * x.b / x.t
     softmax_bytes = x.e
     if kernels == "eager" and not arch.softmax_in_input_dtype:
         softmax_bytes = FP32 + (x.e if x.e < FP32 else 0)  # HF: softmax(dtype=float32).to(dtype)
-    tensors = [SavedTensor("softmax output", softmax_bytes * scores, f"{softmax_bytes}as^2b/t")]
+    tensors = [SavedTensor(Text("tensor.softmax_output"), softmax_bytes * scores, f"{softmax_bytes}as^2b/t")]
     if dropout:
-        tensors += [SavedTensor("attention dropout mask", MASK_BYTES * scores, "as^2b/t"),
-                    SavedTensor("attention dropout output", x.e * scores, f"{x.e}as^2b/t")]
+        tensors += [SavedTensor(Text("tensor.attention_dropout_mask"), MASK_BYTES * scores, "as^2b/t"),
+                    SavedTensor(Text("tensor.attention_dropout_output"), x.e * scores, f"{x.e}as^2b/t")]
     return tensors
 
 
 def mlp_tensors(arch: Architecture, x: LayerShape, kernels: str) -> list[SavedTensor]:
     """fc1 input, what the activation needs, fc2 input."""
     sbf = x.s * x.b * x.f / x.t
-    tensors = [SavedTensor("fc1 input", x.e * x.s * x.b * x.h / x.sp, f"{x.e}sbh/{x.sp}")]
+    tensors = [SavedTensor(Text("tensor.fc1_input"), x.e * x.s * x.b * x.h / x.sp, f"{x.e}sbh/{x.sp}")]
     if arch.gated_mlp:
         # Megatron's fused SwiGLU saves [gate, up] and recomputes act(gate); eager also saves act(gate).
-        tensors.append(SavedTensor("gate and up outputs", 2 * x.e * sbf, f"2x{x.e}sbf/t"))
+        tensors.append(SavedTensor(Text("tensor.gate_up_outputs"), 2 * x.e * sbf, f"2x{x.e}sbf/t"))
         if kernels == "eager":
-            tensors.append(SavedTensor("act(gate)", x.e * sbf, f"{x.e}sbf/t"))
+            tensors.append(SavedTensor(Text("tensor.act_gate"), x.e * sbf, f"{x.e}sbf/t"))
     else:
-        tensors.append(SavedTensor("activation input", x.e * sbf, f"{x.e}sbf/t"))
+        tensors.append(SavedTensor(Text("tensor.activation_input"), x.e * sbf, f"{x.e}sbf/t"))
         extra = PYTHON_GELU_EXTRA.get(arch.hidden_act, 0) if kernels == "eager" else 0
         if extra:
-            tensors.append(SavedTensor(f"{arch.hidden_act} intermediates", extra * x.e * sbf, f"{extra}x{x.e}sbf/t"))
-    tensors.append(SavedTensor("fc2 input", x.e * sbf, f"{x.e}sbf/t"))
+            tensors.append(SavedTensor(Text("tensor.activation_intermediates", {"act": arch.hidden_act}),
+                                       extra * x.e * sbf, f"{extra}x{x.e}sbf/t"))
+    tensors.append(SavedTensor(Text("tensor.fc2_input"), x.e * sbf, f"{x.e}sbf/t"))
     return tensors
 
 
 def layer_saved_tensors(arch: Architecture, seq_length: int, micro_batch_size: int, *, tp: int = 1,
                         sequence_parallel: bool = False, recompute: str = "none", flash_attention: bool = True,
                         kernels: str = "fused", dropout: bool | None = None, dtype_bytes: int = 2,
-                        context_parallel: int = 1) -> list[SavedTensor]:
-    """Every tensor one layer saves for backward, per GPU, for one micro-batch."""
+                        context_parallel: int = 1, layer_index: int = 0, etp: int = 1, moe_load_factor: float = 1.0,
+                        recompute_modules: tuple[str, ...] = DEFAULT_RECOMPUTE_MODULES) -> list[SavedTensor]:
+    """Every tensor decoder layer `layer_index` saves for backward, per GPU, for one micro-batch.
+
+    Selective recompute drops what Megatron's `recompute_modules` recompute: core_attn (the attention
+    core), mla_up_proj (MLA's Q, K, V), layernorm (the two norms' outputs), mlp (a dense MLP: only its
+    input stays), moe_act (experts' fc2 input), moe (an MoE MLP: only its input), shared_experts.
+    """
     x = layer_shape(arch, seq_length, micro_batch_size, tp, sequence_parallel, dtype_bytes, context_parallel)
     sbh = x.s * x.b * x.h / x.sp
     if recompute == "full":  # only the layer's input survives the forward pass
-        return [SavedTensor("layer input (full recompute)", x.e * sbh, f"{x.e}sbh/{x.sp}")]
+        return [SavedTensor(Text("tensor.layer_input_full_recompute"), x.e * sbh, f"{x.e}sbh/{x.sp}")]
     if recompute == "op_sac":
         return op_sac_tensors(arch, x)
+    modules = frozenset(recompute_modules) if recompute == "selective" else frozenset()
     attention_dropout = arch.attention_dropout > 0 if dropout is None else dropout
     hidden_dropout = arch.hidden_dropout > 0 if dropout is None else dropout
-    tensors = norm_tensors(arch, x, "norm 1", kernels)
-    tensors.append(SavedTensor("qkv input", x.e * sbh, f"{x.e}sbh/{x.sp}"))
-    tensors += qkv_tensors(x, flash=flash_attention, kernels=kernels)
-    if recompute != "selective":  # Korthikanti et al. 2022 section 4.2: selective recomputes the core
+    tensors = norm_tensors(arch, x, Text("tensor.norm_1"), kernels)
+    if "layernorm" not in modules:
+        tensors.append(SavedTensor(Text("tensor.qkv_input"), x.e * sbh, f"{x.e}sbh/{x.sp}"))
+    if arch.is_mla:
+        tensors += latent_tensors(arch, x, kernels) + mla_qkv_tensors(arch, x, kernels, modules)
+    else:
+        tensors += qk_norm_tensors(arch, x, kernels) + qkv_tensors(x, flash=flash_attention, kernels=kernels)
+    if "core_attn" not in modules:  # Korthikanti et al. 2022 section 4.2: selective recomputes the core
         tensors += attention_core_tensors(arch, x, flash=flash_attention, dropout=attention_dropout, kernels=kernels)
-    tensors.append(SavedTensor("attention output (out-proj input)", x.e * x.s * x.b * x.a * x.d / x.t,
-                               f"{x.e}sb*a*d/t"))
+    out_width = x.a * arch.v_head_dim if arch.is_mla else x.a * x.d
+    tensors.append(SavedTensor(Text("tensor.attention_output_proj_input"), x.e * x.s * x.b * out_width / x.t,
+                               f"{x.e}sb*a*{'d_v' if arch.is_mla else 'd'}/t"))
     if hidden_dropout:
-        tensors.append(SavedTensor("attention-out dropout mask", MASK_BYTES * sbh, f"sbh/{x.sp}"))
+        tensors.append(SavedTensor(Text("tensor.attention_out_dropout_mask"), MASK_BYTES * sbh, f"sbh/{x.sp}"))
     if not arch.parallel_residual:  # parallel residual (GPT-NeoX): both norms read the same saved input
-        tensors += norm_tensors(arch, x, "norm 2", kernels)
+        tensors += norm_tensors(arch, x, Text("tensor.norm_2"), kernels)
     elif kernels == "eager":
-        tensors += [t for t in norm_tensors(arch, x, "norm 2", kernels) if not t.norm_input]
-    tensors += mlp_tensors(arch, x, kernels)
+        tensors += [t for t in norm_tensors(arch, x, Text("tensor.norm_2"), kernels) if not t.norm_input]
+    if arch.is_moe_layer(layer_index):
+        tensors += moe_mlp_tensors(arch, x.s * x.b / x.sp, x.e, tp=x.t, sp=x.sp, kernels=kernels, modules=modules,
+                                   etp=etp, load_factor=moe_load_factor)
+    elif "mlp" in modules:
+        tensors.append(SavedTensor("MLP input (mlp recomputed)", x.e * sbh, f"{x.e}sbh/{x.sp}"))
+    else:
+        tensors += mlp_tensors(arch, x, kernels)
     if hidden_dropout:
-        tensors.append(SavedTensor("MLP-out dropout mask", MASK_BYTES * sbh, f"sbh/{x.sp}"))
+        tensors.append(SavedTensor(Text("tensor.mlp_out_dropout_mask"), MASK_BYTES * sbh, f"sbh/{x.sp}"))
     return tensors
 
 
-# op_sac keeps every other matmul output, from the first (torchtitan's _save_list policy).
-OP_SAC_SAVED = slice(0, None, 2)
-OP_SAC_RECOMPUTED = slice(1, None, 2)
-
-
-def layer_matmuls(arch: Architecture) -> list[tuple[str, int, int]]:
-    """A decoder layer's matmuls in forward order: (name, input width, output width), per token."""
-    h, f, q, kv = arch.hidden_size, arch.ffn_hidden_size, arch.query_width, arch.kv_width
-    attention = [("q", h, q), ("k", h, kv), ("v", h, kv), ("attention out", q, h)]
-    mlp = [("gate", h, f), ("up", h, f), ("down", f, h)] if arch.gated_mlp else [("fc1", h, f), ("fc2", f, h)]
-    return attention + mlp
+def qk_norm_tensors(arch: Architecture, x: LayerShape, kernels: str) -> list[SavedTensor]:
+    """qk-norm (Qwen3, OLMoE): RMSNorm of q and k before rotary. Fused: each norm's input (the q/k
+    projection output); eager RMSNorm also its fp32 upcast, statistics and normalized output."""
+    if not arch.qk_norm:
+        return []
+    sb = x.s * x.b
+    tensors = []
+    for name, heads in (("q", x.a), ("k", x.g)):
+        width = heads * x.d / x.t
+        if kernels == "eager":
+            rows = heads if not arch.qk_norm_full_width else 1
+            tensors += [SavedTensor(f"{name}-norm input (fp32 upcast)", FP32 * sb * width, f"4sb*{name}_width/t"),
+                        SavedTensor(f"{name}-norm statistics (fp32)", FP32 * sb * rows / x.t, "4sb*rows/t"),
+                        SavedTensor(f"{name}-norm normalized", x.e * sb * width, f"{x.e}sb*{name}_width/t")]
+        else:
+            tensors.append(SavedTensor(f"{name}-norm input", x.e * sb * width, f"{x.e}sb*{name}_width/t"))
+    return tensors
 
 
 def op_sac_tensors(arch: Architecture, x: LayerShape) -> list[SavedTensor]:
@@ -190,12 +211,15 @@ def op_sac_tensors(arch: Architecture, x: LayerShape) -> list[SavedTensor]:
     a gated MLP) are saved; everything elementwise is recomputed in backward.
     """
     sb = x.s * x.b
-    tensors = [SavedTensor("layer input (checkpoint)", x.e * sb * x.h / x.sp, f"{x.e}sbh/{x.sp}")]
-    for name, _inputs, width in layer_matmuls(arch)[OP_SAC_SAVED]:
+    matmuls = [("q", x.a * x.d), ("k", x.g * x.d), ("v", x.g * x.d), (Text("tensor.attention_out"), x.h)]
+    matmuls += [("gate", x.f), ("up", x.f), ("down", x.h)] if arch.gated_mlp else [("fc1", x.f), ("fc2", x.h)]
+    tensors = [SavedTensor(Text("tensor.layer_input_checkpoint"), x.e * sb * x.h / x.sp, f"{x.e}sbh/{x.sp}")]
+    for name, width in matmuls[::2]:
         split = x.sp if width == x.h else x.t  # row-parallel outputs are sequence-split with SP
-        tensors.append(SavedTensor(f"{name} matmul output", x.e * sb * width / split, f"{x.e}sb*{width}/{split}"))
-    tensors += [SavedTensor("attention output", x.e * sb * x.a * x.d / x.t, f"{x.e}sb*a*d/t"),
-                SavedTensor("attention logsumexp (fp32)", FP32 * x.a * sb / x.t, "4sba/t")]
+        tensors.append(SavedTensor(Text("tensor.matmul_output", {"name": name}), x.e * sb * width / split,
+                                   f"{x.e}sb*{width}/{split}"))
+    tensors += [SavedTensor(Text("tensor.attention_output"), x.e * sb * x.a * x.d / x.t, f"{x.e}sb*a*d/t"),
+                SavedTensor(Text("tensor.logsumexp"), FP32 * x.a * sb / x.t, "4sba/t")]
     return tensors
 
 
@@ -208,14 +232,15 @@ def embedding_saved_tensors(arch: Architecture, x: LayerShape, *, dropout: bool,
     """First stage: the token ids the embedding's backward scatters into, the embedding dropout mask."""
     tensors = []
     if kernels == "eager":
-        tensors.append(SavedTensor("token ids (int64)", 8 * x.s * x.b, "8sb"))
+        tensors.append(SavedTensor(Text("tensor.token_ids"), 8 * x.s * x.b, "8sb"))
         if arch.position_embedding == "learned":
-            tensors.append(SavedTensor("position ids (int64)", 8 * x.s, "8s"))
+            tensors.append(SavedTensor(Text("tensor.position_ids"), 8 * x.s, "8s"))
         if arch.position_embedding == "rope":  # cos and sin, computed once and shared by all layers
             rotary = round(x.d * arch.rotary_fraction)
-            tensors.append(SavedTensor("rotary cos, sin", 2 * x.e * x.s * rotary, f"2x{x.e}s*d_rot"))
+            tensors.append(SavedTensor(Text("tensor.rotary"), 2 * x.e * x.s * rotary, f"2x{x.e}s*d_rot"))
     if dropout:
-        tensors.append(SavedTensor("embedding dropout mask", MASK_BYTES * x.s * x.b * x.h / x.sp, f"sbh/{x.sp}"))
+        tensors.append(SavedTensor(Text("tensor.embedding_dropout_mask"), MASK_BYTES * x.s * x.b * x.h / x.sp,
+                                   f"sbh/{x.sp}"))
     return tensors
 
 
@@ -223,9 +248,10 @@ def logits_saved_tensors(arch: Architecture, x: LayerShape, *, padded_vocab: int
                          kernels: str) -> list[SavedTensor]:
     """Last stage: final norm, head input and the loss's fp32 logits-sized buffers at its peak
     (Korthikanti et al. 2022 section 4.3 counts one: 4sbh/t (1 + v/h) with sequence parallelism)."""
-    tensors = norm_tensors(arch, x, "final norm", kernels)
-    tensors.append(SavedTensor("output-head input", x.e * x.s * x.b * x.h / x.sp, f"{x.e}sbh/{x.sp}"))
-    tensors.append(SavedTensor(f"logits, fp32 x {fp32_copies:g}", fp32_copies * FP32 * x.s * x.b * padded_vocab / x.t,
+    tensors = norm_tensors(arch, x, Text("tensor.final_norm"), kernels)
+    tensors.append(SavedTensor(Text("tensor.output_head_input"), x.e * x.s * x.b * x.h / x.sp, f"{x.e}sbh/{x.sp}"))
+    tensors.append(SavedTensor(Text("tensor.logits", {"copies": fp32_copies}),
+                               fp32_copies * FP32 * x.s * x.b * padded_vocab / x.t,
                                f"{fp32_copies:g}x4sbV/t"))
     if kernels == "eager":
         tensors.append(SavedTensor("labels (int64)", 8 * x.s * x.b, "8sb"))

@@ -8,8 +8,9 @@ All values are MiB (2^20 bytes) per GPU; each block's value and formula come fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ...i18n import Joined, Text
 from ..config import TrainingConfig
 from ..errors import StrategyError
 from ..precision import compute_dtype_bytes
@@ -17,31 +18,45 @@ from ..result import ACTIVATION, MODEL_STATES, OVERHEAD, Block, Estimate, StageE
 from ..sharding import MODEL_STATE_PARTS, zero_shard_degree, zero_shards
 from ..terms import Term
 from . import activations as act
+from . import step
 from .architecture import Architecture
+from .expert_parallel import check_expert_parallel, expert_data_parallel_degree
+from .moe_activations import check_recompute_modules
+from .optimizer_step import optimizer_step_term
 from .options import AnalyticOptions
 from .overheads import comm_buffers_mib, communicator_count, cuda_context_mib, fragmentation_mib
 from .parameters import (
     check_tensor_parallel,
+    chunk_layer_indices,
     embedding_parameter_count,
     head_parameter_count,
-    layer_parameter_count,
+    layers_parameters,
+    mtp_parameters,
     norm_parameter_count,
     padded_vocab_size,
-    stage_layer_counts,
     vocab_shard_parameter_count,
 )
-from .schedule import check_schedule, first_chunk_microbatches, inflight_chunk_passes, schedule_formula
+from .pipeline_split import chunk_layer_counts
+from .schedule import check_schedule, first_chunk_microbatches, inflight_chunk_passes, pass_chunks, schedule_formula
 from .states import BytesPerParam, bytes_per_param, gradient_bytes
 
 MIB = 1 << 20
-SRC_ACTIVATION = "Korthikanti et al. 2022, Reducing Activation Recomputation in Large Transformer Models, sec. 4"
-SRC_SCHEDULE = "Narayanan et al. 2021 (1F1B, interleaved); Megatron-LM schedules.py; Huang et al. 2019 (GPipe)"
-SRC_PARAMS = "Shoeybi et al. 2019 (Megatron-LM TP layout); Rajbhandari et al. 2020 (ZeRO); Megatron-LM " \
-             "theoretical_memory_usage.py (18 bytes/param)"
-SRC_FSDP_PP = ("torchtitan parallelize_llama.py L326-329, L339 (reshard_after_forward=False with PP) at "
-               "9dec370; PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/_fsdp_param.py L802-821 (unsharded "
-               "gradients accumulate in the reduce dtype)")
-SRC_OVERHEAD = "memviz docs/analytic.md, Overheads (default justified there; set it in the analytic options)"
+# Where each formula comes from: catalog entries (source.*), so the page shows them in its language.
+SRC_ACTIVATION = Text("source.activation")
+SRC_SCHEDULE = Text("source.schedule")
+SRC_PARAMS = Text("source.params")
+SRC_FSDP_PP = Text("source.fsdp_pp")
+SRC_OVERHEAD = Text("source.overhead")
+SRC_RECOMPUTE = Text("source.recompute")
+SRC_MOE_ACTIVATION = ("Megatron-LM core transformer/moe (router.py, moe_utils.py, token_dispatcher.py, experts.py, "
+                      "shared_experts.py); memviz docs/analytic.md, Mixture of experts and MLA")
+SRC_REDUCE_SCATTER = ("PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/_fsdp_collectives.py L597-606 "
+                      "(foreach_reduce: reduce_scatter_input allocated in the reduce dtype, the unsharded "
+                      "gradients copied in, then freed)")
+SRC_REUSE = ("deepspeedai/DeepSpeed@edaa7221267243c7be7fb49c5d5f5c4fb97b4641 deepspeed/runtime/zero/"
+             "partitioned_param_coordinator.py L634-664 (__params_to_release keeps parameters reused within "
+             "max_reuse_dist_in_numel), zero/config.py L244 (stage3_max_reuse_distance default 1e9)")
+FRAGMENTATION = "overhead.fragmentation"
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,13 @@ class Run:
     options: AnalyticOptions
     recompute: str
     layers: list[int]
+    chunk_layers: list[list[int]]  # layers of each model chunk of each stage (pipeline_split.py)
+
+    def pass_layers(self, stage: int) -> list[int]:
+        """Layers of each in-flight (micro-batch, chunk) pass of `stage`, in the order they run."""
+        c, o = self.config, self.options
+        return [self.chunk_layers[stage][chunk]
+                for chunk in pass_chunks(o.schedule, stage, c.pp, c.chunks, o.virtual_stages)]
 
     @property
     def dtype_bytes(self) -> int:
@@ -63,7 +85,11 @@ class Run:
         c, o = self.config, self.options
         return dict(tp=c.tp, sequence_parallel=c.sequence_parallel and c.tp > 1, recompute=self.recompute,
                     flash_attention=o.flash_attention, kernels=o.kernels, dtype_bytes=self.dtype_bytes,
-                    context_parallel=o.context_parallel)
+                    context_parallel=o.context_parallel, etp=c.etp, moe_load_factor=o.moe_load_factor,
+                    recompute_modules=tuple(o.recompute_modules))
+
+    def stage_indices(self, stage: int) -> list[int]:
+        return chunk_layer_indices(self.chunk_layers, stage)
 
     def shape(self) -> act.LayerShape:
         c, kwargs = self.config, self.saved()
@@ -71,23 +97,18 @@ class Run:
                                self.dtype_bytes, self.options.context_parallel)
 
 
-def check_context_parallel(seq_length: int, context_parallel: int) -> None:
-    """Context parallelism splits the sequence into cp equal parts."""
-    if seq_length % context_parallel:
-        raise StrategyError(key="error.cp_divides_seq", cp=context_parallel, seq=seq_length)
-
-
 def resolve_run(config: TrainingConfig, arch: Architecture, options: AnalyticOptions) -> Run:
-    """Check the strategy against the architecture; raise StrategyError with the reason.
-
-    The explorer (explore.py) applies the same checks, in this order, to every strategy it lists.
-    """
+    """Check the strategy against the architecture; raise StrategyError with the reason."""
     check_tensor_parallel(arch, config.tp)
-    check_context_parallel(config.seq_length, options.context_parallel)
-    layers = stage_layer_counts(config.num_layers, config.pp, options.pp_division)
-    check_schedule(options.schedule, options.virtual_stages, layers)
+    check_expert_parallel(arch, tp=config.tp, dp=config.dp, ep=config.ep, etp=config.etp,
+                          context_parallel=options.context_parallel)
+    if config.seq_length % options.context_parallel:
+        raise StrategyError(key="error.cp_divides_seq", cp=options.context_parallel, seq=config.seq_length)
+    check_recompute_modules(options.recompute_modules)
+    check_schedule(options.schedule, options.virtual_stages)
+    chunk_layers = chunk_layer_counts(config.num_layers, config.pp, options)
     recompute = "full" if config.checkpoint else options.recompute
-    return Run(config, arch, options, recompute, layers)
+    return Run(config, arch, options, recompute, [sum(chunk) for chunk in chunk_layers], chunk_layers)
 
 
 def _mib(nbytes: float) -> float:
@@ -99,36 +120,97 @@ def _in_mib(nbytes: Term) -> Term:
     return Term(_mib(nbytes.value), nbytes.text)
 
 
-def _terms_text(tensors: list[act.SavedTensor]) -> str:
-    return " + ".join(f"{t.name} {t.formula} = {_mib(t.nbytes):.4g}" for t in tensors)
+def _terms_text(tensors: list[act.SavedTensor]) -> Joined:
+    return Joined(*(piece for i, t in enumerate(tensors)
+                    for piece in (" + " if i else "", t.name, f" {t.formula} = {_mib(t.nbytes):.4g}")))
 
 
-def layer_activation_block(run: Run, stage: int) -> tuple[Block, Block]:
-    """One micro-batch through the stage's layers, and the other in-flight (micro-batch, chunk) passes."""
+def _layer_kinds(run: Run, stage: int) -> list[tuple[str, int, list[act.SavedTensor]]]:
+    """The stage's layers grouped by what they save: (kind, count, tensors), dense before MoE."""
+    c, arch = run.config, run.arch
+    indices = run.stage_indices(stage)
+    if stage == c.pp - 1:  # the MTP depths' decoder layers run on the last stage, like its last layer
+        indices = indices + [arch.num_layers - 1] * arch.mtp_layers
+    moe = arch.moe_layer_count(indices)
+    kinds = []
+    for kind, count in (("dense", len(indices) - moe), ("MoE", moe)):
+        if count:
+            index = next(i for i in indices if arch.is_moe_layer(i) == (kind == "MoE"))
+            kinds.append((kind, count, act.layer_saved_tensors(arch, c.seq_length, c.micro_batch_size,
+                                                               layer_index=index, **run.saved())))
+    return kinds
+
+
+def layer_activation_blocks(run: Run, stage: int) -> list[Block]:
+    """One micro-batch through the stage's layers (their MoE MLPs apart), and the other in-flight
+    (micro-batch, chunk) passes."""
     c, o = run.config, run.options
-    tensors = act.layer_saved_tensors(run.arch, c.seq_length, c.micro_batch_size, **run.saved())
-    per_layer_mib = _mib(sum(t.nbytes for t in tensors))
-    n = run.layers[stage]
+    kinds = _layer_kinds(run, stage)
+    n = sum(count for _kind, count, _tensors in kinds)  # the stage's layers (+ MTP depths on the last)
     v = o.virtual_stages
     passes = inflight_chunk_passes(o.schedule, stage, c.pp, c.chunks, v)
-    shape = (f"s {c.seq_length}/cp {o.context_parallel}, b {c.micro_batch_size}, h {run.arch.hidden_size}, "
-             f"a {run.arch.num_attention_heads}, g {run.arch.kv_heads}, d {run.arch.head_width}, "
-             f"f {run.arch.ffn_hidden_size}, t {c.tp}, SP {'on' if run.saved()['sequence_parallel'] else 'off'}, "
-             f"recompute {run.recompute}, {o.kernels} kernels, flash {'on' if o.flash_attention else 'off'}")
-    per_layer = Term(per_layer_mib, f"{per_layer_mib:.4g} MiB per layer")
-    layers = Term(n, f"{n} layers").times(per_layer).worded(
-        after=f"; per layer ({shape}) in MiB: {_terms_text(tensors)}")
+    arch = run.arch
+    shape = Text("formula.layer_shape", {
+        "s": c.seq_length, "cp": o.context_parallel, "b": c.micro_batch_size, "h": arch.hidden_size,
+        "a": arch.num_attention_heads, "g": arch.kv_heads, "d": arch.head_width, "f": arch.ffn_hidden_size,
+        "t": c.tp, "sp": _on_off(run.saved()["sequence_parallel"]),
+        "recompute": Text(f"formula.recompute.{run.recompute}"), "kernels": Text(f"formula.kernels.{o.kernels}"),
+        "flash": _on_off(o.flash_attention)})
+    if arch.is_moe:
+        shape = Joined(shape, Text("formula.moe_shape", {
+            "experts": arch.num_experts, "k": arch.moe_top_k, "f_e": arch.expert_ffn, "f_s": arch.shared_ffn,
+            "etp": c.etp, "load": o.moe_load_factor}))
+    layers, experts, moe_layers = None, None, 0
+    details = []
+    for kind, count, tensors in kinds:
+        kind_text = None if len(kinds) == 1 else Text(f"formula.kind.{kind}")
+        for part in (False, True):  # the layer's own tensors, then its MoE MLP's (a block of their own)
+            mib = _mib(sum(t.nbytes for t in tensors if t.expert == part))
+            if part and not mib:
+                continue
+            counted = (Text("formula.layers", {"n": count}) if kind_text is None
+                       else Text("formula.kind_layers", {"n": count, "kind": kind_text}))
+            term = Term(count, counted).times(Term(mib, Text("formula.mib_per_layer", {"mib": mib})))
+            if part:
+                experts, moe_layers = term if experts is None else experts.plus(term), moe_layers + count
+            else:
+                layers = term if layers is None else layers.plus(term)
+        details.append(Text("formula.layer_tensors", {"tensors": _terms_text(tensors)}) if kind_text is None
+                       else Text("formula.kind_layer_tensors", {"kind": kind_text, "tensors": _terms_text(tensors)}))
+    pieces = [Text("formula.moe_mlps_apart")] if experts else []
+    pieces += ["; (", shape, ") "]
+    for i, detail in enumerate(details):
+        pieces += ["; " if i else "", detail]
+    layers = layers.worded(after=Joined(*pieces))
+    per_layer_mib = (layers.value + (experts.value if experts else 0.0)) / n
     extra = passes - v
-    inflight = (Term(extra, f"{passes} in flight ({schedule_formula(o.schedule, stage, c.pp, c.chunks, v)}) - {v} "
-                            f"counted in layer activations = {extra}")
-                .times(Term(n / v, f"{n}/{v} layers")).times(Term(per_layer_mib, f"{per_layer_mib:.4g} MiB")))
-    return (Block.of("activation.layers", ACTIVATION, layers, n, SRC_ACTIVATION),
-            Block.of("activation.inflight", ACTIVATION, inflight, extra, SRC_SCHEDULE))
+    schedule = schedule_formula(o.schedule, stage, c.pp, c.chunks, v)
+    if len(set(run.chunk_layers[stage])) == 1:
+        inflight = (Term(extra, Text("formula.in_flight_passes", {"passes": passes, "schedule": schedule, "v": v,
+                                                                  "extra": extra}))
+                    .times(Term(n / v, Text("formula.layers_of", {"n": n, "v": v}))))
+    else:  # uneven model chunks (pipeline_split.py): each pass holds its own chunk's layers
+        pass_layers, stage_layers = run.pass_layers(stage), run.layers[stage]
+        extra_layers = sum(pass_layers) - stage_layers
+        inflight = Term(extra_layers, Text("formula.in_flight_uneven", {
+            "passes": passes, "schedule": schedule, "pass_layers": "+".join(map(str, pass_layers)),
+            "layers": stage_layers, "extra": extra_layers}))
+    mean = Text("formula.mean") if len(kinds) > 1 or experts else ""
+    inflight = inflight.times(Term(per_layer_mib, Joined(f"{per_layer_mib:.4g} MiB", mean)))
+    blocks = [Block.of("activation.layers", ACTIVATION, layers, n, SRC_ACTIVATION)]
+    if experts:
+        blocks.append(Block.of("activation.experts", ACTIVATION, experts.worded(after=Text("formula.experts_what")),
+                               moe_layers, SRC_MOE_ACTIVATION))
+    return blocks + [Block.of("activation.inflight", ACTIVATION, inflight, extra, SRC_SCHEDULE)]
+
+
+def _on_off(flag: bool) -> Text:
+    return Text("formula.on" if flag else "formula.off")
 
 
 def _per_microbatch(tensors: list[act.SavedTensor], empty: str = "") -> Term:
     """The tensors one micro-batch saves, in MiB, each shown with its formula."""
-    return Term(_mib(sum(t.nbytes for t in tensors)), f"({_terms_text(tensors) or empty}) MiB")
+    return Term(_mib(sum(t.nbytes for t in tensors)), Joined("(", _terms_text(tensors) or empty, ") MiB"))
 
 
 def embedding_activation_block(run: Run) -> Block:
@@ -136,7 +218,8 @@ def embedding_activation_block(run: Run) -> Block:
                                           kernels=run.options.kernels)
     o = run.options
     count = first_chunk_microbatches(o.schedule, 0, run.config.pp, run.config.chunks, o.virtual_stages)
-    held = Term(count, f"{count} micro-batches").times(_per_microbatch(tensors, "nothing saved: no dropout"))
+    held = Term(count, Text("formula.microbatches", {"n": count})).times(
+        _per_microbatch(tensors, Text("formula.nothing_saved")))
     return Block.of("activation.embedding", ACTIVATION, held, count, SRC_ACTIVATION)
 
 
@@ -146,54 +229,118 @@ def logits_activation_block(run: Run) -> Block:
     tensors = act.logits_saved_tensors(run.arch, run.shape(), padded_vocab=vocab,
                                        fp32_copies=o.cross_entropy_fp32_copies, kernels=o.kernels)
     count = c.chunks if o.schedule == "gpipe" else 1  # 1F1B runs each loss's backward right away
-    held = Term(count, f"{count} micro-batch(es)").times(_per_microbatch(tensors)).worded(
-        after=f", V padded to {vocab}")
+    held = Term(count, Text("formula.microbatches_maybe_one", {"n": count})).times(_per_microbatch(tensors)).worded(
+        after=Text("formula.vocab_padded", {"vocab": vocab}))
+    if run.arch.mtp_layers:  # each MTP depth computes its own logits and loss in the same forward pass
+        heads = 1 + run.arch.mtp_layers
+        held = Term(heads, f"(main + {run.arch.mtp_layers} MTP) output heads").times(held)
     return Block.of("activation.logits", ACTIVATION, held, count, SRC_ACTIVATION)
 
 
-def recompute_block(run: Run, stage: int, loss_peak_mib: float) -> Block:
-    """Backward re-runs one layer's forward at a time (Chen et al. 2016): for that moment the layer
-    holds its full activations again. On the last stage this happens after the loss's peak has
-    passed, so only what exceeds the loss block adds to the stage's peak."""
+def recompute_block(run: Run, stage: int) -> Block:
+    """Backward re-runs one layer's forward at a time (Chen et al. 2016): while that layer's backward
+    runs it holds its full activations again (step.py places it in the backward phases)."""
     c = run.config
     shape = (run.arch, c.seq_length, c.micro_batch_size)
-    full_mib = _mib(act.layer_activation_bytes(*shape, **{**run.saved(), "recompute": "none"}))
-    kept_mib = _mib(act.layer_activation_bytes(*shape, **run.saved()))
+    index = max(run.stage_indices(stage), key=lambda i: act.layer_activation_bytes(
+        *shape, layer_index=i, **{**run.saved(), "recompute": "none"}))  # the stage's largest layer
+    full_mib = _mib(act.layer_activation_bytes(*shape, layer_index=index, **{**run.saved(), "recompute": "none"}))
+    kept_mib = _mib(act.layer_activation_bytes(*shape, layer_index=index, **run.saved()))
     # Exact: a difference of MiB values equals the MiB of the byte difference (2^20 is a power of two).
-    transient = Term(full_mib, f"one layer recomputed: {full_mib:.4g} MiB without recompute").minus(
-        Term(kept_mib, f"{kept_mib:.4g} MiB kept"))
+    transient = Term(full_mib, Text("formula.recomputed_layer", {"mib": full_mib})).minus(
+        Term(kept_mib, Text("formula.mib_kept", {"mib": kept_mib})))
+    return Block.of("activation.recompute", ACTIVATION, transient, 1, SRC_RECOMPUTE)
+
+
+def optimizer_step_block(run: Run, stage: int) -> Block | None:
+    """The optimizer step's temporaries (optimizer_step.py), when the options give any."""
+    params = sum(count for _group, count, _text, _bytes in parameter_groups(run, stage))
+    nbytes, source = optimizer_step_term(run.config, run.options, params)
+    return Block.of(step.OPTIMIZER_STEP, MODEL_STATES, _in_mib(nbytes), 1, source) if nbytes.value else None
+
+
+def reduce_scatter_block(run: Run, stage: int) -> Block:
+    """FSDP2's backward of one layer (the stage's largest): its unsharded gradients and the
+    reduce-scatter input they are copied into, alive together until the copy-in finishes."""
+    c = run.config
+    per_layer = max(layers_parameters(run.arch, [i], c.tp, c.ep, c.etp).total for i in run.stage_indices(stage))
+    compute, reduce = run.dtype_bytes, gradient_bytes(c, run.options)
+    per_param = Term(compute, f"({compute} B unsharded gradient").plus(Term(reduce, f"{reduce:g} B reduce-scatter "
+                                                                                    "input)"))
+    nbytes = Term(per_layer, f"one layer {per_layer:,} params").times(per_param)
+    return Block.of(step.REDUCE_SCATTER, MODEL_STATES, _in_mib(nbytes), 1, SRC_REDUCE_SCATTER)
+
+
+def backward_gradients_block(run: Run) -> Block:
+    return Block.of(step.WORKING, ACTIVATION, step.backward_gradients_term(run), 1, step.SRC_BACKWARD)
+
+
+def stage_parameters(run: Run, stage: int):
+    """The stage's decoder layers (and, on the last stage, the MTP depths) per GPU, by bucket."""
+    c, arch = run.config, run.arch
+    params = layers_parameters(arch, run.stage_indices(stage), c.tp, c.ep, c.etp)
     if stage == c.pp - 1:
-        transient = Term(max(0.0, transient.value - loss_peak_mib),
-                         f"{transient.text}; the loss's {loss_peak_mib:.4g} MiB peak comes first, so "
-                         "max(0, difference - loss)")
-    return Block.of("activation.recompute", ACTIVATION, transient, 1,
-                    "Chen et al. 2016, Training Deep Nets with Sublinear Memory Cost; " + SRC_ACTIVATION)
+        for _ in range(arch.mtp_layers):
+            params = params.plus(mtp_parameters(arch, c.tp, c.ep, c.etp))
+    return params
+
+
+def expert_bytes_per_param(run: Run) -> BytesPerParam:
+    """Routed experts: their states shard over the expert-data-parallel group (tp cp dp / (ep etp))."""
+    c = run.config
+    shards = expert_data_parallel_degree(tp=c.tp, dp=c.dp, ep=c.ep, etp=c.etp,
+                                         context_parallel=run.options.context_parallel)
+    return bytes_per_param(c, run.options, shards, " (expert data parallel: TP x CP x DP / (EP x ETP))")
+
+
+def parameter_groups(run: Run, stage: int, per_param: BytesPerParam | None = None) -> list[tuple]:
+    """The stage's parameters on one GPU as (group, count, text, bytes per parameter): layers,
+    experts, embedding, head."""
+    per_param = per_param or bytes_per_param(run.config, run.options)
+    c, o, arch = run.config, run.options, run.arch
+    params = stage_parameters(run, stage)
+    n = run.layers[stage]
+    mtp = f" + {arch.mtp_layers} MTP" if stage == c.pp - 1 and arch.mtp_layers else ""
+    indices = run.stage_indices(stage)
+    dense_each = {layers_parameters(arch, [i], c.tp, c.ep, c.etp).dense for i in indices}
+    if len(dense_each) == 1 and not mtp:
+        text = Text("formula.layers_params", {"n": n, "params": dense_each.pop()})
+    else:
+        text = f"{n} layers{mtp}, dense params (TP-sharded {params.sharded:,} + replicated {params.replicated:,})"
+    groups = [("layers", params.dense, text, per_param)]
+    if params.expert:
+        moe_layers = arch.moe_layer_count(indices)
+        groups.append(("experts", params.expert, f"routed experts of {moe_layers} MoE layers{mtp} "
+                       f"({arch.num_experts}/EP {c.ep} experts, width/ETP {c.etp})", expert_bytes_per_param(run)))
+    if stage == 0:
+        groups.append(("embedding", embedding_parameter_count(arch, c.tp, o.vocab_pad_multiple),
+                       Text("formula.embedding_params"), per_param))
+    if stage == c.pp - 1:
+        head = head_parameter_count(arch, c.tp, o.vocab_pad_multiple, c.pp) + norm_parameter_count(arch)
+        head_text = Text("formula.head_params_tied" if arch.tie_embeddings else "formula.head_params")
+        groups.append(("head", head, head_text, per_param))
+    return groups
 
 
 def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
-    """Parameters, gradients, optimizer states and accumulation, split layers / embedding / head."""
-    c, o, arch = run.config, run.options, run.arch
-    per_layer = layer_parameter_count(arch, c.tp)
-    groups = [("layers", run.layers[stage] * per_layer, f"{run.layers[stage]} layers x {per_layer:,} params")]
-    if stage == 0:
-        groups.append(("embedding", embedding_parameter_count(arch, c.tp, o.vocab_pad_multiple),
-                       "embedding (vocab-parallel, V padded) params"))
-    if stage == c.pp - 1:
-        head = head_parameter_count(arch, c.tp, o.vocab_pad_multiple, c.pp) + norm_parameter_count(arch)
-        groups.append(("head", head, "final norm + output head params" + (" (tied)" if arch.tie_embeddings else "")))
+    """Parameters, gradients, optimizer states and accumulation, split layers / experts / embedding / head."""
+    c, o = run.config, run.options
+    groups = parameter_groups(run, stage, per_param)
+    n = run.layers[stage]
+    params = stage_parameters(run, stage)
     blocks = []
     for part in MODEL_STATE_PARTS:
-        for group, params, text in groups:
-            state_bytes = Term(params, f"{text}: {params:,}").times(per_param.terms[part])
+        for group, count, text, bytes_each in groups:
+            state_bytes = Term(count, Joined(text, f": {count:,}")).times(bytes_each.terms[part])
             blocks.append(Block.of(f"model_states.{part}.{group}", MODEL_STATES, _in_mib(state_bytes),
-                                   run.layers[stage] if group == "layers" else 1, SRC_PARAMS))
+                                   n if group in ("layers", "experts") else 1, SRC_PARAMS))
     shards = zero_shard_degree(c.dp, o.context_parallel, o.zero_shards_over_cp)
     if zero_shards("parameter", c.zero_stage) and shards > 1:
-        stage_params = Term(sum(params for _group, params, _text in groups), "the stage's params")
+        stage_params = Term(sum(count for _group, count, _text, _bytes in groups), Text("formula.stage_params"))
         if fsdp_keeps_stage_unsharded(run):
             blocks += fsdp_unsharded_blocks(run, stage_params)
         else:
-            blocks.append(gathered_block(run, stage, per_layer))
+            blocks.append(gathered_block(run, stage, params.total // max(n, 1)))
     return blocks
 
 
@@ -209,26 +356,45 @@ def fsdp_unsharded_blocks(run: Run, stage_params: Term) -> list[Block]:
     reduce dtype (no gradient sync until the last micro-batch's backward)."""
     c = run.config
     params = stage_params.worded(f"{stage_params.value:,.0f} (", ")")
-    gathered = params.times(Term(run.dtype_bytes, f"{run.dtype_bytes} B gathered"))
+    gathered = params.times(Term(run.dtype_bytes, Text("formula.bytes_gathered", {"bytes": run.dtype_bytes})))
     blocks = [Block.of("model_states.parameter.unsharded", MODEL_STATES, _in_mib(gathered), 1, SRC_FSDP_PP)]
     if c.chunks > 1:
         reduce_bytes = gradient_bytes(c, run.options)
-        grads = params.times(Term(reduce_bytes, f"{reduce_bytes:g} B unsharded gradient (reduce dtype)"))
+        grads = params.times(Term(reduce_bytes, Text("formula.unsharded_gradient_bytes", {"bytes": reduce_bytes})))
         blocks.append(Block.of("model_states.gradient.unsharded", MODEL_STATES, _in_mib(grads), 1, SRC_FSDP_PP))
     return blocks
 
 
 def gathered_block(run: Run, stage: int, per_layer: int) -> Block:
     """ZeRO-3/FSDP all-gathers full weights, in the compute dtype, for the layers being computed and
-    prefetched; on the last stage the output head's weight is gathered at the loss (tied or not)."""
+    prefetched (for MoE stages, the stage's mean layer); on the last stage the output head's weight is
+    gathered at the loss (tied or not)."""
     c, o = run.config, run.options
-    layers = min(o.zero3_prefetch_layers, run.layers[stage])
-    params = Term(layers, f"{layers} layers").times(Term(per_layer, f"{per_layer:,} params"))
-    if stage == c.pp - 1:
-        head = vocab_shard_parameter_count(run.arch, c.tp, o.vocab_pad_multiple)
-        params = params.plus(Term(head, f"output head {head:,} params"))
-    gathered = params.worded("ZeRO-3 gathers (", ")").times(Term(run.dtype_bytes, f"{run.dtype_bytes} B"))
-    return Block.of("model_states.parameter.gathered", MODEL_STATES, _in_mib(gathered), layers, SRC_PARAMS)
+    head = vocab_shard_parameter_count(run.arch, c.tp, o.vocab_pad_multiple) if stage == c.pp - 1 else 0
+    if o.zero3_max_reuse_distance:
+        layers = reuse_kept_layers(o.zero3_max_reuse_distance, per_layer, head, run.layers[stage])
+        count = Term(layers, f"{layers} layers (reused within max_reuse_distance "
+                             f"{o.zero3_max_reuse_distance:,}: 2 x (layers after + head) below it)")
+    else:
+        layers = min(o.zero3_prefetch_layers, run.layers[stage])
+        count = Term(layers, Text("formula.layers", {"n": layers}))
+    params = count.times(Term(per_layer, Text("formula.params", {"params": per_layer})))
+    if head:
+        params = params.plus(Term(head, Text("formula.output_head_params", {"params": head})))
+    gathered = params.phrased("formula.zero3_gathers").times(Term(run.dtype_bytes, f"{run.dtype_bytes} B"))
+    source = SRC_REUSE if o.zero3_max_reuse_distance else SRC_PARAMS
+    return Block.of("model_states.parameter.gathered", MODEL_STATES, _in_mib(gathered), layers, source)
+
+
+def reuse_kept_layers(max_reuse_distance: int, per_layer: int, head: int, layers: int) -> int:
+    """DeepSpeed ZeRO-3 keeps a gathered parameter when it is used again within max_reuse_distance
+    parameters of trace (SRC_REUSE): a layer's forward parameters come back in its backward after the
+    layers behind it and the head ran forward and backward, so the last j layers stay gathered while
+    2 (j - 1) per_layer + 2 head < max_reuse_distance; at least the layer being computed."""
+    kept = 0
+    while kept < layers and 2 * (kept * per_layer + head) < max_reuse_distance:
+        kept += 1
+    return max(kept, 1)
 
 
 def overhead_blocks(run: Run, allocated_mib: float) -> list[Block]:
@@ -236,29 +402,44 @@ def overhead_blocks(run: Run, allocated_mib: float) -> list[Block]:
     comm = comm_buffers_mib(c, o)
     return [
         Block.of("overhead.cuda_context", OVERHEAD, cuda_context_mib(o), 1, SRC_OVERHEAD),
-        Block.of("overhead.fragmentation", OVERHEAD, fragmentation_mib(allocated_mib, o), 1, SRC_OVERHEAD),
+        Block.of(FRAGMENTATION, OVERHEAD, fragmentation_mib(allocated_mib, o), 1, SRC_OVERHEAD),
         Block.of("overhead.comm_buffers", OVERHEAD, comm, communicator_count(c, o), SRC_OVERHEAD),
     ]
 
 
+def stage_at_peak(run: Run, stage: int, blocks: list[Block]) -> StageEstimate:
+    """The stage through one step (step.py); its blocks as alive at the step's peak, plus overheads."""
+    # Overheads per phase: the fixed ones once; fragmentation is proportional to the phase's memory.
+    fixed = {b.key: b.mib for b in overhead_blocks(run, 0.0) if b.key != FRAGMENTATION}
+    per_mib = fragmentation_mib(1.0, run.options).value
+    phases = [replace(phase, blocks={**phase.blocks, **fixed, FRAGMENTATION: per_mib * phase.total_mib})
+              for phase in step.step_timeline(step.step_inputs(run, stage), blocks)]
+    peak = step.peak_phase(phases)
+    at_peak = step.blocks_at(peak, blocks)
+    at_peak += overhead_blocks(run, sum(b.mib for b in at_peak))
+    return StageEstimate(stage, run.layers[stage], tuple(at_peak), tuple(phases))
+
+
 def estimate_analytic(config: TrainingConfig, arch: Architecture, options: AnalyticOptions | None = None) -> Estimate:
-    """Per-GPU memory of every pipeline stage of `arch` trained with `config`."""
+    """Per-GPU memory of every pipeline stage of `arch` trained with `config`, at each stage's peak
+    over one training step."""
     options = options or AnalyticOptions()
     run = resolve_run(config, arch, options)
     per_param = bytes_per_param(config, options)
     stages = []
     for stage in range(config.pp):
-        blocks = list(layer_activation_block(run, stage))
+        blocks = layer_activation_blocks(run, stage)
         if stage == 0:
             blocks.append(embedding_activation_block(run))
-        loss_peak_mib = 0.0
         if stage == config.pp - 1:
-            logits = logits_activation_block(run)
-            blocks.append(logits)
-            loss_peak_mib = logits.mib
+            blocks.append(logits_activation_block(run))
         if run.recompute != "none":
-            blocks.append(recompute_block(run, stage, loss_peak_mib))
+            blocks.append(recompute_block(run, stage))
+        blocks.append(backward_gradients_block(run))
         blocks += state_blocks(run, stage, per_param)
-        blocks += overhead_blocks(run, sum(b.mib for b in blocks))
-        stages.append(StageEstimate(stage, run.layers[stage], tuple(blocks)))
+        if options.fsdp_reduce_scatter_buffers and zero_shards("parameter", config.zero_stage):
+            blocks.append(reduce_scatter_block(run, stage))
+        temporaries = optimizer_step_block(run, stage)
+        blocks += [temporaries] if temporaries else []
+        stages.append(stage_at_peak(run, stage, blocks))
     return Estimate("analytic", tuple(stages), tuple(config.constraint_notices()))

@@ -7,10 +7,22 @@ causal mask as there). Norms and elementwise operations are left out (well under
 
 from __future__ import annotations
 
-from .activations import OP_SAC_RECOMPUTED, layer_matmuls
 from .architecture import Architecture
 
 ATTENTION_CORE = "attention core"
+# op_sac keeps every other matmul output, from the first (torchtitan's _save_list policy;
+# activations.op_sac_tensors), so backward runs the others again.
+OP_SAC_RECOMPUTED = slice(1, None, 2)
+
+
+def layer_matmuls(arch: Architecture) -> list[tuple[str, int, int]]:
+    """A decoder layer's matmuls in forward order: (name, input width, output width), per token. An
+    MoE model's MLP is its routed experts' (k of width f_e per token) and shared experts' width."""
+    h, q, kv = arch.hidden_size, arch.query_width, arch.kv_width
+    f = arch.moe_top_k * arch.expert_ffn + arch.shared_ffn if arch.is_moe else arch.ffn_hidden_size
+    attention = [("q", h, q), ("k", h, kv), ("v", h, kv), ("attention out", q, h)]
+    mlp = [("gate", h, f), ("up", h, f), ("down", f, h)] if arch.gated_mlp else [("fc1", h, f), ("fc2", f, h)]
+    return attention + mlp
 
 
 def layer_forward_flops(arch: Architecture, seq_length: int) -> dict[str, int]:

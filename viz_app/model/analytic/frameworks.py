@@ -12,6 +12,7 @@ from dataclasses import dataclass
 MEGATRON_COMMIT = "NVIDIA/Megatron-LM@d98e8a64ddf34856e74b24714e3bedb2f5a39553"
 TORCHTITAN_COMMIT = "pytorch/torchtitan@9dec370ad26b5f8e9a7333a0e36165018262644b"
 TRANSFORMERS_VERSION = "huggingface/transformers 5.24.0"
+TORCHTUNE_COMMIT = "pytorch/torchtune@1814feb17a9038e1a8053ce93111bd26774a8db6"
 DEEPSPEED_COMMIT = "deepspeedai/DeepSpeed@edaa7221267243c7be7fb49c5d5f5c4fb97b4641"
 
 
@@ -35,7 +36,8 @@ class Framework:
 
 # What the presets below leave as the user set it: the strategy (tp, pp, dp, ZeRO stage / FSDP,
 # recompute, cp, schedule) and the overheads.
-_SHARED_OFF = {"fp32_sharded_params": False, "fsdp_unsharded_under_pp": False}
+_SHARED_OFF = {"fp32_sharded_params": False, "fsdp_unsharded_under_pp": False, "fsdp_reduce_scatter_buffers": False}
+_FP32_MASTER = Setting("fp32", "mixed precision with fp32 master weights in the optimizer")
 
 FRAMEWORK_PRESETS: dict[str, Framework] = {
     "custom": Framework("custom", "Custom (the options as set)", {}),
@@ -46,6 +48,13 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
         "optimizer_state_dtype": Setting("fp32", f"{MEGATRON_COMMIT} megatron/core/optimizer/optimizer_config.py "
                                                  "L187-206 (main_params_dtype, exp_avg_dtype, exp_avg_sq_dtype "
                                                  "default fp32; bf16 with use_precision_aware_optimizer)"),
+        "gradient_allocation": Setting("buffer", f"{MEGATRON_COMMIT} megatron/core/distributed/"
+                                                 "param_and_grad_buffer.py L1027, L1190-1195 (the bucket group's "
+                                                 "grad_data allocated whole when the model is wrapped)"),
+        "optimizer_implementation": Setting("fused", f"{MEGATRON_COMMIT} megatron/core/optimizer/__init__.py "
+                                                     "L14, L20 (Transformer Engine or Apex FusedAdam)"),
+        "optimizer_sub_group_size": Setting(0, "not a Megatron-Core behaviour"),
+        "zero3_max_reuse_distance": Setting(0, "not a Megatron-Core behaviour"),
         "kernels": Setting("fused", "Transformer Engine fused kernels (Korthikanti et al. 2022 accounting)"),
         "vocab_pad_multiple": Setting(128, f"{MEGATRON_COMMIT} megatron/training/arguments.py L2441 "
                                            "(--make-vocab-size-divisible-by default 128, times tp)"),
@@ -54,6 +63,7 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                                   "(exp in place), L77 (softmax in place, saved for backward)"),
         "zero_shards_over_cp": Setting(True, f"{MEGATRON_COMMIT} megatron/core/optimizer/__init__.py L934, "
                                              "L1141 (the distributed optimizer's group is dp_cp_group)"),
+        "master_weights": _FP32_MASTER,
         **{option: Setting(value, "not a Megatron-Core behaviour") for option, value in _SHARED_OFF.items()},
     }),
     "torchtitan": Framework("torchtitan", "torchtitan (FSDP2)", {
@@ -66,7 +76,18 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
         "fsdp_unsharded_under_pp": Setting(True, f"{TORCHTITAN_COMMIT} torchtitan/parallelisms/"
                                                  "parallelize_llama.py L326-329, L339 (reshard_after_forward=False "
                                                  "with pipeline parallelism)"),
+        "gradient_allocation": Setting("autograd", f"{TORCHTITAN_COMMIT} train.py L266 (optimizers.zero_grad() "
+                                                   "each step: set_to_none=True, the torch.optim default), so "
+                                                   "FSDP2 assigns new gradient shards in backward"),
+        "optimizer_implementation": Setting("foreach", f"{TORCHTITAN_COMMIT} torchtitan/optimizer.py L132-138 "
+                                                       "(foreach = not fused), torchtitan/config_manager.py "
+                                                       "L193-197 (--optimizer.fused off by default)"),
+        "optimizer_sub_group_size": Setting(0, "not a torchtitan behaviour"),
+        "zero3_max_reuse_distance": Setting(0, "not an FSDP2 behaviour (it gathers zero3_prefetch_layers at once)"),
+        "fsdp_reduce_scatter_buffers": Setting(True, "PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/"
+                                                     "_fsdp_collectives.py L597-606 (FSDP2's foreach_reduce)"),
         "kernels": Setting("eager", "plain PyTorch modules (torch.compile is off by default)"),
+        "master_weights": Setting("fp32", f"{TORCHTITAN_COMMIT}: the fp32 sharded parameters are the master weights"),
         "cross_entropy_fp32_copies": Setting(3, f"{TORCHTITAN_COMMIT} train.py L133 "
                                                 "(cross_entropy(pred.flatten(0, 1).float(), ...))"),
         "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
@@ -80,11 +101,48 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                       "deepspeed/runtime/zero/stage3.py L742-744 (the gradient partitions)"),
         "optimizer_state_dtype": Setting("fp32", f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage_1_and_2.py L509, "
                                                  "stage3.py L1105-1122 (fp32 master partitions; Adam on them)"),
+        "gradient_allocation": Setting("buffer", f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage3.py L742-744 "
+                                                 "(grad_partitions_flat_buffer allocated when the optimizer is "
+                                                 "built)"),
+        "optimizer_implementation": Setting("fused", f"{TRANSFORMERS_VERSION} transformers/training_args.py "
+                                                     "L806-811 (the Trainer's default optim is adamw_torch_fused "
+                                                     "with torch >= 2.8)"),
+        "optimizer_sub_group_size": Setting(1_000_000_000, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py "
+                                                           "L175 (sub_group_size default 1e9); "
+                                                           "stage_1_and_2.py L2350-2383 (ZeRO-1/2); stage3.py "
+                                                           "L2398-2408 (each "
+                                                           "sub-group's gradients cast to fp32 for the step)"),
+        "zero3_max_reuse_distance": Setting(1_000_000_000, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py "
+                                                           "L244 (stage3_max_reuse_distance default 1e9); "
+                                                           "partitioned_param_coordinator.py L634-664"),
         "kernels": Setting("eager", f"{TRANSFORMERS_VERSION}: Hugging Face modules"),
         "cross_entropy_fp32_copies": Setting(3, f"{TRANSFORMERS_VERSION} transformers/loss/loss_utils.py L61 "
                                                 "(ForCausalLMLoss: logits.float())"),
         "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
+        "master_weights": _FP32_MASTER,
         **{option: Setting(value, "not a DeepSpeed behaviour") for option, value in _SHARED_OFF.items()},
+    }),
+    "torchtune": Framework("torchtune", "torchtune (single-device / FSDP recipes, dtype bf16)", {
+        "master_weights": Setting("none", f"{TORCHTUNE_COMMIT} recipes/full_finetune_single_device.py L59-62, L421-436 "
+                                          "(dtype bf16: the model is built in bf16 and the optimizer steps those "
+                                          "parameters; no fp32 copy)"),
+        "grad_dtype": Setting("bf16", f"{TORCHTUNE_COMMIT} recipes/full_finetune_single_device.py L59-62 "
+                                      "(gradients in bf16, the parameters' dtype)"),
+        "optimizer_state_dtype": Setting("bf16", f"{TORCHTUNE_COMMIT} recipes/full_finetune_single_device.py L59-62 "
+                                                 "(optimizer states in bf16, created like the parameters)"),
+        "kernels": Setting("eager", f"{TORCHTUNE_COMMIT} torchtune/modules (plain PyTorch modules; compile off "
+                                    "by default)"),
+        "cross_entropy_fp32_copies": Setting(3, f"{TORCHTUNE_COMMIT} torchtune/modules/transformer.py L652, L937 "
+                                                "(logits .float()), recipes/full_finetune_single_device.py L643-645 "
+                                                "(loss, then del logits): log-probabilities, their gradient and "
+                                                "the logits' gradient in fp32 at the start of backward"),
+        "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
+        "gradient_allocation": Setting("autograd", f"{TORCHTUNE_COMMIT} recipes/full_finetune_single_device.py L716 "
+                                                   "(zero_grad(set_to_none=True) after each step)"),
+        "optimizer_implementation": Setting("foreach", f"{TORCHTUNE_COMMIT} torch.optim.AdamW as configured (no "
+                                                       "fused=True): PyTorch's foreach implementation on CUDA"),
+        "optimizer_sub_group_size": Setting(0, "not a torchtune behaviour"),
+        **{option: Setting(value, "not a torchtune behaviour") for option, value in _SHARED_OFF.items()},
     }),
 }
 

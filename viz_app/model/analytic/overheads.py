@@ -6,6 +6,7 @@ docs/analytic.md, section "Overheads".
 
 from __future__ import annotations
 
+from ...i18n import Text
 from ..config import TrainingConfig
 from ..terms import Term
 from .options import AnalyticOptions
@@ -13,14 +14,14 @@ from .options import AnalyticOptions
 
 def cuda_context_mib(options: AnalyticOptions) -> Term:
     """CUDA context, cuBLAS/cuDNN workspaces and kernel images: outside PyTorch's allocator."""
-    return Term(options.cuda_context_mib, f"cuda_context_mib {options.cuda_context_mib:g}")
+    return Term(options.cuda_context_mib, Text("formula.cuda_context", {"mib": options.cuda_context_mib}))
 
 
 def fragmentation_mib(allocated_mib: float, options: AnalyticOptions) -> Term:
     """PyTorch's caching allocator reserves more than it hands out: a fraction of allocated memory."""
     fraction = options.allocator_fragmentation
-    return Term(fraction, f"allocator_fragmentation {fraction:g}").times(
-        Term(allocated_mib, f"allocated {allocated_mib:.1f} MiB"))
+    return Term(fraction, Text("formula.fragmentation", {"fraction": fraction})).times(
+        Term(allocated_mib, Text("formula.allocated", {"mib": allocated_mib})))
 
 
 def communicator_count(config: TrainingConfig, options: AnalyticOptions) -> int:
@@ -31,5 +32,5 @@ def communicator_count(config: TrainingConfig, options: AnalyticOptions) -> int:
 def comm_buffers_mib(config: TrainingConfig, options: AnalyticOptions) -> Term:
     """NCCL's per-communicator channel buffers, allocated outside PyTorch's allocator."""
     groups = communicator_count(config, options)
-    return Term(groups, f"{groups} NCCL communicators (tp/pp/dp/cp > 1)").times(
+    return Term(groups, Text("formula.nccl_groups", {"n": groups})).times(
         Term(options.nccl_buffer_mib_per_group, f"{options.nccl_buffer_mib_per_group:g} MiB"))

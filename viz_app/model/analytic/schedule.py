@@ -10,51 +10,50 @@ GPipe (Huang et al. 2019): every micro-batch's forward runs before any backward.
 
 from __future__ import annotations
 
+from ...i18n import Text
 from ..errors import StrategyError
 
 
-def inflight_chunk_passes(schedule: str, stage, pp, chunks, virtual_stages=1, minimum=min):
+def inflight_chunk_passes(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int = 1) -> int:
     """(micro-batch, model chunk) pairs whose activations stage `stage` holds at its peak.
 
     Each pair holds 1/virtual_stages of the stage's layers; with one model chunk per stage it is
-    the number of in-flight micro-batches. The numbers may be integer arrays, with `minimum`
-    their element-wise minimum (the explorer evaluates a whole grid of strategies at once).
+    the number of in-flight micro-batches.
     """
     if schedule == "gpipe":
         return chunks * virtual_stages
     if schedule == "1f1b":
-        return minimum(pp - stage, chunks) * virtual_stages
+        return min(pp - stage, chunks) * virtual_stages
     if schedule == "interleaved":
         warmup = (pp - stage - 1) * 2 + (virtual_stages - 1) * pp
-        return minimum(warmup + 1, chunks * virtual_stages)
+        return min(warmup + 1, chunks * virtual_stages)
     raise StrategyError(key="error.unknown_schedule", schedule=schedule)
 
 
-def first_chunk_microbatches(schedule: str, stage, pp, chunks, virtual_stages=1, minimum=min):
+def first_chunk_microbatches(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int = 1) -> int:
     """Micro-batches whose activations the stage's first model chunk (the embedding's) holds.
 
-    Interleaved 1F1B runs forward passes in groups of pp micro-batches per model chunk, cycling
-    through the chunks, so pass k belongs to chunk (k // pp) % v: of P passes, each full cycle of
-    pp v passes gives the first chunk pp, and the rest up to pp more. With v = 1 that is P.
     """
-    passes = inflight_chunk_passes(schedule, stage, pp, chunks, virtual_stages, minimum)
-    cycles = passes // (pp * virtual_stages)
-    return cycles * pp + minimum(passes - cycles * pp * virtual_stages, pp)
+    return pass_chunks(schedule, stage, pp, chunks, virtual_stages).count(0)
 
 
-def check_schedule(schedule: str, virtual_stages: int, layers_per_stage: list[int]) -> None:
+def check_schedule(schedule: str, virtual_stages: int) -> None:
+    """Virtual stages need the interleaved schedule (their layer split: pipeline_split.py)."""
     if schedule != "interleaved" and virtual_stages != 1:
         raise StrategyError(key="error.virtual_needs_interleaved", virtual=virtual_stages, schedule=schedule)
-    uneven = [n for n in layers_per_stage if n % virtual_stages]
-    if uneven:
-        raise StrategyError(key="error.virtual_uneven", virtual=virtual_stages, layers=uneven[0])
+
+
+def pass_chunks(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int = 1) -> list[int]:
+    """The model chunk of each in-flight pass, in the order they run: interleaved 1F1B runs groups of
+    pp micro-batches per chunk, cycling through the chunks, so pass k belongs to chunk (k // pp) % v."""
+    passes = inflight_chunk_passes(schedule, stage, pp, chunks, virtual_stages)
+    return [(k // pp) % virtual_stages for k in range(passes)]
 
 
 def schedule_formula(schedule: str, stage: int, pp: int, chunks: int, virtual_stages: int) -> str:
     if schedule == "gpipe":
-        return f"GPipe: all chunks {chunks} micro-batches"
+        return Text("formula.schedule_gpipe", {"chunks": chunks})
     if schedule == "1f1b":
-        return f"1F1B: min(pp {pp} - stage {stage}, chunks {chunks})"
+        return Text("formula.schedule_1f1b", {"pp": pp, "stage": stage, "chunks": chunks})
     v = virtual_stages
-    return (f"interleaved: min((pp {pp} - stage {stage} - 1) x 2 + (v {v} - 1) x pp {pp} + 1, chunks {chunks} x v {v})"
-            f" chunk-passes of 1/{v} of the stage's layers")
+    return Text("formula.schedule_interleaved", {"pp": pp, "stage": stage, "chunks": chunks, "v": v})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...i18n import Joined, Text
 from ..config import TrainingConfig
 from ..precision import FP32_BYTES, compute_dtype_bytes
 from ..sharding import MODEL_STATE_PARTS, zero_shard_degree, zero_sharded
@@ -77,24 +78,32 @@ def moment_bytes(options: AnalyticOptions) -> float:
 
 
 def optimizer_term(config: TrainingConfig, options: AnalyticOptions) -> Term:
-    """fp32 master weights (mixed precision, unless they are the parameters) plus the moments."""
+    """fp32 master weights (mixed precision, unless they are the parameters or there are none) plus the moments."""
     moments = moment_bytes(options)
-    dtype = " bf16 moments" if moments != OPTIMIZER_MOMENT_BYTES[options.optimizer] else ""
-    kept = Term(moments, f"{options.optimizer}{dtype} {moments:g} B")
-    if config.mixed_precision and not fsdp2_fp32_params(config, options):
-        kept = Term(4.0, "fp32 master 4 B").plus(kept)
-    return kept.worded("(", f") {kept.value:g} B")
+    dtype = Text("formula.bf16_moments") if moments != OPTIMIZER_MOMENT_BYTES[options.optimizer] else ""
+    kept = Term(moments, Joined(options.optimizer, dtype, f" {moments:g} B"))
+    if config.mixed_precision and options.master_weights == "fp32" and not fsdp2_fp32_params(config, options):
+        kept = Term(4.0, Text("formula.fp32_master")).plus(kept)
+    kept = kept.worded("(", f") {kept.value:g} B")
+    if options.optimizer_offload_fraction:
+        # the offloaded share lives in host memory (Megatron HybridDeviceOptimizer, DeepSpeed offload_optimizer)
+        on_gpu = 1 - options.optimizer_offload_fraction
+        kept = kept.times(Term(on_gpu, f"{on_gpu:g} on the GPU ({options.optimizer_offload_fraction:g} offloaded)"))
+    return kept
 
 
 def _bytes(value: float) -> Term:
     return Term(value, f"{value:g} B")
 
 
-def bytes_per_param(config: TrainingConfig, options: AnalyticOptions) -> BytesPerParam:
-    """Per-GPU bytes per parameter of each part, ZeRO sharding applied."""
+def bytes_per_param(config: TrainingConfig, options: AnalyticOptions, shard_count: int | None = None,
+                    group: str = "") -> BytesPerParam:
+    """Per-GPU bytes per parameter of each part, ZeRO sharding applied over `shard_count` GPUs (default
+    the data-parallel group; routed experts pass their expert-data-parallel group, named by `group`)."""
     zero = config.zero_stage
-    shard_count = zero_shard_degree(config.dp, options.context_parallel, options.zero_shards_over_cp)
-    shards = Term(shard_count, f"ZeRO-{zero} shards {shard_count}")
+    if shard_count is None:
+        shard_count = zero_shard_degree(config.dp, options.context_parallel, options.zero_shards_over_cp)
+    shards = Term(shard_count, Joined(Text("formula.zero_shards", {"zero": zero, "shards": shard_count}), group))
     unsharded = {
         "parameter": _bytes(weight_bytes(config, options)),
         "gradient": _bytes(gradient_bytes(config, options)),

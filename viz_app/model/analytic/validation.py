@@ -24,12 +24,14 @@ from .frameworks import options_for
 from .model_config_import import import_model_config
 from .model_presets import load_model_preset
 
-METRICS = ("allocated", "reserved", "nvidia-smi")
+METRICS = ("allocated", "active", "reserved", "nvidia-smi")
 ROW_KEYS = ("id", "source", "framework", "hardware", "metric", "measured_gib", "model", "training")
 SOURCE_KEYS = ("title", "url", "where", "quote")
 # Overhead options each metric leaves out (set to 0).
 EXCLUDED_OVERHEADS = {
     "allocated": ("cuda_context_mib", "allocator_fragmentation", "nccl_buffer_mib_per_group"),
+    # active_bytes: the allocator's blocks in use, i.e. allocated rounded up to whole blocks
+    "active": ("cuda_context_mib", "allocator_fragmentation", "nccl_buffer_mib_per_group"),
     "reserved": ("cuda_context_mib", "nccl_buffer_mib_per_group"),
     "nvidia-smi": (),
 }

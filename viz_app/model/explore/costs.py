@@ -19,6 +19,11 @@ TP_RECOMPUTE_UNITS = {"none": 0, "selective": 0, "full": 4, "op_sac": 2}
 # their gradients in backward: 3 x (cp - 1) x the local K, V per layer and micro-batch.
 CP_UNITS = 3
 CP_RECOMPUTE_UNITS = {"none": 0, "selective": 0, "full": 1, "op_sac": 0}
+# Expert parallelism (Megatron's all-to-all token dispatcher): each MoE layer sends its routed tokens
+# (T k of them, h wide) to the experts' ranks and combines them back, forward and backward: 4 all-to-alls
+# of which (ep - 1)/ep leaves the GPU; full recompute runs the forward pair again.
+EP_UNITS = 4
+EP_RECOMPUTE_UNITS = {"none": 0, "selective": 0, "full": 2, "op_sac": 0}
 
 
 def bubble_fraction(pp, chunks, virtual_stages):
@@ -35,6 +40,11 @@ def tp_bytes(tp, layers, chunks, activation_bytes, recompute_units):
 def cp_bytes(cp, layers, chunks, kv_bytes, recompute_units):
     """Bytes a GPU sends for context parallelism per step; `kv_bytes`: its K and V, 2 x s/cp x b x g d/t x e."""
     return (CP_UNITS + recompute_units) * (cp - 1) * kv_bytes * layers * chunks
+
+
+def ep_bytes(ep, moe_layers, chunks, routed_bytes, recompute_units):
+    """Bytes a GPU sends for expert parallelism per step; `routed_bytes`: its routed tokens, T k x h x e."""
+    return (EP_UNITS + recompute_units) * (ep - 1) / ep * routed_bytes * moe_layers * chunks
 
 
 def dp_bytes(dp_group, zero_stage, chunks, params, gradient_bytes, weight_bytes, gather_once):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from ..errors import StrategyError
@@ -17,8 +17,10 @@ from ..errors import StrategyError
 # Reason a layout is excluded when the global batch cannot be split over its data-parallel replicas.
 GBS_NOT_DIVISIBLE = "gbs_divides_dp"
 # Every reason the cost models' checks give (their error keys without `error.`; docs/explorer.md).
-EXCLUSION_REASONS = ("tp_divides_heads", "tp_divides_kv_heads", "tp_divides_ffn", "cp_divides_seq", "pp_over_layers",
-                     "virtual_uneven", "no_tp", "no_tp_without_sp", GBS_NOT_DIVISIBLE)
+EXCLUSION_REASONS = ("tp_divides_heads", "tp_divides_kv_heads", "tp_divides_ffn", "ep_divides_experts",
+                     "etp_divides_expert_ffn", "cp_divides_seq", "pp_over_layers", "virtual_uneven",
+                     "first_last_layers", "split_with_embedding_loss", "first_last_with_embedding_loss", "no_tp",
+                     "no_tp_without_sp", GBS_NOT_DIVISIBLE)
 ERROR_PREFIX = "error."
 
 
@@ -39,41 +41,40 @@ def divisors(n: int) -> tuple[int, ...]:
     return tuple(d for d in range(1, n + 1) if n % d == 0)
 
 
-def expert_layouts(num_experts: int) -> tuple[tuple[int, int], ...]:
-    """(ep, etp) pairs to try. A dense model (no experts) has only (1, 1); expert parallelism is the
-    one place a model with experts will widen this axis."""
-    if num_experts:
-        raise StrategyError(f"the explorer does not model {num_experts} experts yet")
-    return ((1, 1),)
-
-
 def reason_of(exc: StrategyError) -> str:
     """The stable code of a rule that failed: its message key without the `error.` prefix."""
     key = getattr(exc.text, "key", "") or str(exc)
     return key.removeprefix(ERROR_PREFIX)
 
 
-def layouts(gpus: int, gbs: int, check: Callable[[int, int, int], None], excluded: Counter,
-            context_parallel: bool = True, num_experts: int = 0) -> Iterator[Layout]:
-    """Every layout of `gpus` GPUs that `check(tp, pp, cp)` accepts and whose dp divides `gbs`.
+def no_experts(_stage_gpus: int) -> tuple[tuple[int, int], ...]:
+    """(ep, etp) pairs of a model without experts: only (1, 1)."""
+    return ((1, 1),)
 
-    `check` raises StrategyError for a strategy the cost model refuses; it sees each (tp, pp, cp)
-    once, so it may remember its verdicts.
+
+def layouts(gpus: int, gbs: int, check: Callable[[Layout], None], excluded: Counter,
+            context_parallel: bool = True,
+            expert_choices: Callable[[int], Iterable[tuple[int, int]]] = no_experts) -> Iterator[Layout]:
+    """Every layout of `gpus` GPUs that `check(layout)` accepts and whose dp divides `gbs`.
+
+    `expert_choices(stage_gpus)` gives the (ep, etp) pairs to try on a stage of tp x cp x dp GPUs;
+    `check` raises StrategyError for a strategy the cost model refuses.
     """
     for tp in divisors(gpus):
         for pp in divisors(gpus // tp):
             for cp in divisors(gpus // (tp * pp)) if context_parallel else (1,):
-                for ep, etp in expert_layouts(num_experts):
-                    dp = gpus // (tp * pp * cp)
+                dp = gpus // (tp * pp * cp)
+                for ep, etp in expert_choices(tp * cp * dp):
+                    layout = Layout(tp, pp, cp, dp, ep, etp)
                     try:
-                        check(tp, pp, cp)
+                        check(layout)
                     except StrategyError as exc:
                         excluded[reason_of(exc)] += 1
                         continue
                     if gbs % dp:
                         excluded[GBS_NOT_DIVISIBLE] += 1
                         continue
-                    yield Layout(tp, pp, cp, dp, ep, etp)
+                    yield layout
 
 
 def micro_batch_sizes(gbs: int, dp: int) -> tuple[int, ...]:

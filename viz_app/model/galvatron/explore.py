@@ -17,11 +17,11 @@ import numpy as np
 
 from ..config import TrainingConfig
 from ..explore.costs import TP_RECOMPUTE_UNITS, bubble_fraction, dp_bytes, pp_bytes, tp_bytes
-from ..explore.grid import layouts, micro_batch_sizes
+from ..explore.grid import Layout, layouts, micro_batch_sizes
 from ..explore.table import Exploration, comm_column, empty_columns, finish
 from ..precision import compute_dtype_bytes
 from ..sharding import MODEL_STATE_PARTS
-from .estimate import OTHER_ACTIVATION_FACTOR, Lookup, check_pipeline, layer_activation_term
+from .estimate import OTHER_ACTIVATION_FACTOR, LayerGroup, Lookup, check_pipeline, layer_activation
 from .profile import OTHER_PLACEMENTS, GalvatronProfile
 from .states import state_terms
 
@@ -35,12 +35,12 @@ def _layouts(profile: GalvatronProfile, config: TrainingConfig, gpus: int, exclu
     variant = profile.variant(config.sequence_parallel)
     lookup = Lookup(profile, variant, config.sequence_parallel)
 
-    def check(tp: int, pp: int, _cp: int) -> None:  # the estimate's checks, in its order
-        check_pipeline(pp, config.num_layers)
-        lookup.at(variant.layer_activation, tp)
+    def check(layout: Layout) -> None:  # the estimate's checks, in its order
+        check_pipeline(layout.pp, config.num_layers)
+        lookup.at(variant.layer_activation, layout.tp)
         for other in variant.other.values():
-            lookup.at(other.model_states, tp)
-            lookup.at(other.activation, tp)
+            lookup.at(other.model_states, layout.tp)
+            lookup.at(other.activation, layout.tp)
 
     return list(layouts(gpus, config.global_batch_size, check, excluded, context_parallel=False))
 
@@ -78,9 +78,9 @@ def explore_galvatron(profile: GalvatronProfile, config: TrainingConfig, gpus: i
         sizes = np.asarray(micro_batch_sizes(gbs, lay.dp))
         layout_index.append(np.full(len(sizes), index))
         mbs.append(sizes)
-        activation.append([layer_activation_term(
-            SimpleNamespace(tp=lay.tp, micro_batch_size=sizes, checkpoint=checkpoint,
-                            sequence_parallel=config.sequence_parallel), variant, lookup, seq_ratio).value
+        activation.append([layer_activation(LayerGroup(1, 1, SimpleNamespace(
+            tp=lay.tp, micro_batch_size=sizes, checkpoint=checkpoint, sequence_parallel=config.sequence_parallel),
+            lay.dp), variant, lookup, seq_ratio).value
             + np.zeros(len(sizes)) for checkpoint in (False, True)])
     repeat = len(ZERO_STAGES) * len(RECOMPUTE)
     base_layout, base_mbs = np.concatenate(layout_index), np.concatenate(mbs)

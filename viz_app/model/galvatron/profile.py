@@ -16,9 +16,11 @@ from pathlib import Path
 from ...i18n import Text
 from ..errors import ProfileError, StrategyError
 from ..json_input import decode_json, json_kind, read_json_bytes
+from ..limits import MAX_TP, checked
 
 OTHER_PLACEMENTS = ("pp_off", "pp_on_first", "pp_on_last")
-_LAYERTYPE_KEY = re.compile(r"^layertype_(\d+)(_sp)?$")
+_LAYERTYPE_KEY = re.compile(r"^layertype_([0-9]{1,9})(_sp)?$")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit() also accepts "²"
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,7 @@ class GalvatronProfile:
             values["sequence_parallel"] = False
         return values
 
-    def tp_choices(self, sequence_parallel: bool, max_tp: int = 64) -> tuple[tuple[int, bool], ...]:
+    def tp_choices(self, sequence_parallel: bool, max_tp: int = MAX_TP) -> tuple[tuple[int, bool], ...]:
         """(degree, extrapolated) pairs the cost model accepts, up to `max_tp`."""
         if sequence_parallel not in self.variants:
             return ()
@@ -194,9 +196,9 @@ class _Reader:
             raise self.fail(path, "expect.by_sequence", node, example='{"2048": {...}}')
         seqs = []
         for key in node:
-            if not key.isdigit() or int(key) <= 0:
+            if not _WHOLE_NUMBER.fullmatch(key) or int(key) <= 0:
                 raise self.fail(f"{path}.{key}", "expect.sequence_key")
-            seqs.append(int(key))
+            seqs.append(checked("seq_length", int(key), field=f"{path}.{key}", where=self.name))
         return seqs
 
     def variant(self, root: dict, layer_key: str, sp: bool) -> ProfileVariant:
@@ -242,14 +244,14 @@ class _Reader:
             raise self.fail(f"{path}.{key}", "expect.mib", value)
         if not math.isfinite(value) or value < 0:
             raise self.fail(f"{path}.{key}", "expect.mib_finite", value=value)
-        return float(value)
+        return float(checked("mib", float(value), field=f"{path}.{key}", where=self.name))
 
     def by_tp(self, node: dict, path: str) -> ByTp:
         values = {}
         for key in node:
-            if not key.isdigit() or int(key) < 1:
+            if not _WHOLE_NUMBER.fullmatch(key) or int(key) < 1:
                 raise self.fail(f"{path}.{key}", "expect.tp_key")
-            values[int(key)] = self.number(node, key, path)
+            values[checked("tp", int(key), field=f"{path}.{key}", where=self.name)] = self.number(node, key, path)
         if not values:
             raise self.fail(path, "expect.tp_degrees")
         return ByTp(values)
@@ -260,23 +262,23 @@ class _Reader:
         if not isinstance(node, dict):
             raise self.fail("model_config", "expect.object", node)
 
-        def pick(*keys: str) -> int | None:
+        def pick(limit: str, *keys: str) -> int | None:
             for key in keys:
                 value = node.get(key)
                 if value is None:
                     continue
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                     raise self.fail(f"model_config.{key}", "expect.positive_int", value)
-                return value
+                return checked(limit, value, field=f"model_config.{key}", where=self.name)
             return None
 
-        heads = pick("n_heads", "num_attention_heads", "n_head")
+        heads = pick("num_attention_heads", "n_heads", "num_attention_heads", "n_head")
         return ModelFacts(
-            hidden_size=pick("dim", "hidden_size", "n_embd"),
-            ffn_size=pick("ffn_dim", "intermediate_size"),
+            hidden_size=pick("hidden_size", "dim", "hidden_size", "n_embd"),
+            ffn_size=pick("ffn_hidden_size", "ffn_dim", "intermediate_size"),
             num_heads=heads,
-            num_kv_heads=pick("n_kv_heads", "num_key_value_heads") or heads,
-            num_layers=pick("n_layers", "num_hidden_layers", "n_layer"),
-            vocab_size=pick("vocab_size"),
-            max_positions=pick("n_positions", "max_position_embeddings"),
+            num_kv_heads=pick("num_kv_heads", "n_kv_heads", "num_key_value_heads") or heads,
+            num_layers=pick("num_layers", "n_layers", "num_hidden_layers", "n_layer"),
+            vocab_size=pick("vocab_size", "vocab_size"),
+            max_positions=pick("max_position_embeddings", "n_positions", "max_position_embeddings"),
         )

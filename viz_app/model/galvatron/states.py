@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...i18n import Text
 from ..config import TrainingConfig
 from ..sharding import MODEL_STATE_PARTS, zero_sharded
 from ..terms import Term
@@ -64,7 +65,7 @@ def state_terms(fp32_mib: float, config: TrainingConfig, dp: int) -> dict[str, T
         share, label = shares[part]
         terms[part] = zero_sharded(Term(fp32_mib * share, label), part, config.zero_stage, Term(dp, f"dp {dp}"))
     if gradient_in_accumulation_buffer(config):
-        terms["gradient"] = Term(0.0, "0 (kept in the fp32 accumulation buffer)")
+        terms["gradient"] = Term(0.0, Text("formula.in_accumulation_buffer"))
     return terms
 
 

@@ -1,0 +1,203 @@
+"""The estimate's values for the explorer, one call per distinct tuple of the factors they depend on.
+
+Each method calls the estimate's own function (estimate.py's blocks, activations.py, parameters.py,
+states.py, schedule.py, optimizer_step.py, overheads.py) on a `Run` built for its factors, and
+remembers the answer; `lookup` maps a column of factor tuples to those answers. No cost formula is
+written here.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
+
+import numpy as np
+
+from ..config import TrainingConfig
+from ..sharding import MODEL_STATE_PARTS
+from ..terms import Term
+from . import activations as act
+from .architecture import Architecture
+from .estimate import (
+    MIB,
+    Run,
+    backward_gradients_block,
+    embedding_activation_block,
+    fsdp_unsharded_blocks,
+    gathered_block,
+    logits_activation_block,
+)
+from .expert_parallel import expert_data_parallel_degree
+from .optimizer_step import optimizer_step_term
+from .options import RECOMPUTE, SCHEDULES, AnalyticOptions
+from .overheads import comm_buffers_mib, cuda_context_mib, fragmentation_mib
+from .parameters import (
+    chunk_layer_indices,
+    embedding_parameter_count,
+    head_parameter_count,
+    layer_parameters,
+    mtp_parameters,
+    norm_parameter_count,
+)
+from .schedule import first_chunk_microbatches, pass_chunks
+from .states import bytes_per_param, gradient_bytes
+
+
+@dataclass(frozen=True)
+class StageMakeup:
+    """What a pipeline stage is made of, for one (pp, v): all a stage's numbers depend on besides the
+    strategy's degrees and its in-flight passes."""
+
+    stage: int
+    layers: int                    # decoder layers (the estimate's run.layers[stage])
+    chunk_layers: tuple[int, ...]  # layers of each of its model chunks
+    dense: int                     # its dense decoder layers
+    moe: int                       # its MoE decoder layers
+    mtp: int                       # MTP depths it runs (the last stage)
+    moe_first: bool                # its first layer is an MoE layer
+    first: bool
+    last: bool
+    last_layer_moe: bool           # the model's last layer (which MTP depths save as) is an MoE layer
+    stages: tuple[int, ...] = ()   # every stage of this make-up, in order
+
+    @property
+    def dense_activations(self) -> int:
+        """Layers saving a dense layer's activations: MTP depths save as the model's last layer."""
+        return self.dense + (self.mtp if not self.last_layer_moe else 0)
+
+    @property
+    def moe_activations(self) -> int:
+        return self.moe + (self.mtp if self.last_layer_moe else 0)
+
+
+def stage_makeups(arch: Architecture, chunk_layers: list[list[int]]) -> list[StageMakeup]:
+    """The lowest stage of each distinct make-up, in stage order, with the stages sharing it: a higher
+    stage of the same make-up holds no more in-flight passes (schedule.py)."""
+    pp, seen = len(chunk_layers), {}
+    last_moe = arch.is_moe_layer(arch.num_layers - 1)
+    for stage in range(pp):
+        indices = chunk_layer_indices(chunk_layers, stage)
+        moe = arch.moe_layer_count(indices)
+        makeup = StageMakeup(stage, len(indices), tuple(chunk_layers[stage]), len(indices) - moe, moe,
+                             arch.mtp_layers if stage == pp - 1 else 0,
+                             bool(indices) and arch.is_moe_layer(indices[0]), stage == 0, stage == pp - 1, last_moe)
+        key = (makeup.chunk_layers, makeup.dense, makeup.moe, makeup.moe_first, makeup.first, makeup.last)
+        seen.setdefault(key, []).append(makeup)
+    return [replace(same[0], stages=tuple(m.stage for m in same)) for same in seen.values()]
+
+
+def lookup(function, *columns: np.ndarray) -> np.ndarray:
+    """`function(*key)` for each row's key (one entry of each integer column), called once per distinct
+    key; [row, item] (a number is one item)."""
+    keys = np.stack(np.broadcast_arrays(*columns), axis=1)
+    distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+    table = np.asarray([function(*map(int, key)) for key in distinct], dtype=float).reshape(len(distinct), -1)
+    return table[inverse.reshape(-1)]
+
+
+CACHED = ("layer_mib", "micro_batch_mib", "passes", "parameters", "bytes_per_param",
+          "gathered_mib", "unsharded_mib", "optimizer_step_mib", "comm_buffers_mib", "reduce_scatter_bytes_per_param")
+
+
+class Factors:
+    """The estimate's values by factor tuple for one model, configuration and option set."""
+
+    def __init__(self, arch: Architecture, config: TrainingConfig, options: AnalyticOptions):
+        self.arch, self.config, self.options = arch, config, options
+        self._config_values = config.values()
+        self._option_values = options.param.values()
+        self.cuda_context_mib = cuda_context_mib(options).value
+        self.fragmentation_per_mib = fragmentation_mib(1.0, options).value
+        self.autograd_gradients = options.gradient_allocation == "autograd"
+        self.reduce_scatter = bool(options.fsdp_reduce_scatter_buffers)
+        self.gradient_bytes = gradient_bytes(config, options)
+        dense = [i for i in range(arch.num_layers) if not arch.is_moe_layer(i)]
+        moe = [i for i in range(arch.num_layers) if arch.is_moe_layer(i)]
+        self.dense_index = dense[0] if dense else None
+        self.moe_index = moe[0] if moe else None
+        for name in CACHED:  # each answer computed once per factor tuple, for this model and options
+            setattr(self, name, functools.cache(getattr(self, name)))
+
+    def run(self, stage_layers: dict | None = None, recompute: str = "none", **values) -> Run:
+        """A Run of the estimate with these configuration / option values (the rest as given)."""
+        option_keys = {"context_parallel", "schedule", "virtual_stages"}
+        config = SimpleNamespace(**{**self._config_values, **{k: v for k, v in values.items()
+                                                             if k not in option_keys}})
+        options = SimpleNamespace(**{**self._option_values, **{k: v for k, v in values.items() if k in option_keys}})
+        return Run(config, self.arch, options, recompute, stage_layers or {}, [])
+
+    def layer_mib(self, tp: int, cp: int, mbs: int, etp: int, recompute: int, moe: int) -> float:
+        """MiB one dense or MoE decoder layer saves for one micro-batch (activations.py)."""
+        index = self.moe_index if moe else self.dense_index
+        if index is None:
+            return 0.0
+        run = self.run(tp=tp, micro_batch_size=mbs, etp=etp, context_parallel=cp, recompute=RECOMPUTE[recompute])
+        c = run.config
+        return act.layer_activation_bytes(self.arch, c.seq_length, mbs, layer_index=index, **run.saved()) / MIB
+
+    def micro_batch_mib(self, tp: int, cp: int, mbs: int) -> tuple[float, float, float]:
+        """One micro-batch's embedding and logits blocks (with the MTP heads), and the backward working
+        set (estimate.py's blocks with one micro-batch in flight)."""
+        run = self.run(tp=tp, micro_batch_size=mbs, context_parallel=cp, pp=1, chunks=1, schedule="1f1b",
+                       virtual_stages=1)
+        return (embedding_activation_block(run).mib, logits_activation_block(run).mib,
+                backward_gradients_block(run).mib)
+
+    def passes(self, schedule: int, stage: int, pp: int, chunks: int, v: int,
+               chunk_layers: tuple[int, ...]) -> tuple[int, int, int]:
+        """(passes in flight at the first backward, layers they hold, micro-batches of the first chunk)."""
+        name = SCHEDULES[schedule]
+        order = pass_chunks(name, stage, pp, chunks, v)
+        return len(order), sum(chunk_layers[chunk] for chunk in order), first_chunk_microbatches(name, stage, pp,
+                                                                                                  chunks, v)
+
+    def parameters(self, tp: int, ep: int, etp: int, pp: int) -> dict[str, tuple[int, int]]:
+        """(dense, expert) parameters per GPU of a dense layer, an MoE layer and an MTP depth; the
+        embedding's and the head's (with the final norm)."""
+        arch = self.arch
+
+        def split(params) -> tuple[int, int]:
+            return params.dense, params.expert
+
+        found = {"embedding": (embedding_parameter_count(arch, tp, self.options.vocab_pad_multiple), 0),
+                 "head": (head_parameter_count(arch, tp, self.options.vocab_pad_multiple, pp)
+                          + norm_parameter_count(arch), 0),
+                 "mtp": split(mtp_parameters(arch, tp, ep, etp))}
+        for kind, index in (("dense", self.dense_index), ("moe", self.moe_index)):
+            found[kind] = split(layer_parameters(arch, index, tp, ep, etp)) if index is not None else (0, 0)
+        return found
+
+    def bytes_per_param(self, zero: int, dp: int, cp: int, tp: int, ep: int, etp: int, several: int,
+                        experts: int) -> tuple[float, ...]:
+        """Bytes per parameter of each model-state part (states.py): of the dense parameters, or of the
+        routed experts (over their expert-data-parallel group)."""
+        run = self.run(zero_stage=zero, dp=dp, tp=tp, ep=ep, etp=etp, chunks=1 + several, context_parallel=cp)
+        shards = (expert_data_parallel_degree(tp=tp, dp=dp, ep=ep, etp=etp, context_parallel=cp) if experts
+                  else None)
+        per_param = bytes_per_param(run.config, run.options, shards)
+        return tuple(per_param.part(part) for part in MODEL_STATE_PARTS)
+
+    def gathered_mib(self, tp: int, pp: int, stage: int, layers: int, per_layer: int) -> float:
+        """ZeRO-3's gathered weights (estimate.gathered_block)."""
+        return gathered_block(self.run({stage: layers}, tp=tp, pp=pp), stage, per_layer).mib
+
+    def unsharded_mib(self, params: int, several: int) -> tuple[float, float]:
+        """FSDP2 under PP: the stage's unsharded parameters and accumulated gradients (estimate.py)."""
+        blocks = fsdp_unsharded_blocks(self.run(chunks=1 + several), Term(params, ""))
+        by_key = {b.key: b.mib for b in blocks}
+        return by_key["model_states.parameter.unsharded"], by_key.get("model_states.gradient.unsharded", 0.0)
+
+    def optimizer_step_mib(self, zero: int, dp: int, cp: int, params: int) -> float:
+        """The optimizer step's temporaries (optimizer_step.py)."""
+        run = self.run(zero_stage=zero, dp=dp, context_parallel=cp)
+        return optimizer_step_term(run.config, run.options, params)[0].value / MIB
+
+    def comm_buffers_mib(self, tp: int, pp: int, dp: int, cp: int) -> float:
+        run = self.run(tp=tp, pp=pp, dp=dp, context_parallel=cp)
+        return comm_buffers_mib(run.config, run.options).value
+
+    def reduce_scatter_bytes_per_param(self) -> float:
+        """FSDP2's reduce-scatter: one layer's unsharded gradients plus its reduce-scatter input
+        (estimate.reduce_scatter_block), per parameter of that layer."""
+        return self.run().dtype_bytes + self.gradient_bytes

@@ -1,0 +1,195 @@
+"""The peak of one training step (step.py) for every strategy of the explorer's grid, with numpy.
+
+step.step_timeline's phase totals are linear in what the phase holds: forward k holds k passes
+(the last forward holds the most), a backward pass frees one layer's activations per layer while
+autograd allocates one layer's share of gradients, so within a backward pass the total is linear in
+the layer index and its maximum is at the first or the last layer. The maximum over the timeline is
+therefore the maximum over these candidate phases: the last forward (and the loss), the first and
+last layer of the first backward, the same of the steady state when there is one, and the optimizer
+step. Each candidate adds the estimate's blocks as step.py makes them alive there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..sharding import zero_shard_degree, zero_shards
+from .explore_factors import Factors, StageMakeup, lookup
+from .options import RECOMPUTE, SCHEDULES
+
+ZERO_STAGES = (0, 1, 2, 3)
+GPIPE = SCHEDULES.index("gpipe")
+NONE = RECOMPUTE.index("none")
+PARTS = range(4)  # MODEL_STATE_PARTS: parameter, gradient, optimizer, grad_accumulate
+GRADIENT = 1
+
+
+def _activations(f: Factors, b: dict[str, np.ndarray], m: StageMakeup) -> tuple[np.ndarray, np.ndarray]:
+    """(one micro-batch through the stage's layers, recompute block), [base row, recompute mode], MiB."""
+    kept = {}
+    for moe, count in ((0, m.dense_activations), (1, m.moe_activations)):
+        if count or (moe == 0 and m.dense) or (moe == 1 and m.moe):
+            kept[moe] = np.stack([lookup(lambda *k, r=r, moe=moe: f.layer_mib(*k, r, moe), b["tp"], b["cp"],
+                                         b["mbs"], b["etp"])[:, 0] for r in range(len(RECOMPUTE))], axis=1)
+    own = sum(count * kept[moe] for moe, count in ((0, m.dense_activations), (1, m.moe_activations)) if count)
+    # estimate.recompute_block: the stage's layer with the most activations without recompute
+    present = [moe for moe, count in ((0, m.dense), (1, m.moe)) if count]
+    if len(present) == 2:
+        full_dense, full_moe = kept[0][:, NONE], kept[1][:, NONE]
+        moe_chosen = (full_moe > full_dense) | ((full_moe == full_dense) & m.moe_first)
+        full = np.where(moe_chosen, full_moe, full_dense)[:, None]
+        recomputed = full - np.where(moe_chosen[:, None], kept[1], kept[0])
+    else:
+        recomputed = kept[present[0]][:, NONE, None] - kept[present[0]]
+    recomputed[:, NONE] = 0.0  # no recompute: no block
+    return own + np.zeros((len(b["tp"]), len(RECOMPUTE))), recomputed
+
+
+def _states(f: Factors, b: dict[str, np.ndarray], m: StageMakeup, pp: int) -> dict[str, np.ndarray]:
+    """Model-state sums of the stage [base row, ZeRO stage], MiB, as step.py groups them, and its parameters."""
+    o = f.options
+    p = lookup(lambda *k: _flat(f.parameters(*k, pp)), b["tp"], b["ep"], b["etp"])
+    emb, head, mtp_d, mtp_e, dense_d, dense_e, moe_d, moe_e = p.T
+    layers = m.dense * dense_d + m.moe * moe_d + m.mtp * mtp_d
+    experts = m.dense * dense_e + m.moe * moe_e + m.mtp * mtp_e
+    embedding = emb if m.first else 0 * emb
+    head = head if m.last else 0 * head
+    params = layers + experts + embedding + head
+    per_layer = (layers + experts) // max(m.layers, 1)
+    largest_layer = np.maximum(dense_d + dense_e if m.dense else 0, moe_d + moe_e if m.moe else 0)
+    several = (b["chunks"] > 1).astype(np.int64)
+    shape = (len(b["tp"]), len(ZERO_STAGES))
+    out = {key: np.zeros(shape) for key in ("fixed", "gathered", "grads", "head_grads", "layer_grads",
+                                             "backward_only", "optimizer_step")}
+    for z in ZERO_STAGES:
+        dense_bytes = lookup(lambda *k, z=z: f.bytes_per_param(z, *k, 0), b["dp"], b["cp"], b["tp"], b["ep"], b["etp"],
+                             several)
+        groups = [(layers, dense_bytes), (embedding, dense_bytes), (head, dense_bytes)]
+        if f.arch.is_moe:
+            groups.append((experts, lookup(lambda *k, z=z: f.bytes_per_param(z, *k, 1), b["dp"], b["cp"], b["tp"],
+                                           b["ep"], b["etp"], several)))
+        for count, per_param in groups:
+            for part in PARTS:
+                mib = count * per_param[:, part] / (1 << 20)
+                out["grads" if part == GRADIENT else "fixed"][:, z] += mib
+        out["head_grads"][:, z] = head * dense_bytes[:, GRADIENT] / (1 << 20)
+        out["layer_grads"][:, z] = layers * dense_bytes[:, GRADIENT] / (1 << 20)
+        shards = zero_shard_degree(b["dp"], b["cp"], o.zero_shards_over_cp)
+        gathering = zero_shards("parameter", z) & (shards > 1)
+        if o.fsdp_unsharded_under_pp and pp > 1:
+            unsharded = lookup(f.unsharded_mib, params, several)
+            out["fixed"][:, z] += np.where(gathering, unsharded[:, 0], 0.0)
+            out["grads"][:, z] += np.where(gathering, unsharded[:, 1], 0.0)
+        elif zero_shards("parameter", z):
+            gathered = lookup(lambda tp, per: f.gathered_mib(tp, pp, m.stage, m.layers, per), b["tp"], per_layer)
+            out["gathered"][:, z] = np.where(gathering, gathered[:, 0], 0.0)
+            out["fixed"][:, z] += out["gathered"][:, z]
+        if f.reduce_scatter and zero_shards("parameter", z):
+            out["backward_only"][:, z] = largest_layer * f.reduce_scatter_bytes_per_param() / (1 << 20)
+        step = lookup(lambda *k, z=z: f.optimizer_step_mib(z, *k), b["dp"], b["cp"], params)
+        out["optimizer_step"][:, z] = step[:, 0]
+    out["params"] = params
+    return out
+
+
+def _flat(parameters: dict[str, tuple[int, int]]) -> tuple[int, ...]:
+    return (parameters["embedding"][0], parameters["head"][0], *parameters["mtp"], *parameters["dense"],
+            *parameters["moe"])
+
+
+def stage_total_mib(f: Factors, b: dict[str, np.ndarray], pp: int, v: int, m: StageMakeup) -> dict[str, np.ndarray]:
+    """Stage `m`'s total at its step peak (estimate.stage_at_peak) for base rows `b` [row, ZeRO, recompute]."""
+    own, recomputed = _activations(f, b, m)
+    layer_mib = own / m.layers
+    passes = lookup(lambda s, c: f.passes(s, m.stage, pp, c, v, m.chunk_layers), b["schedule"], b["chunks"])
+    count, held, first_microbatches = passes.T
+    embedding_one, logits_one, working = lookup(f.micro_batch_mib, b["tp"], b["cp"], b["mbs"]).T
+    gpipe = b["schedule"] == GPIPE
+    embedding = first_microbatches * embedding_one if m.first else 0 * embedding_one
+    logits_block = np.where(gpipe, b["chunks"], 1) * logits_one if m.last else 0 * logits_one
+    logits = logits_block / np.where(gpipe, count, 1)
+    states = _states(f, b, m, pp)
+
+    def col(x):  # [row] -> [row, 1, 1]
+        return x[:, None, None]
+
+    def by_recompute(x):  # [row, recompute] -> [row, 1, recompute]
+        return x[:, None, :]
+
+    def by_zero(x):  # [row, zero] -> [row, zero, 1]
+        return x[:, :, None]
+
+    fixed, grads = by_zero(states["fixed"]), by_zero(states["grads"])
+    before = 0.0 * grads if f.autograd_gradients else grads  # gradients alive before backward starts
+    stored = by_recompute(held[:, None] * layer_mib)
+    forward = stored + col(embedding) + fixed + before
+    candidates = [forward, forward + col(np.where(gpipe, count, 1) * logits)]  # last forward, the loss
+    backward_only = by_recompute(recomputed) + col(working) + by_zero(states["backward_only"])
+    backward_logits = col(np.where(gpipe, count - 1, 0) * logits)
+    steady = col(b["chunks"] * v > count)
+    top = m.chunk_layers[-1]
+    for layer in (top, 1) if top else ():
+        kept = by_recompute((held - top + layer)[:, None] * layer_mib)
+        common = kept + backward_logits + backward_only + col(embedding) + fixed
+        done = top - layer
+        first_grads = (by_zero(states["head_grads"] + states["layer_grads"] * done / m.layers)
+                       if f.autograd_gradients else grads)
+        candidates += [common + first_grads, np.where(steady, common + grads, -np.inf)]
+    second = stored + col(embedding) + fixed + grads
+    candidates += [np.where(steady, second, -np.inf), np.where(steady, second + col(logits), -np.inf)]
+    candidates.append(fixed - by_zero(states["gathered"]) + grads + by_zero(states["optimizer_step"]))
+    peak = candidates[0]
+    for candidate in candidates[1:]:
+        peak = np.maximum(peak, candidate)
+    buffers = lookup(lambda *k: f.comm_buffers_mib(k[0], pp, *k[1:]), b["tp"], b["dp"], b["cp"])[:, 0]
+    total = peak + f.cuda_context_mib + f.fragmentation_per_mib * peak + col(buffers)
+    rows = len(b["tp"])
+    shape = (rows, len(ZERO_STAGES), len(RECOMPUTE))
+    return {"peak_mib": total.reshape(-1),
+            "params": np.broadcast_to(col(states["params"]), shape).reshape(-1),
+            "layers": np.full(rows * shape[1] * shape[2], m.layers + m.mtp),
+            "moe_layers": np.full(rows * shape[1] * shape[2], m.moe_activations)}
+
+
+def _first_steady_stage(f: Factors, m: StageMakeup, pp: int, v: int, schedule: int, chunks: int) -> int:
+    """The lowest stage of make-up `m` above its first with fewer passes in flight than the step has; -1: none."""
+    if f.passes(schedule, m.stage, pp, chunks, v, m.chunk_layers)[0] < chunks * v:
+        return -1  # the lowest stage runs a steady state itself, and holds the most
+    for stage in m.stages[1:]:
+        if f.passes(schedule, stage, pp, chunks, v, m.chunk_layers)[0] < chunks * v:
+            return stage
+    return -1
+
+
+def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> dict[str, np.ndarray]:
+    """The most loaded stage of every row (base rows x ZeRO stages x recompute modes, in that order);
+    ties go to the lowest stage, as Estimate.peak_stage."""
+    repeat = len(ZERO_STAGES) * len(RECOMPUTE)
+    size = len(base["tp"]) * repeat
+    best = {"peak_mib": np.full(size, -np.inf), "peak_stage": np.zeros(size, np.int64),
+            "params": np.zeros(size), "layers": np.zeros(size, np.int64), "moe_layers": np.zeros(size, np.int64)}
+    for (pp, v), candidates in makeups.items():
+        where = np.flatnonzero((base["pp"] == pp) & (base["v"] == v))
+        if not len(where):
+            continue
+        b = {key: values[where] for key, values in base.items()}
+        rows = (where[:, None] * repeat + np.arange(repeat)).reshape(-1)
+        for makeup in candidates:
+            # The lowest stage holds the most passes; with fewer passes than the step has, a higher
+            # stage also runs a steady state (every gradient allocated), so the lowest such stage too.
+            steady = lookup(lambda s, c, m=makeup, pp=pp, v=v: _first_steady_stage(f, m, pp, v, s, c), b["schedule"],
+                            b["chunks"])[:, 0].astype(np.int64)
+            for stage in {makeup.stage, *steady[steady >= 0].tolist()}:
+                pick = np.flatnonzero((steady == stage) | (stage == makeup.stage))
+                found = stage_total_mib(f, {key: values[pick] for key, values in b.items()}, pp, v,
+                                        replace(makeup, stage=stage))
+                chosen_rows = rows.reshape(-1, repeat)[pick].reshape(-1)
+                current, current_stage = best["peak_mib"][chosen_rows], best["peak_stage"][chosen_rows]
+                better = (found["peak_mib"] > current) | ((found["peak_mib"] == current) & (stage < current_stage))
+                chosen = chosen_rows[better]
+                for key in ("peak_mib", "params", "layers", "moe_layers"):
+                    best[key][chosen] = found[key][better]
+                best["peak_stage"][chosen] = stage
+    return best

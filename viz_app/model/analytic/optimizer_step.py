@@ -1,0 +1,56 @@
+"""Temporaries of the optimizer step: memory alive only while `optimizer.step()` runs.
+
+- `optimizer_implementation="foreach"` (torch.optim.Adam/AdamW with foreach=True): after updating
+  the moments in place, the step computes sqrt(exp_avg_sq) for the whole parameter list into new
+  tensors (`exp_avg_sq_sqrt = torch._foreach_sqrt(device_exp_avg_sqs)`) before
+  `_foreach_addcdiv_`: one moment-sized tensor per parameter. Fused kernels (Apex/Transformer
+  Engine FusedAdam, torch fused=True) update in place: none.
+- `optimizer_sub_group_size` > 0 (DeepSpeed): before Adam runs, the gradients are flattened and
+  cast to fp32: per sub-group under ZeRO-3 (`_prepare_fp32_grad_for_sub_group`), min(sub-group,
+  the rank's parameters) x 4 B; per parameter group under ZeRO-1/2 (`step`), the rank's whole
+  partition x 4 B.
+Both are sharded as the optimizer states are.
+"""
+
+from __future__ import annotations
+
+from ..config import TrainingConfig
+from ..sharding import zero_shard_degree, zero_sharded
+from ..terms import Term
+from .frameworks import DEEPSPEED_COMMIT
+from .options import AnalyticOptions
+from .states import moment_bytes
+
+TORCH_VERSION = "PyTorch 2.13.0"
+SRC_FOREACH = (f"{TORCH_VERSION} torch/optim/adam.py L553 (_multi_tensor_adam), L790-799 (exp_avg_sq_sqrt = "
+               "torch._foreach_sqrt(device_exp_avg_sqs), then _foreach_addcdiv_)")
+SRC_SUB_GROUP = (f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage3.py L2398-2408 (_prepare_fp32_grad_for_sub_group: "
+                 "flatten(...).to(fp32) per sub-group)")
+SRC_PARTITION = (f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage_1_and_2.py L2350-2383 (step: the flat gradient "
+                 "partition .to(fp32) for each parameter group, freed after its Adam step)")
+FOREACH_OPTIMIZERS = ("adam", "adamw")
+FP32_BYTES = 4
+
+
+def optimizer_step_term(config: TrainingConfig, options: AnalyticOptions, stage_params: float) -> tuple[Term, str]:
+    """Bytes of the step's temporaries on one GPU holding `stage_params` parameters (before sharding),
+    and their sources; value 0 when none."""
+    shards = zero_shard_degree(config.dp, options.context_parallel, options.zero_shards_over_cp)
+    params = zero_sharded(Term(stage_params, f"{stage_params:,.0f} params"), "optimizer", config.zero_stage,
+                          Term(shards, f"ZeRO-{config.zero_stage} shards {shards}"))
+    total, sources = Term(0.0, ""), []
+    if options.optimizer_implementation == "foreach" and options.optimizer in FOREACH_OPTIMIZERS:
+        one_moment = moment_bytes(options) / 2
+        total = params.times(Term(one_moment, f"{one_moment:g} B (foreach sqrt(exp_avg_sq))"))
+        sources.append(SRC_FOREACH)
+    if options.optimizer_sub_group_size and config.zero_stage:
+        if config.zero_stage == 3:
+            group = Term(min(options.optimizer_sub_group_size, params.value),
+                         f"min(sub_group_size {options.optimizer_sub_group_size:,}, {params.value:,.0f})")
+            sources.append(SRC_SUB_GROUP)
+        else:
+            group = params.worded("the partition (", ")")
+            sources.append(SRC_PARTITION)
+        copy = group.times(Term(FP32_BYTES, "4 B fp32 gradient copy"))
+        total = copy if not total.value else total.plus(copy)
+    return total, "; ".join(sources)
