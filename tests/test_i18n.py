@@ -38,7 +38,8 @@ SAME_IN_BOTH = {"app.title", "gpu.label", "gpu.option", "total.mib_equivalent", 
                 # framework and dtype names
                 "opt.framework.megatron", "opt.framework.torchtitan", "opt.optimizer_state_dtype.fp32",
                 # parallelism abbreviations in the explorer
-                "explore.col.tp", "explore.col.pp", "explore.col.dp", "explore.col.cp", "explore.col.zero",
+                "explore.col.tp", "explore.col.pp", "explore.col.dp", "explore.col.cp", "explore.col.ep",
+                "explore.col.etp", "explore.col.zero",
                 "explore.strategy"}
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

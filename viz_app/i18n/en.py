@@ -410,7 +410,10 @@ CATALOG = {
         'Click a row or a point to load that strategy above. Click a column title to sort. '
         'Communication: GiB each GPU sends per step.'
     ),
-    'explore.strategy': 'TP {tp} · PP {pp} · DP {dp} · CP {cp} · ZeRO {zero} · mbs {mbs} · {recompute} · {schedule}',
+    'explore.strategy': (
+        'TP {tp} · PP {pp} · DP {dp} · CP {cp} · EP {ep} · ETP {etp} · ZeRO {zero} · mbs {mbs} · {recompute} · '
+        '{schedule}'
+    ),
     'explore.axis.overhead': 'Pipeline bubble + recompute overhead',
     'explore.col.tp': 'TP',
     'explore.col.pp': 'PP',
@@ -436,6 +439,14 @@ CATALOG = {
     'explore.reason.virtual_uneven': "virtual stages do not split a stage's layers",
     'explore.reason.no_tp': 'TP not in the profile',
     'explore.reason.no_tp_without_sp': 'TP not in the profile (no SP)',
+    'explore.col.ep': 'EP',
+    'explore.col.etp': 'ETP',
+    'explore.reason.ep_divides_experts': 'EP does not divide the experts',
+    'explore.reason.etp_divides_expert_ffn': "ETP does not divide the experts' FFN size",
+    'explore.reason.first_last_layers': 'the first/last stage layers do not fit this PP',
+    'explore.reason.split_with_embedding_loss': 'layers + embedding + loss do not split into PP x v chunks',
+    'explore.reason.first_last_with_embedding_loss': 'first/last stage layers with the embedding or loss in the split',
+    'explore.reason.pp_division': 'the pipeline division does not fit this PP',
     'explore.reason.gbs_divides_dp': 'global batch not divisible by DP',
     # Galvatron strategy files (galvatron_config_*.json)
     "error.strategy_key": "{name}: key '{path}': expected {expected}, found {found}",

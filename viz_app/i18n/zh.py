@@ -397,7 +397,10 @@ CATALOG = {
     'explore.excluded': '已排除：{reasons}',
     'explore.error': '无法按这些输入搜索：{error}。显示上一次搜索结果。',
     'explore.hint': '点击一行或一个点，即可在上方载入该策略。点击列标题排序。通信量：每张 GPU 每步发送的 GiB。',
-    'explore.strategy': 'TP {tp} · PP {pp} · DP {dp} · CP {cp} · ZeRO {zero} · mbs {mbs} · {recompute} · {schedule}',
+    'explore.strategy': (
+        'TP {tp} · PP {pp} · DP {dp} · CP {cp} · EP {ep} · ETP {etp} · ZeRO {zero} · mbs {mbs} · {recompute} · '
+        '{schedule}'
+    ),
     'explore.axis.overhead': '流水线气泡 + 重计算开销',
     'explore.col.tp': 'TP',
     'explore.col.pp': 'PP',
@@ -423,6 +426,14 @@ CATALOG = {
     'explore.reason.virtual_uneven': '虚拟阶段不能均分每个阶段的层',
     'explore.reason.no_tp': '配置文件中没有该 TP',
     'explore.reason.no_tp_without_sp': '配置文件中没有该 TP（无 SP）',
+    'explore.col.ep': 'EP',
+    'explore.col.etp': 'ETP',
+    'explore.reason.ep_divides_experts': 'EP 不能整除专家数',
+    'explore.reason.etp_divides_expert_ffn': 'ETP 不能整除专家的 FFN 宽度',
+    'explore.reason.first_last_layers': '首/末级层数与该 PP 不符',
+    'explore.reason.split_with_embedding_loss': '层数加嵌入层和损失不能均分为 PP × v 个分块',
+    'explore.reason.first_last_with_embedding_loss': '首/末级层数不能与计入划分的嵌入层或损失同用',
+    'explore.reason.pp_division': '流水线划分与该 PP 不符',
     'explore.reason.gbs_divides_dp': '全局批大小不能被 DP 整除',
     # Galvatron 策略文件（galvatron_config_*.json）
     "error.strategy_key": "{name}：键 '{path}'：应为 {expected}，实际为 {found}",

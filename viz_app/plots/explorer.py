@@ -14,10 +14,12 @@ FITS_COLOR, OOM_COLOR = "#2e7d32", "#c62828"
 
 
 def strategy_name(row: dict, lang: str) -> str:
-    """One line naming a strategy: "TP 4 · PP 2 · DP 8 · CP 1 · ZeRO 1 · mbs 1 · selective · 1f1b"."""
+    """One line naming a strategy: "TP 4 · PP 2 · DP 8 · CP 1 · EP 1 · ETP 1 · ZeRO 1 · mbs 1 · selective ·
+    1f1b"."""
     schedule = row["schedule"] + (f" v{row['virtual_stages']}" if row["virtual_stages"] > 1 else "")
     return t("explore.strategy", lang, tp=row["tp"], pp=row["pp"], dp=row["dp"], cp=row["context_parallel"],
-             zero=row["zero_stage"], mbs=row["micro_batch_size"], recompute=row["recompute"], schedule=schedule)
+             ep=row["ep"], etp=row["etp"], zero=row["zero_stage"], mbs=row["micro_batch_size"],
+             recompute=row["recompute"], schedule=schedule)
 
 
 def _tip(row: dict, lang: str, unit: str) -> str:

@@ -19,6 +19,7 @@ from ..i18n import t
 from ..model.analytic.explore import explore_analytic
 from ..model.config import TrainingConfig
 from ..model.errors import MemvizError
+from ..model.explore.costs import COMM_KINDS
 from ..model.explore.table import Exploration
 from ..model.galvatron.explore import explore_galvatron
 from ..model.gpus import gpu_capacity_mib
@@ -94,7 +95,8 @@ class ExplorerCard(pn.viewable.Viewer):
         inputs = self.view.explore
         config = {"tp": row["tp"], "pp": row["pp"], "dp": row["dp"], "total_gpus": row["tp"] * row["pp"] * row["dp"],
                   "micro_batch_size": row["micro_batch_size"], "global_batch_size": inputs.global_batch_size,
-                  "chunks": row["chunks"], "zero_stage": row["zero_stage"], "seq_length": inputs.seq_length}
+                  "chunks": row["chunks"], "zero_stage": row["zero_stage"], "seq_length": inputs.seq_length,
+                  "ep": row["ep"], "etp": row["etp"]}
         if self.session.mode == ANALYTIC:
             options = {"recompute": row["recompute"], "schedule": row["schedule"], "pp_division": None,
                        "virtual_stages": row["virtual_stages"], "context_parallel": row["context_parallel"]}
@@ -167,7 +169,8 @@ def _summary_html(exploration: Exploration | None, problem: str, lang: str) -> s
             f"{excluded}")
 
 
-COLUMNS = (("tp", "tp"), ("pp", "pp"), ("dp", "dp"), ("cp", "context_parallel"), ("zero", "zero_stage"),
+COLUMNS = (("tp", "tp"), ("pp", "pp"), ("dp", "dp"), ("cp", "context_parallel"), ("ep", "ep"), ("etp", "etp"),
+           ("zero", "zero_stage"),
            ("mbs", "micro_batch_size"), ("chunks", "chunks"), ("recompute", "recompute"), ("schedule", "schedule"),
            ("virtual", "virtual_stages"))
 
@@ -183,7 +186,7 @@ def _frame(exploration: Exploration | None, lang: str, unit: str) -> pd.DataFram
     columns[t("explore.col.fits", lang)] = [t("verdict.fits" if r["fits"] else "verdict.oom", lang) for r in rows]
     columns[t("explore.col.bubble", lang)] = [round(r["bubble"], 4) for r in rows]
     columns[t("explore.col.recompute_overhead", lang)] = [round(r["recompute_overhead"], 4) for r in rows]
-    for kind in ("tp", "cp", "dp", "pp"):
+    for kind in COMM_KINDS:
         columns[t("explore.col.comm", lang, kind=kind.upper())] = [round(r["comm_bytes"][kind] / GIB, 2)
                                                                     for r in rows]
     return pd.DataFrame(columns)

@@ -51,12 +51,13 @@ MAX_VIRTUAL_STAGES = 8  # interleaved model chunks per stage tried (Megatron's e
 MAX_ETP = int(LIMITS["etp"].high)
 
 
-def option_values(options: AnalyticOptions, **changed) -> SimpleNamespace:
-    """The options as plain attributes (what the estimate's functions read), with `changed` set."""
-    return SimpleNamespace(**{**options.param.values(), **changed})
+def option_values(options: dict, **changed) -> SimpleNamespace:
+    """Option values (AnalyticOptions.param.values()) as attributes, what the estimate's functions
+    read, with `changed` set."""
+    return SimpleNamespace(**{**options, **changed})
 
 
-def schedule_choices(pp: int, num_layers: int, options: AnalyticOptions) -> tuple[list[tuple[str, int]], Counter]:
+def schedule_choices(pp: int, num_layers: int, options: dict) -> tuple[list[tuple[str, int]], Counter]:
     """(schedule, virtual stages) pairs for a pipeline, and the excluded ones by reason: none to
     choose without a pipeline; 1F1B, GPipe and interleaved 1F1B with 2..MAX_VIRTUAL_STAGES model
     chunks that the estimate's layer split accepts (pipeline_split.py)."""
@@ -76,12 +77,13 @@ def schedule_choices(pp: int, num_layers: int, options: AnalyticOptions) -> tupl
 
 
 def expert_choices(arch: Architecture):
-    """(ep, etp) pairs to try on a stage of n GPUs: (1, 1) without experts; else every ep dividing n
-    and etp (up to its limit) dividing n / ep, i.e. every pair that tiles the stage's GPUs; the
-    estimate's check_expert_parallel then refuses those that split the experts unevenly."""
+    """(ep, etp) pairs to try on a stage of tp x cp x dp GPUs: (1, 1) without experts; else every ep
+    dividing the stage's GPUs / etp with etp 1 or tp (Megatron-Core's two settings: experts without
+    tensor parallelism, or with the dense layers' tp, its default); the estimate's
+    check_expert_parallel then refuses those that split the experts or their width unevenly."""
     if not arch.is_moe:
-        return lambda _n: ((1, 1),)
-    return lambda n: [(ep, etp) for ep in divisors(n) for etp in divisors(n // ep) if etp <= MAX_ETP]
+        return lambda _tp, _n: ((1, 1),)
+    return lambda tp, n: [(ep, etp) for etp in sorted({1, tp}) if etp <= MAX_ETP for ep in divisors(n // etp)]
 
 
 def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOptions, gpus: int,
@@ -89,13 +91,15 @@ def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOpti
     """The base rows (layout, micro-batch size, schedule, virtual stages) and each (pp, v)'s stage make-ups."""
     seq, num_layers, gbs = config.seq_length, config.num_layers, config.global_batch_size
     check_recompute_modules(options.recompute_modules)  # refuses every strategy alike: an input error
+    options = options.param.values()
+    one_chunk = option_values(options, virtual_stages=1)
 
     def check(lay: Layout) -> None:  # the estimate's checks, in resolve_run's order
         check_tensor_parallel(arch, lay.tp)
         check_expert_parallel(arch, tp=lay.tp, dp=lay.dp, ep=lay.ep, etp=lay.etp, context_parallel=lay.cp)
         if seq % lay.cp:
             raise StrategyError(key="error.cp_divides_seq", cp=lay.cp, seq=seq)
-        chunk_layer_counts(num_layers, lay.pp, option_values(options, virtual_stages=1))
+        chunk_layer_counts(num_layers, lay.pp, one_chunk)
 
     schedules: dict[int, tuple[list[tuple[str, int]], Counter]] = {}
     makeups: dict[tuple[int, int], list[StageMakeup]] = {}

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..config import TrainingConfig
-from ..sharding import MODEL_STATE_PARTS
+from ..sharding import MODEL_STATE_PARTS, zero_shard_degree
 from ..terms import Term
 from . import activations as act
 from .architecture import Architecture
@@ -90,8 +90,20 @@ def stage_makeups(arch: Architecture, chunk_layers: list[list[int]]) -> list[Sta
 def lookup(function, *columns: np.ndarray) -> np.ndarray:
     """`function(*key)` for each row's key (one entry of each integer column), called once per distinct
     key; [row, item] (a number is one item)."""
-    keys = np.stack(np.broadcast_arrays(*columns), axis=1)
-    distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+    columns = [np.asarray(c).astype(np.int64) for c in np.broadcast_arrays(*columns)]
+    key, space = np.zeros(len(columns[0]), np.int64), 1
+    for column in columns:  # one integer per row: the columns' codes in mixed radix
+        values, codes = np.unique(column, return_inverse=True)
+        key, space = key * len(values) + codes.reshape(-1), space * len(values)
+        if space >= 1 << 62:
+            return _lookup_rows(function, columns)
+    _distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    table = np.asarray([function(*(int(c[i]) for c in columns)) for i in first], dtype=float)
+    return table.reshape(len(first), -1)[inverse.reshape(-1)]
+
+
+def _lookup_rows(function, columns: list[np.ndarray]) -> np.ndarray:
+    distinct, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
     table = np.asarray([function(*map(int, key)) for key in distinct], dtype=float).reshape(len(distinct), -1)
     return table[inverse.reshape(-1)]
 
@@ -100,11 +112,24 @@ CACHED = ("layer_mib", "micro_batch_mib", "passes", "parameters", "bytes_per_par
           "gathered_mib", "unsharded_mib", "optimizer_step_mib", "comm_buffers_mib", "reduce_scatter_bytes_per_param")
 
 
+class ReadOnce:
+    """An object whose attributes are each read once (param's descriptors are slow): for the length of
+    one search, in which the model does not change."""
+
+    def __init__(self, source):
+        self._source = source
+
+    def __getattr__(self, name: str):
+        value = getattr(self._source, name)
+        self.__dict__[name] = value
+        return value
+
+
 class Factors:
     """The estimate's values by factor tuple for one model, configuration and option set."""
 
     def __init__(self, arch: Architecture, config: TrainingConfig, options: AnalyticOptions):
-        self.arch, self.config, self.options = arch, config, options
+        self.arch, self.config, self.options = ReadOnce(arch), config, options
         self._config_values = config.values()
         self._option_values = options.param.values()
         self.cuda_context_mib = cuda_context_mib(options).value
@@ -127,14 +152,16 @@ class Factors:
         options = SimpleNamespace(**{**self._option_values, **{k: v for k, v in values.items() if k in option_keys}})
         return Run(config, self.arch, options, recompute, stage_layers or {}, [])
 
-    def layer_mib(self, tp: int, cp: int, mbs: int, etp: int, recompute: int, moe: int) -> float:
-        """MiB one dense or MoE decoder layer saves for one micro-batch (activations.py)."""
+    def layer_mib(self, tp: int, cp: int, etp: int, recompute: int, moe: int, sizes: tuple[int, ...]) -> np.ndarray:
+        """MiB one dense or MoE decoder layer saves for one micro-batch of each size (activations.py,
+        called with the sizes as an array)."""
         index = self.moe_index if moe else self.dense_index
         if index is None:
-            return 0.0
+            return np.zeros(len(sizes))
+        mbs = np.asarray(sizes)
         run = self.run(tp=tp, micro_batch_size=mbs, etp=etp, context_parallel=cp, recompute=RECOMPUTE[recompute])
-        c = run.config
-        return act.layer_activation_bytes(self.arch, c.seq_length, mbs, layer_index=index, **run.saved()) / MIB
+        nbytes = act.layer_activation_bytes(self.arch, run.config.seq_length, mbs, layer_index=index, **run.saved())
+        return (nbytes + np.zeros(len(sizes))) / MIB
 
     def micro_batch_mib(self, tp: int, cp: int, mbs: int) -> tuple[float, float, float]:
         """One micro-batch's embedding and logits blocks (with the MTP heads), and the backward working
@@ -168,15 +195,20 @@ class Factors:
             found[kind] = split(layer_parameters(arch, index, tp, ep, etp)) if index is not None else (0, 0)
         return found
 
-    def bytes_per_param(self, zero: int, dp: int, cp: int, tp: int, ep: int, etp: int, several: int,
-                        experts: int) -> tuple[float, ...]:
-        """Bytes per parameter of each model-state part (states.py): of the dense parameters, or of the
-        routed experts (over their expert-data-parallel group)."""
-        run = self.run(zero_stage=zero, dp=dp, tp=tp, ep=ep, etp=etp, chunks=1 + several, context_parallel=cp)
-        shards = (expert_data_parallel_degree(tp=tp, dp=dp, ep=ep, etp=etp, context_parallel=cp) if experts
-                  else None)
+    def bytes_per_param(self, zero: int, shards: int, several: int) -> tuple[float, ...]:
+        """Bytes per parameter of each model-state part (states.py), ZeRO sharding over `shards` GPUs
+        (the data-parallel group, or the experts' expert-data-parallel group)."""
+        run = self.run(zero_stage=zero, chunks=1 + several)
         per_param = bytes_per_param(run.config, run.options, shards)
         return tuple(per_param.part(part) for part in MODEL_STATE_PARTS)
+
+    def shards(self, b: dict[str, np.ndarray], experts: bool) -> np.ndarray:
+        """The GPUs ZeRO shards over: the data-parallel group (sharding.py), or the routed experts'
+        expert-data-parallel group (expert_parallel.py)."""
+        if experts:
+            return expert_data_parallel_degree(tp=b["tp"], dp=b["dp"], ep=b["ep"], etp=b["etp"],
+                                               context_parallel=b["cp"])
+        return zero_shard_degree(b["dp"], b["cp"], self.options.zero_shards_over_cp)
 
     def gathered_mib(self, tp: int, pp: int, stage: int, layers: int, per_layer: int) -> float:
         """ZeRO-3's gathered weights (estimate.gathered_block)."""

@@ -18,6 +18,7 @@ import numpy as np
 from ..sharding import zero_shard_degree, zero_shards
 from .explore_factors import Factors, StageMakeup, lookup
 from .options import RECOMPUTE, SCHEDULES
+from .schedule import inflight_chunk_passes
 
 ZERO_STAGES = (0, 1, 2, 3)
 GPIPE = SCHEDULES.index("gpipe")
@@ -26,13 +27,23 @@ PARTS = range(4)  # MODEL_STATE_PARTS: parameter, gradient, optimizer, grad_accu
 GRADIENT = 1
 
 
-def _activations(f: Factors, b: dict[str, np.ndarray], m: StageMakeup) -> tuple[np.ndarray, np.ndarray]:
-    """(one micro-batch through the stage's layers, recompute block), [base row, recompute mode], MiB."""
+def _kept(f: Factors, b: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
+    """MiB a dense (0) and an MoE (1) layer save for one micro-batch, [base row, recompute mode]."""
+    sizes = np.unique(b["mbs"])
+    column = np.searchsorted(sizes, b["mbs"])
+    rows = np.arange(len(column))
     kept = {}
-    for moe, count in ((0, m.dense_activations), (1, m.moe_activations)):
-        if count or (moe == 0 and m.dense) or (moe == 1 and m.moe):
-            kept[moe] = np.stack([lookup(lambda *k, r=r, moe=moe: f.layer_mib(*k, r, moe), b["tp"], b["cp"],
-                                         b["mbs"], b["etp"])[:, 0] for r in range(len(RECOMPUTE))], axis=1)
+    for moe in [moe for moe, index in ((0, f.dense_index), (1, f.moe_index)) if index is not None]:
+        table = lookup(lambda *k, moe=moe: np.concatenate([f.layer_mib(*k, r, moe, tuple(sizes.tolist()))
+                                                           for r in range(len(RECOMPUTE))]),
+                       b["tp"], b["cp"], b["etp"]).reshape(len(column), len(RECOMPUTE), len(sizes))
+        kept[moe] = table[rows, :, column]
+    return kept
+
+
+def _activations(t: dict, m: StageMakeup) -> tuple[np.ndarray, np.ndarray]:
+    """(one micro-batch through the stage's layers, recompute block), [base row, recompute mode], MiB."""
+    kept = t["kept"]
     own = sum(count * kept[moe] for moe, count in ((0, m.dense_activations), (1, m.moe_activations)) if count)
     # estimate.recompute_block: the stage's layer with the most activations without recompute
     present = [moe for moe, count in ((0, m.dense), (1, m.moe)) if count]
@@ -44,14 +55,26 @@ def _activations(f: Factors, b: dict[str, np.ndarray], m: StageMakeup) -> tuple[
     else:
         recomputed = kept[present[0]][:, NONE, None] - kept[present[0]]
     recomputed[:, NONE] = 0.0  # no recompute: no block
-    return own + np.zeros((len(b["tp"]), len(RECOMPUTE))), recomputed
+    return own, recomputed
 
 
-def _states(f: Factors, b: dict[str, np.ndarray], m: StageMakeup, pp: int) -> dict[str, np.ndarray]:
+def _tables(f: Factors, b: dict[str, np.ndarray], pp: int) -> dict:
+    """What the stages of pipelines of `pp` stages read, for base rows `b`: parameters of each kind,
+    bytes per parameter [row, ZeRO stage, part] (dense and expert), NCCL buffers."""
+    several = (b["chunks"] > 1).astype(np.int64)
+    t = {"params": lookup(lambda *k: _flat(f.parameters(*k, pp)), b["tp"], b["ep"], b["etp"]),
+         "buffers": lookup(lambda tp, dp, cp: f.comm_buffers_mib(tp, pp, dp, cp), b["tp"], b["dp"], b["cp"])[:, 0]}
+    for experts in (0, 1) if f.arch.is_moe else (0,):
+        shards = f.shards(b, bool(experts))
+        t[experts] = np.stack([lookup(lambda *k, z=z: f.bytes_per_param(z, *k), shards, several)
+                               for z in ZERO_STAGES], axis=1)
+    return t
+
+
+def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: StageMakeup, pp: int) -> dict[str, np.ndarray]:
     """Model-state sums of the stage [base row, ZeRO stage], MiB, as step.py groups them, and its parameters."""
     o = f.options
-    p = lookup(lambda *k: _flat(f.parameters(*k, pp)), b["tp"], b["ep"], b["etp"])
-    emb, head, mtp_d, mtp_e, dense_d, dense_e, moe_d, moe_e = p.T
+    emb, head, mtp_d, mtp_e, dense_d, dense_e, moe_d, moe_e = t["params"].T
     layers = m.dense * dense_d + m.moe * moe_d + m.mtp * mtp_d
     experts = m.dense * dense_e + m.moe * moe_e + m.mtp * mtp_e
     embedding = emb if m.first else 0 * emb
@@ -64,12 +87,10 @@ def _states(f: Factors, b: dict[str, np.ndarray], m: StageMakeup, pp: int) -> di
     out = {key: np.zeros(shape) for key in ("fixed", "gathered", "grads", "head_grads", "layer_grads",
                                              "backward_only", "optimizer_step")}
     for z in ZERO_STAGES:
-        dense_bytes = lookup(lambda *k, z=z: f.bytes_per_param(z, *k, 0), b["dp"], b["cp"], b["tp"], b["ep"], b["etp"],
-                             several)
+        dense_bytes = t[0][:, z]
         groups = [(layers, dense_bytes), (embedding, dense_bytes), (head, dense_bytes)]
         if f.arch.is_moe:
-            groups.append((experts, lookup(lambda *k, z=z: f.bytes_per_param(z, *k, 1), b["dp"], b["cp"], b["tp"],
-                                           b["ep"], b["etp"], several)))
+            groups.append((experts, t[1][:, z]))
         for count, per_param in groups:
             for part in PARTS:
                 mib = count * per_param[:, part] / (1 << 20)
@@ -99,18 +120,20 @@ def _flat(parameters: dict[str, tuple[int, int]]) -> tuple[int, ...]:
             *parameters["moe"])
 
 
-def stage_total_mib(f: Factors, b: dict[str, np.ndarray], pp: int, v: int, m: StageMakeup) -> dict[str, np.ndarray]:
-    """Stage `m`'s total at its step peak (estimate.stage_at_peak) for base rows `b` [row, ZeRO, recompute]."""
-    own, recomputed = _activations(f, b, m)
+def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, pp: int, v: int,
+                    m: StageMakeup) -> dict[str, np.ndarray]:
+    """Stage `m`'s total at its step peak (estimate.stage_at_peak) for base rows `b` [row, ZeRO, recompute],
+    with their tables `t`."""
+    own, recomputed = _activations(t, m)
     layer_mib = own / m.layers
     passes = lookup(lambda s, c: f.passes(s, m.stage, pp, c, v, m.chunk_layers), b["schedule"], b["chunks"])
     count, held, first_microbatches = passes.T
-    embedding_one, logits_one, working = lookup(f.micro_batch_mib, b["tp"], b["cp"], b["mbs"]).T
+    embedding_one, logits_one, working = t["micro"].T
     gpipe = b["schedule"] == GPIPE
     embedding = first_microbatches * embedding_one if m.first else 0 * embedding_one
     logits_block = np.where(gpipe, b["chunks"], 1) * logits_one if m.last else 0 * logits_one
     logits = logits_block / np.where(gpipe, count, 1)
-    states = _states(f, b, m, pp)
+    states = _states(f, b, t, m, pp)
 
     def col(x):  # [row] -> [row, 1, 1]
         return x[:, None, None]
@@ -143,7 +166,7 @@ def stage_total_mib(f: Factors, b: dict[str, np.ndarray], pp: int, v: int, m: St
     peak = candidates[0]
     for candidate in candidates[1:]:
         peak = np.maximum(peak, candidate)
-    buffers = lookup(lambda *k: f.comm_buffers_mib(k[0], pp, *k[1:]), b["tp"], b["dp"], b["cp"])[:, 0]
+    buffers = t["buffers"]
     total = peak + f.cuda_context_mib + f.fragmentation_per_mib * peak + col(buffers)
     rows = len(b["tp"])
     shape = (rows, len(ZERO_STAGES), len(RECOMPUTE))
@@ -153,12 +176,19 @@ def stage_total_mib(f: Factors, b: dict[str, np.ndarray], pp: int, v: int, m: St
             "moe_layers": np.full(rows * shape[1] * shape[2], m.moe_activations)}
 
 
+def _rows(t: dict, pick: np.ndarray) -> dict:
+    """The tables' rows at `pick`."""
+    return {key: ({k: v[pick] for k, v in value.items()} if isinstance(value, dict) else value[pick])
+            for key, value in t.items()}
+
+
 def _first_steady_stage(f: Factors, m: StageMakeup, pp: int, v: int, schedule: int, chunks: int) -> int:
     """The lowest stage of make-up `m` above its first with fewer passes in flight than the step has; -1: none."""
-    if f.passes(schedule, m.stage, pp, chunks, v, m.chunk_layers)[0] < chunks * v:
+    name = SCHEDULES[schedule]
+    if inflight_chunk_passes(name, m.stage, pp, chunks, v) < chunks * v:
         return -1  # the lowest stage runs a steady state itself, and holds the most
     for stage in m.stages[1:]:
-        if f.passes(schedule, stage, pp, chunks, v, m.chunk_layers)[0] < chunks * v:
+        if inflight_chunk_passes(name, stage, pp, chunks, v) < chunks * v:
             return stage
     return -1
 
@@ -170,11 +200,20 @@ def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> di
     size = len(base["tp"]) * repeat
     best = {"peak_mib": np.full(size, -np.inf), "peak_stage": np.zeros(size, np.int64),
             "params": np.zeros(size), "layers": np.zeros(size, np.int64), "moe_layers": np.zeros(size, np.int64)}
+    common = {"kept": _kept(f, base), "micro": lookup(f.micro_batch_mib, base["tp"], base["cp"], base["mbs"])}
+    tables: dict[int, dict] = {}
     for (pp, v), candidates in makeups.items():
         where = np.flatnonzero((base["pp"] == pp) & (base["v"] == v))
         if not len(where):
             continue
         b = {key: values[where] for key, values in base.items()}
+        if pp not in tables:
+            in_pipeline = base["pp"] == pp
+            tables[pp] = {"rows": np.flatnonzero(in_pipeline),
+                          **_tables(f, {key: values[in_pipeline] for key, values in base.items()}, pp)}
+        position = np.searchsorted(tables[pp]["rows"], where)
+        t = {"kept": {moe: kept[where] for moe, kept in common["kept"].items()}, "micro": common["micro"][where],
+             **{key: value[position] for key, value in tables[pp].items() if key != "rows"}}
         rows = (where[:, None] * repeat + np.arange(repeat)).reshape(-1)
         for makeup in candidates:
             # The lowest stage holds the most passes; with fewer passes than the step has, a higher
@@ -183,7 +222,7 @@ def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> di
                             b["chunks"])[:, 0].astype(np.int64)
             for stage in {makeup.stage, *steady[steady >= 0].tolist()}:
                 pick = np.flatnonzero((steady == stage) | (stage == makeup.stage))
-                found = stage_total_mib(f, {key: values[pick] for key, values in b.items()}, pp, v,
+                found = stage_total_mib(f, {key: values[pick] for key, values in b.items()}, _rows(t, pick), pp, v,
                                         replace(makeup, stage=stage))
                 chosen_rows = rows.reshape(-1, repeat)[pick].reshape(-1)
                 current, current_stage = best["peak_mib"][chosen_rows], best["peak_stage"][chosen_rows]

@@ -18,7 +18,7 @@ from ..errors import StrategyError
 GBS_NOT_DIVISIBLE = "gbs_divides_dp"
 # Every reason the cost models' checks give (their error keys without `error.`; docs/explorer.md).
 EXCLUSION_REASONS = ("tp_divides_heads", "tp_divides_kv_heads", "tp_divides_ffn", "ep_divides_experts",
-                     "etp_divides_expert_ffn", "cp_divides_seq", "pp_over_layers", "virtual_uneven",
+                     "etp_divides_expert_ffn", "cp_divides_seq", "pp_over_layers", "pp_division", "virtual_uneven",
                      "first_last_layers", "split_with_embedding_loss", "first_last_with_embedding_loss", "no_tp",
                      "no_tp_without_sp", GBS_NOT_DIVISIBLE)
 ERROR_PREFIX = "error."
@@ -47,24 +47,24 @@ def reason_of(exc: StrategyError) -> str:
     return key.removeprefix(ERROR_PREFIX)
 
 
-def no_experts(_stage_gpus: int) -> tuple[tuple[int, int], ...]:
+def no_experts(_tp: int, _stage_gpus: int) -> tuple[tuple[int, int], ...]:
     """(ep, etp) pairs of a model without experts: only (1, 1)."""
     return ((1, 1),)
 
 
 def layouts(gpus: int, gbs: int, check: Callable[[Layout], None], excluded: Counter,
             context_parallel: bool = True,
-            expert_choices: Callable[[int], Iterable[tuple[int, int]]] = no_experts) -> Iterator[Layout]:
+            expert_choices: Callable[[int, int], Iterable[tuple[int, int]]] = no_experts) -> Iterator[Layout]:
     """Every layout of `gpus` GPUs that `check(layout)` accepts and whose dp divides `gbs`.
 
-    `expert_choices(stage_gpus)` gives the (ep, etp) pairs to try on a stage of tp x cp x dp GPUs;
+    `expert_choices(tp, stage_gpus)` gives the (ep, etp) pairs to try on a stage of tp x cp x dp GPUs;
     `check` raises StrategyError for a strategy the cost model refuses.
     """
     for tp in divisors(gpus):
         for pp in divisors(gpus // tp):
             for cp in divisors(gpus // (tp * pp)) if context_parallel else (1,):
                 dp = gpus // (tp * pp * cp)
-                for ep, etp in expert_choices(tp * cp * dp):
+                for ep, etp in expert_choices(tp, tp * cp * dp):
                     layout = Layout(tp, pp, cp, dp, ep, etp)
                     try:
                         check(layout)
