@@ -28,9 +28,10 @@ CPYTHON_TARGET_S = 0.2
 PYODIDE_TARGET_S = 2.0
 PYODIDE = ROOT / "build_cache" / "npm" / "pyodide-0.27.7"
 WHEELS = (ROOT / "build_cache" / "pyodide-0.27.7-packages", ROOT / "build_cache" / "pypi")
-# (label, mode, source, GPUs, global batch): the target case first.
+# (label, mode, source, GPUs, global batch): the two target cases first.
 CASES = (
     ("llama-3-70b, 512 GPUs, gbs 1024 (analytic)", "analytic", "llama-3-70b", 512, 1024),
+    ("deepseek-v3, 2048 GPUs, gbs 4096 (analytic, MoE)", "analytic", "deepseek-v3", 2048, 4096),
     ("llama-3-70b, 2048 GPUs, gbs 4096 (analytic)", "analytic", "llama-3-70b", 2048, 4096),
     ("llama2-70b profile, 512 GPUs, gbs 1024 (Galvatron)", "galvatron", "llama2-70b", 512, 1024),
 )

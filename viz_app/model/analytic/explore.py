@@ -36,7 +36,7 @@ from ..limits import LIMITS
 from ..precision import compute_dtype_bytes
 from .architecture import Architecture
 from .expert_parallel import check_expert_parallel
-from .explore_factors import Factors, StageMakeup, stage_makeups
+from .explore_factors import Factors, ReadOnce, StageMakeup, stage_makeups
 from .explore_phases import stage_peak_mib
 from .flops import recompute_overhead
 from .moe_activations import check_recompute_modules
@@ -94,9 +94,11 @@ def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOpti
     options = options.param.values()
     one_chunk = option_values(options, virtual_stages=1)
 
+    model = ReadOnce(arch)
+
     def check(lay: Layout) -> None:  # the estimate's checks, in resolve_run's order
-        check_tensor_parallel(arch, lay.tp)
-        check_expert_parallel(arch, tp=lay.tp, dp=lay.dp, ep=lay.ep, etp=lay.etp, context_parallel=lay.cp)
+        check_tensor_parallel(model, lay.tp)
+        check_expert_parallel(model, tp=lay.tp, dp=lay.dp, ep=lay.ep, etp=lay.etp, context_parallel=lay.cp)
         if seq % lay.cp:
             raise StrategyError(key="error.cp_divides_seq", cp=lay.cp, seq=seq)
         chunk_layer_counts(num_layers, lay.pp, one_chunk)

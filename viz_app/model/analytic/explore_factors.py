@@ -23,10 +23,8 @@ from .estimate import (
     MIB,
     Run,
     backward_gradients_block,
-    embedding_activation_block,
     fsdp_unsharded_blocks,
     gathered_block,
-    logits_activation_block,
 )
 from .expert_parallel import expert_data_parallel_degree
 from .optimizer_step import optimizer_step_term
@@ -39,6 +37,7 @@ from .parameters import (
     layer_parameters,
     mtp_parameters,
     norm_parameter_count,
+    padded_vocab_size,
 )
 from .schedule import first_chunk_microbatches, pass_chunks
 from .states import bytes_per_param, gradient_bytes
@@ -137,6 +136,8 @@ class Factors:
         self.autograd_gradients = options.gradient_allocation == "autograd"
         self.reduce_scatter = bool(options.fsdp_reduce_scatter_buffers)
         self.gradient_bytes = gradient_bytes(config, options)
+        # whether the options give the optimizer step any temporaries (a probe: a billion parameters, 2 shards)
+        self.optimizer_temporaries = any(self.optimizer_step_mib(zero, 2, 1 << 30) for zero in range(4))
         dense = [i for i in range(arch.num_layers) if not arch.is_moe_layer(i)]
         moe = [i for i in range(arch.num_layers) if arch.is_moe_layer(i)]
         self.dense_index = dense[0] if dense else None
@@ -163,13 +164,21 @@ class Factors:
         nbytes = act.layer_activation_bytes(self.arch, run.config.seq_length, mbs, layer_index=index, **run.saved())
         return (nbytes + np.zeros(len(sizes))) / MIB
 
-    def micro_batch_mib(self, tp: int, cp: int, mbs: int) -> tuple[float, float, float]:
-        """One micro-batch's embedding and logits blocks (with the MTP heads), and the backward working
-        set (estimate.py's blocks with one micro-batch in flight)."""
-        run = self.run(tp=tp, micro_batch_size=mbs, context_parallel=cp, pp=1, chunks=1, schedule="1f1b",
-                       virtual_stages=1)
-        return (embedding_activation_block(run).mib, logits_activation_block(run).mib,
-                backward_gradients_block(run).mib)
+    def micro_batch_mib(self, tp: int, cp: int, sizes: tuple[int, ...]) -> np.ndarray:
+        """[embedding, logits with the MTP heads, backward working set] x size: MiB one micro-batch of
+        each size adds (the tensors of estimate.py's embedding and logits blocks, with the sizes as an
+        array; the working set, linear in the micro-batch, from the block at size 1)."""
+        arch, mbs = self.arch, np.asarray(sizes)
+        run = self.run(tp=tp, micro_batch_size=mbs, context_parallel=cp)
+        x, o = run.shape(), run.options
+        embedding = act.embedding_saved_tensors(arch, x, dropout=arch.hidden_dropout > 0, kernels=o.kernels)
+        logits = act.logits_saved_tensors(arch, x, padded_vocab=padded_vocab_size(arch, tp, o.vocab_pad_multiple),
+                                          fp32_copies=o.cross_entropy_fp32_copies, kernels=o.kernels)
+        working = backward_gradients_block(self.run(tp=tp, micro_batch_size=1, context_parallel=cp)).mib
+        zeros = np.zeros(len(sizes))
+        return np.concatenate([sum(t.nbytes for t in embedding) / MIB + zeros,
+                               (1 + arch.mtp_layers) * (sum(t.nbytes for t in logits) / MIB) + zeros,
+                               working * mbs])
 
     def passes(self, schedule: int, stage: int, pp: int, chunks: int, v: int,
                chunk_layers: tuple[int, ...]) -> tuple[int, int, int]:
@@ -220,9 +229,9 @@ class Factors:
         by_key = {b.key: b.mib for b in blocks}
         return by_key["model_states.parameter.unsharded"], by_key.get("model_states.gradient.unsharded", 0.0)
 
-    def optimizer_step_mib(self, zero: int, dp: int, cp: int, params: int) -> float:
-        """The optimizer step's temporaries (optimizer_step.py)."""
-        run = self.run(zero_stage=zero, dp=dp, context_parallel=cp)
+    def optimizer_step_mib(self, zero: int, shards: int, params: int) -> float:
+        """The optimizer step's temporaries (optimizer_step.py) with ZeRO sharding over `shards` GPUs."""
+        run = self.run(zero_stage=zero, dp=shards, context_parallel=1)
         return optimizer_step_term(run.config, run.options, params)[0].value / MIB
 
     def comm_buffers_mib(self, tp: int, pp: int, dp: int, cp: int) -> float:

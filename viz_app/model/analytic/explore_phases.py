@@ -27,18 +27,25 @@ PARTS = range(4)  # MODEL_STATE_PARTS: parameter, gradient, optimizer, grad_accu
 GRADIENT = 1
 
 
-def _kept(f: Factors, b: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
-    """MiB a dense (0) and an MoE (1) layer save for one micro-batch, [base row, recompute mode]."""
+def _by_size(function, b: dict[str, np.ndarray], items: int, *columns: np.ndarray) -> np.ndarray:
+    """[base row, item]: `function(*key, sizes)` gives items x sizes for every micro-batch size at once."""
     sizes = np.unique(b["mbs"])
     column = np.searchsorted(sizes, b["mbs"])
-    rows = np.arange(len(column))
-    kept = {}
-    for moe in [moe for moe, index in ((0, f.dense_index), (1, f.moe_index)) if index is not None]:
-        table = lookup(lambda *k, moe=moe: np.concatenate([f.layer_mib(*k, r, moe, tuple(sizes.tolist()))
-                                                           for r in range(len(RECOMPUTE))]),
-                       b["tp"], b["cp"], b["etp"]).reshape(len(column), len(RECOMPUTE), len(sizes))
-        kept[moe] = table[rows, :, column]
-    return kept
+    table = lookup(lambda *k: function(*k, tuple(sizes.tolist())), *columns)
+    return table.reshape(len(column), items, len(sizes))[np.arange(len(column)), :, column]
+
+
+def _kept(f: Factors, b: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
+    """MiB a dense (0) and an MoE (1) layer save for one micro-batch, [base row, recompute mode]."""
+    kinds = [moe for moe, index in ((0, f.dense_index), (1, f.moe_index)) if index is not None]
+    return {moe: _by_size(lambda *k, moe=moe: np.concatenate([f.layer_mib(*k[:-1], r, moe, k[-1])
+                                                              for r in range(len(RECOMPUTE))]),
+                          b, len(RECOMPUTE), b["tp"], b["cp"], b["etp"]) for moe in kinds}
+
+
+def _micro_batch(f: Factors, b: dict[str, np.ndarray]) -> np.ndarray:
+    """[base row, (embedding, logits, backward working set)] MiB of one micro-batch."""
+    return _by_size(f.micro_batch_mib, b, 3, b["tp"], b["cp"])
 
 
 def _activations(t: dict, m: StageMakeup) -> tuple[np.ndarray, np.ndarray]:
@@ -109,8 +116,9 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: StageMakeup, pp: i
             out["fixed"][:, z] += out["gathered"][:, z]
         if f.reduce_scatter and zero_shards("parameter", z):
             out["backward_only"][:, z] = largest_layer * f.reduce_scatter_bytes_per_param() / (1 << 20)
-        step = lookup(lambda *k, z=z: f.optimizer_step_mib(z, *k), b["dp"], b["cp"], params)
-        out["optimizer_step"][:, z] = step[:, 0]
+        if f.optimizer_temporaries:
+            step = lookup(lambda *k, z=z: f.optimizer_step_mib(z, *k), f.shards(b, False), params)
+            out["optimizer_step"][:, z] = step[:, 0]
     out["params"] = params
     return out
 
@@ -200,7 +208,7 @@ def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> di
     size = len(base["tp"]) * repeat
     best = {"peak_mib": np.full(size, -np.inf), "peak_stage": np.zeros(size, np.int64),
             "params": np.zeros(size), "layers": np.zeros(size, np.int64), "moe_layers": np.zeros(size, np.int64)}
-    common = {"kept": _kept(f, base), "micro": lookup(f.micro_batch_mib, base["tp"], base["cp"], base["mbs"])}
+    common = {"kept": _kept(f, base), "micro": _micro_batch(f, base)}
     tables: dict[int, dict] = {}
     for (pp, v), candidates in makeups.items():
         where = np.flatnonzero((base["pp"] == pp) & (base["v"] == v))
