@@ -115,14 +115,15 @@ def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOpti
         choices, schedule_excluded = schedules[lay.pp]
         excluded.update(schedule_excluded)  # counted for every layout they apply to
         sizes = micro_batch_sizes(gbs, lay.dp)
-        count = len(sizes) * len(choices)
         for key in ("tp", "pp", "cp", "dp", "ep", "etp"):
-            rows[key].append(np.full(count, getattr(lay, key)))
-        rows["mbs"].append(np.repeat(sizes, len(choices)))
-        rows["schedule"].append(np.tile([SCHEDULES.index(name) for name, _v in choices], len(sizes)))
-        rows["v"].append(np.tile([v for _name, v in choices], len(sizes)))
-    base = {key: np.concatenate(values).astype(np.int64) if values else np.zeros(0, np.int64)
-            for key, values in rows.items()}
+            rows[key].append((getattr(lay, key), len(sizes) * len(choices)))
+        rows["mbs"] += [size for size in sizes for _choice in choices]
+        rows["schedule"] += [SCHEDULES.index(name) for name, _v in choices] * len(sizes)
+        rows["v"] += [v for _name, v in choices] * len(sizes)
+    base = {key: np.asarray(rows[key], dtype=np.int64) for key in ("mbs", "schedule", "v")}
+    for key in ("tp", "pp", "cp", "dp", "ep", "etp"):  # one value per layout, repeated over its rows
+        values, counts = zip(*rows[key], strict=True) if rows[key] else ((), ())
+        base[key] = np.repeat(np.asarray(values, dtype=np.int64), np.asarray(counts, dtype=np.int64))
     base["chunks"] = gbs // np.maximum(base["dp"] * base["mbs"], 1)
     return base, makeups
 
@@ -173,11 +174,11 @@ def explore_analytic(arch: Architecture, config: TrainingConfig, options: Analyt
     columns = {
         "tp": rows["tp"], "pp": rows["pp"], "dp": rows["dp"], "ep": rows["ep"], "etp": rows["etp"],
         "zero_stage": rows["zero_stage"], "micro_batch_size": rows["mbs"], "chunks": rows["chunks"],
-        "context_parallel": rows["cp"], "recompute": np.asarray(RECOMPUTE)[rows["recompute"]],
-        "schedule": np.asarray(SCHEDULES)[rows["schedule"]], "virtual_stages": rows["v"],
+        "context_parallel": rows["cp"], "recompute": rows["recompute"], "schedule": rows["schedule"],
+        "virtual_stages": rows["v"],
         "peak_mib": peak["peak_mib"], "peak_stage": peak["peak_stage"],
         "bubble": bubble_fraction(rows["pp"], rows["chunks"], rows["v"]),
         "recompute_overhead": overhead[rows["recompute"]],
         **{comm_column(kind): values for kind, values in comm.items()},
     }
-    return finish("analytic", capacity_mib, columns, dict(excluded))
+    return finish("analytic", capacity_mib, columns, dict(excluded), {"recompute": RECOMPUTE, "schedule": SCHEDULES})

@@ -6,7 +6,7 @@ back to the estimate; these keys are a public interface (add, never rename).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +35,7 @@ class Exploration:
     columns: dict[str, np.ndarray]
     excluded: dict[str, int]
     order: np.ndarray
+    labels: dict[str, tuple] = field(default_factory=dict)  # columns stored as codes into these names
 
     def __len__(self) -> int:
         return len(self.order)
@@ -42,7 +43,8 @@ class Exploration:
     def column(self, key: str, limit: int | None = None, positions: np.ndarray | None = None) -> np.ndarray:
         """One quantity of the first `limit` strategies (all by default), or of those at `positions` in
         the order."""
-        return self.columns[key][self.order[:limit] if positions is None else self.order[positions]]
+        values = self.columns[key][self.order[:limit] if positions is None else self.order[positions]]
+        return np.asarray(self.labels[key])[values] if key in self.labels else values
 
     def rows(self, limit: int | None = None, positions: np.ndarray | None = None) -> list[dict]:
         """The strategies as JSON objects, in order (the first `limit`, or those at `positions`)."""
@@ -78,11 +80,12 @@ def comm_total(columns: dict[str, np.ndarray]) -> np.ndarray:
     return sum(columns[comm_column(kind)] for kind in COMM_KINDS)
 
 
-def finish(mode: str, capacity_mib: float, columns: dict[str, np.ndarray], excluded: dict[str, int]) -> Exploration:
+def finish(mode: str, capacity_mib: float, columns: dict[str, np.ndarray], excluded: dict[str, int],
+           labels: dict[str, tuple] | None = None) -> Exploration:
     """Add the verdict and the default order: fitting first, then the least bubble plus recompute
     overhead, then the least communication, then the least memory."""
     columns["headroom_mib"] = capacity_mib - columns["peak_mib"]
     columns["fits"] = columns["peak_mib"] <= capacity_mib
     order = np.lexsort((columns["peak_mib"], comm_total(columns), columns["bubble"] + columns["recompute_overhead"],
                         ~columns["fits"]))
-    return Exploration(mode, capacity_mib, columns, excluded, order)
+    return Exploration(mode, capacity_mib, columns, excluded, order, labels or {})
