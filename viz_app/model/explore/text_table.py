@@ -7,7 +7,8 @@ from .table import Exploration, comm_column
 
 GIB = 1 << 30
 COLUMNS = (
-    ("tp", "tp", "{}"), ("pp", "pp", "{}"), ("dp", "dp", "{}"), ("cp", "context_parallel", "{}"),
+    ("tp", "tp", "{}"), ("pp", "pp", "{}"), ("dp", "dp", "{}"), ("cp", "context_parallel", "{}"), ("ep", "ep", "{}"),
+    ("etp", "etp", "{}"),
     ("zero", "zero_stage", "{}"), ("mbs", "micro_batch_size", "{}"), ("m", "chunks", "{}"),
     ("recompute", "recompute", "{}"), ("schedule", "schedule", "{}"), ("v", "virtual_stages", "{}"),
     ("peak MiB", "peak_mib", "{:.1f}"), ("stage", "peak_stage", "{}"), ("headroom", "headroom_mib", "{:.1f}"),
