@@ -39,10 +39,11 @@ def test_shared_explorer_link_shows_the_table_and_a_click_loads_the_strategy(app
         assert page.locator(".memviz-explore-gpus input").input_value() == "16"
         table_rows = page.locator(".memviz-explore-table .slick-row")
         wait_until(table_rows.count, lambda n: n > 5, "the explorer table's rows")
-        # Cell 0 is the grid's row number; then tp, pp, dp, cp, ZeRO, mbs. The table follows the linked inputs.
-        expected_cells = [str(rows[3][key]) for key in ("tp", "pp", "dp", "context_parallel", "zero_stage",
-                                                         "micro_batch_size")]
-        wait_until(lambda: table_rows.nth(3).locator(".slick-cell").all_inner_texts()[1:7],
+        # Cell 0 is the grid's row number; then tp, pp, dp, cp, ep, etp, ZeRO, mbs. The table follows the
+        # linked inputs.
+        expected_cells = [str(rows[3][key]) for key in ("tp", "pp", "dp", "context_parallel", "ep", "etp",
+                                                         "zero_stage", "micro_batch_size")]
+        wait_until(lambda: table_rows.nth(3).locator(".slick-cell").all_inner_texts()[1:9],
                    lambda cells: cells == expected_cells, "the explorer table's fourth row")
         page.locator(".memviz-explorer").scroll_into_view_if_needed()
         wait_until_quiet(page)
