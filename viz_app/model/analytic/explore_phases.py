@@ -16,6 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..sharding import zero_shard_degree, zero_shards
+from .estimate import MIB
 from .explore_factors import Factors, StageMakeup, lookup
 from .options import RECOMPUTE, SCHEDULES
 from .schedule import inflight_chunk_passes
@@ -100,10 +101,10 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: StageMakeup, pp: i
             groups.append((experts, t[1][:, z]))
         for count, per_param in groups:
             for part in PARTS:
-                mib = count * per_param[:, part] / (1 << 20)
+                mib = count * per_param[:, part] / MIB
                 out["grads" if part == GRADIENT else "fixed"][:, z] += mib
-        out["head_grads"][:, z] = head * dense_bytes[:, GRADIENT] / (1 << 20)
-        out["layer_grads"][:, z] = layers * dense_bytes[:, GRADIENT] / (1 << 20)
+        out["head_grads"][:, z] = head * dense_bytes[:, GRADIENT] / MIB
+        out["layer_grads"][:, z] = layers * dense_bytes[:, GRADIENT] / MIB
         shards = zero_shard_degree(b["dp"], b["cp"], o.zero_shards_over_cp)
         gathering = zero_shards("parameter", z) & (shards > 1)
         if o.fsdp_unsharded_under_pp and pp > 1:
@@ -115,7 +116,7 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: StageMakeup, pp: i
             out["gathered"][:, z] = np.where(gathering, gathered[:, 0], 0.0)
             out["fixed"][:, z] += out["gathered"][:, z]
         if f.reduce_scatter and zero_shards("parameter", z):
-            out["backward_only"][:, z] = largest_layer * f.reduce_scatter_bytes_per_param() / (1 << 20)
+            out["backward_only"][:, z] = largest_layer * f.reduce_scatter_bytes_per_param() / MIB
         if f.optimizer_temporaries:
             step = lookup(lambda *k, z=z: f.optimizer_step_mib(z, *k), f.shards(b, False), params)
             out["optimizer_step"][:, z] = step[:, 0]
