@@ -108,7 +108,7 @@ def pyodide(repeat: int) -> list[dict] | str:
         result = subprocess.run([node, str(script), str(PYODIDE), json.dumps([f"file://{w}" for w in wheels]),
                                  str(ROOT), code], capture_output=True, text=True, timeout=600, check=False)
     if result.returncode:
-        return f"node failed: {result.stderr.strip()[-500:]}"
+        return f"node failed: {result.stderr.strip()[-3000:]}"
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

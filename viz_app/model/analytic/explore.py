@@ -123,7 +123,7 @@ def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOpti
     base = {key: np.asarray(rows[key], dtype=np.int64) for key in ("mbs", "schedule", "v")}
     for key in ("tp", "pp", "cp", "dp", "ep", "etp"):  # one value per layout, repeated over its rows
         values, counts = zip(*rows[key], strict=True) if rows[key] else ((), ())
-        base[key] = np.repeat(np.asarray(values, dtype=np.int64), np.asarray(counts, dtype=np.int64))
+        base[key] = np.repeat(np.asarray(values, dtype=np.int64), np.asarray(counts, dtype=np.intp))
     base["chunks"] = gbs // np.maximum(base["dp"] * base["mbs"], 1)
     return base, makeups
 
