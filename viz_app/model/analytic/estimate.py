@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from ...i18n import Joined, Text
 from ..config import TrainingConfig
 from ..errors import StrategyError
+from ..plain import plain_copy
 from ..precision import compute_dtype_bytes
 from ..result import ACTIVATION, MODEL_STATES, OVERHEAD, Block, Estimate, StageEstimate
 from ..sharding import MODEL_STATE_PARTS, zero_shard_degree, zero_shards
@@ -424,6 +425,8 @@ def estimate_analytic(config: TrainingConfig, arch: Architecture, options: Analy
     """Per-GPU memory of every pipeline stage of `arch` trained with `config`, at each stage's peak
     over one training step."""
     options = options or AnalyticOptions()
+    notices = tuple(config.constraint_notices())
+    config, arch, options = plain_copy(config), plain_copy(arch), plain_copy(options)
     run = resolve_run(config, arch, options)
     per_param = bytes_per_param(config, options)
     stages = []
@@ -442,4 +445,4 @@ def estimate_analytic(config: TrainingConfig, arch: Architecture, options: Analy
         temporaries = optimizer_step_block(run, stage)
         blocks += [temporaries] if temporaries else []
         stages.append(stage_at_peak(run, stage, blocks))
-    return Estimate("analytic", tuple(stages), tuple(config.constraint_notices()))
+    return Estimate("analytic", tuple(stages), notices)
