@@ -1,5 +1,8 @@
-"""Shared fixtures: paths to bundled presets and test data; the CLI's numbers for a configuration."""
+"""Shared fixtures: paths to bundled presets and test data; the CLI's numbers for a configuration; the
+built static site."""
 
+import contextlib
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -46,3 +49,30 @@ def cli_json(capsys):
 
     return run
 
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> tuple[Path, dict]:
+    """`memviz build`'s site, built once per test run and shared read-only by every module that
+    serves it (a build takes ~15 s). Under pytest-xdist the workers share one build: the first
+    builds it under a lock, the others wait and reuse it. A module that changes the site copies it."""
+    from viz_app.site import build_site
+
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base is a folder of this run's own base, which the workers share.
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    out, summary_file = shared / "shared-site" / "pyodide_dist", shared / "shared-site.json"
+    with _exclusive(shared / "shared-site.lock"):
+        if not summary_file.exists():
+            summary_file.write_text(json.dumps(build_site(out, cache=ROOT / "build_cache")))
+    return out, json.loads(summary_file.read_text())

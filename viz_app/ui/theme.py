@@ -11,6 +11,7 @@ from pathlib import Path
 import panel as pn
 from bokeh.document import Document
 
+from . import private_bokeh
 from .private_panel import LiveHTML
 
 CSS = (Path(__file__).resolve().parent.parent / "assets" / "memviz.css").read_text(encoding="utf-8")
@@ -37,7 +38,7 @@ class OwnOriginTemplate(pn.template.VanillaTemplate):
         JS callbacks made it walk all ~440 models again (3.5 s of a 4 s page build, served or in
         Pyodide)."""
         doc = doc or pn.state.curdoc or Document()
-        with doc.models.freeze():
+        with private_bokeh.lazy_freeze(doc):
             return super().server_doc(doc, title, location)
 
 
