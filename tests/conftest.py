@@ -61,18 +61,30 @@ def _exclusive(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@pytest.fixture(scope="session")
-def built_site(tmp_path_factory) -> tuple[Path, dict]:
-    """`memviz build`'s site, built once per test run and shared read-only by every module that
-    serves it (a build takes ~15 s). Under pytest-xdist the workers share one build: the first
-    builds it under a lock, the others wait and reuse it. A module that changes the site copies it."""
+def _shared_build(tmp_path_factory, name: str, **options) -> tuple[Path, dict]:
+    """A site built once per test run, under a lock: under pytest-xdist the first worker to need it
+    builds it and the others wait for it and reuse it."""
     from viz_app.site import build_site
 
     base = tmp_path_factory.getbasetemp()
     # Under xdist each worker's base is a folder of this run's own base, which the workers share.
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-    out, summary_file = shared / "shared-site" / "pyodide_dist", shared / "shared-site.json"
-    with _exclusive(shared / "shared-site.lock"):
+    out, summary_file = shared / name / "pyodide_dist", shared / f"{name}.json"
+    with _exclusive(shared / f"{name}.lock"):
         if not summary_file.exists():
-            summary_file.write_text(json.dumps(build_site(out, cache=ROOT / "build_cache")))
+            summary_file.write_text(json.dumps(build_site(out, cache=ROOT / "build_cache", **options)))
     return out, json.loads(summary_file.read_text())
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> tuple[Path, dict]:
+    """`memviz build`'s site, shared read-only by the modules that serve it (a build takes ~15 s). A
+    module that changes the site copies it."""
+    return _shared_build(tmp_path_factory, "site")
+
+
+@pytest.fixture(scope="session")
+def shipped_site(tmp_path_factory) -> tuple[Path, dict]:
+    """`memviz build --ship-snapshot`'s site, shared read-only: its first visits restore the shipped
+    memory snapshot instead of loading every package (the build boots it once in Chromium)."""
+    return _shared_build(tmp_path_factory, "shipped-site", ship_snapshot=True)

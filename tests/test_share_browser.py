@@ -103,8 +103,8 @@ def test_a_copied_link_with_pins_opens_the_same_comparison_in_both_runtimes(brow
 
 
 @pytest.fixture(scope="module")
-def static_origin(built_site):
-    origin, server = serve(built_site[0])
+def static_origin(shipped_site):
+    origin, server = serve(shipped_site[0])
     with server:
         yield origin
 
