@@ -1,6 +1,7 @@
 """Shared fixtures: paths to bundled presets and test data; the CLI's numbers for a configuration; the
 built static site."""
 
+import collections
 import contextlib
 import fcntl
 import json
@@ -88,3 +89,11 @@ def shipped_site(tmp_path_factory) -> tuple[Path, dict]:
     """`memviz build --ship-snapshot`'s site, shared read-only: its first visits restore the shipped
     memory snapshot instead of loading every package (the build boots it once in Chromium)."""
     return _shared_build(tmp_path_factory, "shipped-site", ship_snapshot=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Modules with the most browser tests first, the rest in their order: pytest-xdist's loadfile
+    hands out modules in collection order, so the long ones start first and no worker is left
+    alone with one at the end."""
+    browser_tests = collections.Counter(item.path for item in items if item.get_closest_marker("browser"))
+    items.sort(key=lambda item: -browser_tests[item.path])
