@@ -133,7 +133,7 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                                    "(contiguous_gradients default True)"),
         "zero_overlap_comm": Setting(False, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py L138, L383-386 "
                                             "(overlap_comm defaults to on for ZeRO-3 only, where it adds no bucket)"),
-        "zero3_prefetch_bucket_size": Setting(-1, f"'auto' = 0.9 h^2: {_HF_AUTO} L235-238; DeepSpeed's own "
+        "zero3_prefetch_bucket_size": Setting(-1, f"'auto' = 0.9 h^2: {_HF_AUTO} L234-238; DeepSpeed's own "
                                                   f"default 5e7 ({DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py "
                                                   "L215)"),
         "zero3_max_live_parameters": Setting(1_000_000_000, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py "
