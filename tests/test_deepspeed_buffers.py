@@ -82,6 +82,9 @@ def test_zero3_persistent_parameters_are_the_norms_under_ten_hidden():
 def test_zero12_bucket_lives_in_backward_only_and_doubles_with_overlap_comm():
     stage = stage0({"framework": "deepspeed", "zero_overlap_comm": True}, zero=2)
     assert phase(stage, "backward 1, layer 32").blocks[BUCKET] == 2 * 32
+    # ZeRO-2 flattens the bucket's slices to all-reduce them: an MLP projection's gradient is larger
+    assert phase(stage, "backward 1, layer 32").blocks[UNREDUCED] == H * F * 2 / MIB == 112
+    assert phase(stage, "loss 1").blocks[UNREDUCED] == 0
     for name in ("forward 1", "loss 1", "optimizer step"):
         assert phase(stage, name).blocks[BUCKET] == 0
     single = stage0({"framework": "deepspeed"}, zero=1)

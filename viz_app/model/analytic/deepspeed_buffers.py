@@ -5,9 +5,11 @@ ZeRO-3's prefetched and persistent parameters. docs/frameworks.md has each with 
   are copied into one flat buffer of reduce_bucket_size elements, reduced when it is full. ZeRO-3
   allocates it when the optimizer is built (alive all step); ZeRO-1/2 at the start of each
   backward and release it at its end, two of them with overlap_comm.
-- Unreduced gradients (ZeRO-2/3, backward): the largest gradient waiting for its reduce-scatter,
-  the bucket's interleaved copy (ZeRO-3's reduce_scatter_coalesced) or a parameter larger than
-  the bucket, whose unsharded gradient is reduced on its own.
+- Unreduced gradients (ZeRO-2/3, backward): the largest unsharded gradient alive beside the
+  bucket: a weight's gradient as autograd produces it (before it is copied into the bucket, or
+  reduced on its own when larger than the bucket), or the bucket's copy made to reduce it (ZeRO-3's
+  reduce_scatter_coalesced interleaves it, ZeRO-1/2's allreduce_bucket flattens it; without
+  contiguous gradients, the bucket's gradients themselves).
 - Prefetch (ZeRO-3): besides the module being computed, the next parameters of the trace are
   gathered, up to stage3_prefetch_bucket_size elements and no more than stage3_max_live_parameters.
 - Persistent parameters (ZeRO-3): parameters of at most stage3_param_persistence_threshold
@@ -40,7 +42,9 @@ SRC_UNREDUCED = (f"{_ZERO}stage3.py L1533-1539, L1543-1565 (a gradient larger th
                  "storage), L1595-1600 (reduce_scatter, on by default: __avg_scatter_grads, L1789-1829); "
                  f"{DEEPSPEED_COMMIT} deepspeed/runtime/comm/coalesced_collectives.py L180-196 (torch.cat: the "
                  "bucket's gradients interleaved into a new buffer, unless one tensor divides evenly); "
-                 f"{_ZERO}stage_1_and_2.py L1220-1227 (ZeRO-2: extra-large parameters reduced on their own)")
+                 f"{_ZERO}stage_1_and_2.py L1220-1227 (ZeRO-2: extra-large parameters reduced on their own), "
+                 "L1438-1459, L1290-1302, L1833-1841 (the bucket's slices flattened into a new tensor to "
+                 "all-reduce)")
 SRC_PREFETCH = (f"{_ZERO}partitioned_param_coordinator.py L451-486 (prefetch up to min(max_live_parameters - "
                 "available, prefetch_bucket_size) elements of the trace); zero/config.py L215 "
                 "(stage3_prefetch_bucket_size default 5e7), L238 (stage3_max_live_parameters default 1e9)")
