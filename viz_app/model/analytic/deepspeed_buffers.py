@@ -29,6 +29,8 @@ from .parameters import NORM_PARAMS_PER_WIDTH
 from .step import PREFETCH, REDUCE_BUCKET, UNREDUCED
 
 AUTO = -1
+MIB = 1 << 20
+PERSISTENT = "model_states.parameter.persistent"  # alive all step (step.py counts it with the fixed states)
 _ZERO = f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/"
 SRC_HF_AUTO = (f"{TRANSFORMERS_VERSION} transformers/integrations/deepspeed.py L202-242 (trainer_config_finalize: "
                "'auto' reduce_bucket_size = h^2, stage3_prefetch_bucket_size = 0.9 h^2, "
@@ -98,10 +100,6 @@ def persistent_numel(arch: Architecture, layers: int, last_stage: bool, threshol
     per_layer = sum(n for n in small_layer_tensors(arch) if n <= threshold)
     final_norm = [arch.hidden_size] * NORM_PARAMS_PER_WIDTH[arch.norm_type] if last_stage else []
     return layers * per_layer + sum(n for n in final_norm if n <= threshold)
-
-
-PERSISTENT = "model_states.parameter.persistent"
-MIB = 1 << 20
 
 
 def largest_layer_tensor(arch: Architecture, tp: int) -> int:
