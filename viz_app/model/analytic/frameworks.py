@@ -37,6 +37,11 @@ class Framework:
 # What the presets below leave as the user set it: the strategy (tp, pp, dp, ZeRO stage / FSDP,
 # recompute, cp, schedule) and the overheads.
 _SHARED_OFF = {"fp32_sharded_params": False, "fsdp_unsharded_under_pp": False, "fsdp_reduce_scatter_buffers": False}
+# DeepSpeed's own buffers (deepspeed_buffers.py): off under the other frameworks.
+_DEEPSPEED_OFF = {"zero_reduce_bucket_size": 0, "zero_contiguous_gradients": False, "zero_overlap_comm": False,
+                  "zero3_prefetch_bucket_size": 0, "zero3_param_persistence_threshold": 0}
+_HF_AUTO = (f"{TRANSFORMERS_VERSION} transformers/integrations/deepspeed.py L202-242 (trainer_config_finalize "
+            "fills 'auto' from the hidden size h; ms-swift's zero2.json/zero3.json and the HF examples say 'auto')")
 _FP32_MASTER = Setting("fp32", "mixed precision with fp32 master weights in the optimizer")
 
 FRAMEWORK_PRESETS: dict[str, Framework] = {
@@ -65,6 +70,7 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                              "L1141 (the distributed optimizer's group is dp_cp_group)"),
         "master_weights": _FP32_MASTER,
         **{option: Setting(value, "not a Megatron-Core behaviour") for option, value in _SHARED_OFF.items()},
+        **{option: Setting(value, "not a Megatron-Core behaviour") for option, value in _DEEPSPEED_OFF.items()},
     }),
     "torchtitan": Framework("torchtitan", "torchtitan (FSDP2)", {
         "fp32_sharded_params": Setting(True, f"{TORCHTITAN_COMMIT} torchtitan/parallelisms/parallelize_llama.py "
@@ -93,6 +99,7 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
         "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
         "zero_shards_over_cp": Setting(True, f"{TORCHTITAN_COMMIT} torchtitan/parallelisms/parallelize_llama.py "
                                              "L83-89 (FSDP's mesh is dp_shard_cp)"),
+        **{option: Setting(value, "not a torchtitan behaviour") for option, value in _DEEPSPEED_OFF.items()},
     }),
     "deepspeed": Framework("deepspeed", "DeepSpeed ZeRO through the HF Trainer / accelerate", {
         "grad_dtype": Setting("bf16", f"{DEEPSPEED_COMMIT} deepspeed/runtime/engine.py L1485-1496 (gradients "
@@ -120,6 +127,20 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                                 "(ForCausalLMLoss: logits.float())"),
         "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
         "master_weights": _FP32_MASTER,
+        "zero_reduce_bucket_size": Setting(-1, f"'auto' = h^2: {_HF_AUTO} L232; DeepSpeed's own default 5e8 "
+                                               f"({DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py L113)"),
+        "zero_contiguous_gradients": Setting(True, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py L102 "
+                                                   "(contiguous_gradients default True)"),
+        "zero_overlap_comm": Setting(False, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py L138, L383-386 "
+                                            "(overlap_comm defaults to on for ZeRO-3 only, where it adds no bucket)"),
+        "zero3_prefetch_bucket_size": Setting(-1, f"'auto' = 0.9 h^2: {_HF_AUTO} L234-238; DeepSpeed's own "
+                                                  f"default 5e7 ({DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py "
+                                                  "L215)"),
+        "zero3_max_live_parameters": Setting(1_000_000_000, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py "
+                                                            "L238 (stage3_max_live_parameters default 1e9)"),
+        "zero3_param_persistence_threshold": Setting(-1, f"'auto' = 10 h: {_HF_AUTO} L239-242; DeepSpeed's own "
+                                                         f"default 1e5 ({DEEPSPEED_COMMIT} deepspeed/runtime/zero/"
+                                                         "config.py L221)"),
         **{option: Setting(value, "not a DeepSpeed behaviour") for option, value in _SHARED_OFF.items()},
     }),
     "torchtune": Framework("torchtune", "torchtune (single-device / FSDP recipes, dtype bf16)", {
@@ -143,6 +164,7 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                                        "fused=True): PyTorch's foreach implementation on CUDA"),
         "optimizer_sub_group_size": Setting(0, "not a torchtune behaviour"),
         **{option: Setting(value, "not a torchtune behaviour") for option, value in _SHARED_OFF.items()},
+        **{option: Setting(value, "not a torchtune behaviour") for option, value in _DEEPSPEED_OFF.items()},
     }),
 }
 
