@@ -97,3 +97,20 @@ def pytest_collection_modifyitems(config, items):
     alone with one at the end."""
     browser_tests = collections.Counter(item.path for item in items if item.get_closest_marker("browser"))
     items.sort(key=lambda item: -browser_tests[item.path])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _torch_modules(request):
+    """A module marked `torch` gets `torch`, `vt` (validation_torch) and `measure_step` as globals
+    when its tests run, not when pytest collects it: importing torch and transformers takes ~8 s
+    in every pytest-xdist worker, and only one of them runs these modules."""
+    if request.node.get_closest_marker("torch") is None:
+        return
+    torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[test]' installs it)")
+    pytest.importorskip("transformers", reason="transformers is not installed (pip install -e '.[test]' installs it)")
+    from . import step_memory, validation_torch
+
+    module = request.module
+    module.torch, module.vt = torch, validation_torch
+    if hasattr(module, "measure_step"):
+        module.measure_step = step_memory.measure_step
