@@ -17,6 +17,7 @@ DEEPSPEED_COMMIT = "deepspeedai/DeepSpeed@edaa7221267243c7be7fb49c5d5f5c4fb97b46
 # ms-swift's Ulysses sequence parallelism, the HF Trainer + DeepSpeed runs memviz validates with
 # context parallelism; the loss is the same at both commits (the rows' sequence_parallel.sh).
 MSSWIFT_COMMITS = "modelscope/ms-swift@e3f270866 and @70ec3155d"
+MSSWIFT_NOW = "modelscope/ms-swift@3602360a5"
 TRANSFORMERS_ROWS_VERSION = "huggingface/transformers 4.51.3"  # ms-swift then required transformers<4.52/<4.53
 
 
@@ -53,7 +54,9 @@ _ULYSSES_LOSS = (f"{MSSWIFT_COMMITS} swift/trainers/sequence_parallel/ulysses.py
                  "CrossEntropyLoss(reduction='none') on outputs.logits, no .float()), L517 / L556 (set as the "
                  "trainer's compute_loss_func); swift/trainers/trainers.py L157-158, L192 (labels popped: the "
                  f"model returns its bf16 logits and computes no loss); {TRANSFORMERS_ROWS_VERSION} "
-                 "models/qwen2/modeling_qwen2.py L839 (logits = lm_head(...), not upcast)")
+                 "models/qwen2/modeling_qwen2.py L839 (logits = lm_head(...), not upcast); the same at "
+                 f"{MSSWIFT_NOW}: swift/trainers/utils.py L142-158 (per_token_loss_func_sp), "
+                 "swift/trainers/seq2seq_trainer.py L136, L161-163")
 # The loss on each rank's sequence shard is the one the framework computes without context parallelism.
 _CP_SAME_LOSS = {"cp_cross_entropy_fp32_copies": -1}
 
