@@ -176,3 +176,14 @@ def test_msswift_ulysses_loss_holds_three_bf16_logits_buffers_per_sequence_shard
     assert options_for({"framework": "megatron"}).cp_cross_entropy_fp32_copies == -1
     # without context parallelism the preset's HF loss applies
     assert options_for({"framework": "deepspeed"}).cross_entropy_fp32_copies == 3
+
+
+def test_the_cp_loss_count_is_a_flag_and_a_link_key(cli_json):
+    base = ["--model", "llama-3-70b", "--tp", "8", "--gpus", "64", "--zero", "3", "--gbs", "32", "--cp", "2"]
+    assert cli_json(*base, "--framework", "deepspeed")["options"]["cp_cross_entropy_fp32_copies"] == 1.5
+    flagged = cli_json(*base, "--framework", "deepspeed", "--cp-ce-fp32-copies", "-1")
+    assert flagged["options"]["cp_cross_entropy_fp32_copies"] == -1
+    session, view = Session(), View()
+    session.mode = "analytic"
+    assert restore(session, view, {"framework": "deepspeed", "cp_cross_entropy_fp32_copies": "0.5"}) == []
+    assert session.options.cp_cross_entropy_fp32_copies == 0.5
