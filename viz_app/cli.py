@@ -171,6 +171,8 @@ ANALYTIC_FLAGS = {
     "vocab_pad_multiple": ("vocab_pad_multiple", _valued("vocab_pad_multiple", "N", "pad the vocabulary to N x tp")),
     "ce_fp32_copies": ("cross_entropy_fp32_copies",
                        _valued("cross_entropy_fp32_copies", "N", "fp32 logits-sized buffers at the loss peak")),
+    "cp_ce_fp32_copies": ("cp_cross_entropy_fp32_copies", _valued(
+        "cp_cross_entropy_fp32_copies", "N", "the same with context parallel > 1 (-1: as --ce-fp32-copies)")),
     "zero3_prefetch_layers": ("zero3_prefetch_layers",
                               _valued("zero3_prefetch_layers", "N", "layers ZeRO-3 holds gathered at once")),
     "cuda_context_mib": ("cuda_context_mib", _valued("cuda_context_mib", "MIB", "CUDA context (default 500)")),

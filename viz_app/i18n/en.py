@@ -247,6 +247,7 @@ CATALOG = {
     "opt.virtual_stages": "Virtual stages",
     "opt.context_parallel": "Context parallel (CP)",
     "opt.cross_entropy_fp32_copies": "FP32 logits copies at the loss",
+    "opt.cp_cross_entropy_fp32_copies": "FP32 logits copies at the loss, context parallel (-1: same)",
     "opt.vocab_pad_multiple": "Vocab padding multiple",
     "opt.zero3_prefetch_layers": "ZeRO-3 gathered layers",
     "opt.flash_attention": "FlashAttention (no s² scores)",

@@ -245,6 +245,7 @@ CATALOG = {
     "opt.virtual_stages": "虚拟阶段数",
     "opt.context_parallel": "上下文并行度 (CP)",
     "opt.cross_entropy_fp32_copies": "损失处 FP32 logits 副本数",
+    "opt.cp_cross_entropy_fp32_copies": "上下文并行时损失处 FP32 logits 副本数（-1：同上）",
     "opt.vocab_pad_multiple": "词表填充倍数",
     "opt.zero3_prefetch_layers": "ZeRO-3 同时聚合的层数",
     "opt.flash_attention": "FlashAttention（不保存 s² 分数）",

@@ -228,8 +228,8 @@ def embedding_activation_block(run: Run) -> Block:
 def logits_activation_block(run: Run) -> Block:
     c, o = run.config, run.options
     vocab = padded_vocab_size(run.arch, c.tp, o.vocab_pad_multiple)
-    tensors = act.logits_saved_tensors(run.arch, run.shape(), padded_vocab=vocab,
-                                       fp32_copies=o.cross_entropy_fp32_copies, kernels=o.kernels)
+    tensors = act.logits_saved_tensors(run.arch, run.shape(), padded_vocab=vocab, fp32_copies=loss_fp32_copies(o),
+                                       kernels=o.kernels)
     count = c.chunks if o.schedule == "gpipe" else 1  # 1F1B runs each loss's backward right away
     held = Term(count, Text("formula.microbatches_maybe_one", {"n": count})).times(_per_microbatch(tensors)).worded(
         after=Text("formula.vocab_padded", {"vocab": vocab}))
@@ -237,6 +237,14 @@ def logits_activation_block(run: Run) -> Block:
         heads = 1 + run.arch.mtp_layers
         held = Term(heads, f"(main + {run.arch.mtp_layers} MTP) output heads").times(held)
     return Block.of("activation.logits", ACTIVATION, held, count, SRC_ACTIVATION)
+
+
+def loss_fp32_copies(options: AnalyticOptions) -> float:
+    """fp32 logits-sized buffers at the loss's peak: under context parallelism the framework's own
+    count for each rank's sequence shard, when it sets one (cp_cross_entropy_fp32_copies >= 0)."""
+    if options.context_parallel > 1 and options.cp_cross_entropy_fp32_copies >= 0:
+        return options.cp_cross_entropy_fp32_copies
+    return options.cross_entropy_fp32_copies
 
 
 def recompute_block(run: Run, stage: int) -> Block:

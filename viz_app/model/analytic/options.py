@@ -145,6 +145,12 @@ class AnalyticOptions(param.Parameterized):
             "cross_entropy(logits.float()) (in backward: saved log-probs, their gradient and the input "
             "gradient); 0 for fused linear + loss kernels that never form the logits (Liger, chunked).",
     )
+    cp_cross_entropy_fp32_copies = param.Number(
+        -1, bounds=bounds("cp_cross_entropy_fp32_copies"),
+        doc="The same, for the loss of each rank's sequence shard when context_parallel > 1, where a framework "
+            "computes it differently (-1: as cross_entropy_fp32_copies). 1.5 for ms-swift's Ulysses loss: "
+            "cross_entropy on the bf16 logits, no upcast (3 bf16 buffers).",
+    )
     zero3_prefetch_layers = param.Integer(
         2, bounds=bounds("zero3_prefetch_layers"),
         doc="Layers whose parameters ZeRO-3/FSDP holds gathered at once (current + prefetch).",
