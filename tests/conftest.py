@@ -1,5 +1,9 @@
-"""Shared fixtures: paths to bundled presets and test data; the CLI's numbers for a configuration."""
+"""Shared fixtures: paths to bundled presets and test data; the CLI's numbers for a configuration; the
+built static site."""
 
+import collections
+import contextlib
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -46,3 +50,67 @@ def cli_json(capsys):
 
     return run
 
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _shared_build(tmp_path_factory, name: str, **options) -> tuple[Path, dict]:
+    """A site built once per test run, under a lock: under pytest-xdist the first worker to need it
+    builds it and the others wait for it and reuse it."""
+    from viz_app.site import build_site
+
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base is a folder of this run's own base, which the workers share.
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    out, summary_file = shared / name / "pyodide_dist", shared / f"{name}.json"
+    with _exclusive(shared / f"{name}.lock"):
+        if not summary_file.exists():
+            summary_file.write_text(json.dumps(build_site(out, cache=ROOT / "build_cache", **options)))
+    return out, json.loads(summary_file.read_text())
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> tuple[Path, dict]:
+    """`memviz build`'s site, shared read-only by the modules that serve it (a build takes ~15 s). A
+    module that changes the site copies it."""
+    return _shared_build(tmp_path_factory, "site")
+
+
+@pytest.fixture(scope="session")
+def shipped_site(tmp_path_factory) -> tuple[Path, dict]:
+    """`memviz build --ship-snapshot`'s site, shared read-only: its first visits restore the shipped
+    memory snapshot instead of loading every package (the build boots it once in Chromium)."""
+    return _shared_build(tmp_path_factory, "shipped-site", ship_snapshot=True)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Modules with the most browser tests first, the rest in their order: pytest-xdist's loadfile
+    hands out modules in collection order, so the long ones start first and no worker is left
+    alone with one at the end."""
+    browser_tests = collections.Counter(item.path for item in items if item.get_closest_marker("browser"))
+    items.sort(key=lambda item: -browser_tests[item.path])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _torch_modules(request):
+    """A module marked `torch` gets `torch`, `vt` (validation_torch) and `measure_step` as globals
+    when its tests run, not when pytest collects it: importing torch and transformers takes ~8 s
+    in every pytest-xdist worker, and only one of them runs these modules."""
+    if request.node.get_closest_marker("torch") is None:
+        return
+    torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[test]' installs it)")
+    pytest.importorskip("transformers", reason="transformers is not installed (pip install -e '.[test]' installs it)")
+    from . import step_memory, validation_torch
+
+    module = request.module
+    module.torch, module.vt = torch, validation_torch
+    if hasattr(module, "measure_step"):
+        module.measure_step = step_memory.measure_step

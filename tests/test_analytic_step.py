@@ -163,3 +163,18 @@ def test_galvatron_estimates_have_no_timeline_and_keep_their_keys():
     config.apply(**profile.config_defaults(), pp=2, total_gpus=16)
     out = estimate_galvatron(config, profile).to_json()
     assert "peak_phase" not in out and all("timeline" not in s and "peak_phase" not in s for s in out["stages"])
+
+
+def test_foreach_adamw_under_zero3_sub_groups_holds_one_sub_groups_sqrt():
+    from viz_app.model.analytic.frameworks import options_for
+
+    # Llama-3-8B (8,030,261,248 params) over 4 ranks: 2,007,565,312 per rank, stepped as sub-groups of
+    # 1e9: the fp32 gradient copy and foreach's fp32 sqrt(exp_avg_sq) of one sub-group, 2 x 4e9 B.
+    values = dict(tp=1, pp=1, total_gpus=4, zero_stage=3, micro_batch_size=1, global_batch_size=4)
+    stage = run(options_for({"framework": "deepspeed", "optimizer_implementation": "foreach"}), **values).stages[0]
+    assert _phase(stage, "optimizer step").blocks["model_states.optimizer_step"] * MIB == 2 * 4e9
+    # ZeRO-1/2 steps the whole partition in one call: foreach's sqrt covers all of it
+    zero2 = run(options_for({"framework": "deepspeed", "optimizer_implementation": "foreach"}),
+                **{**values, "zero_stage": 2}).stages[0]
+    assert _phase(zero2, "optimizer step").blocks["model_states.optimizer_step"] * MIB == pytest.approx(
+        8_030_261_248 / 4 * (4 + 4))

@@ -153,3 +153,33 @@ def test_the_entry_script_sets_up_the_process_before_it_builds_the_app():
     # The static site's worker runs the entry, then freezes the built app's objects too.
     worker = app_code(entry)
     assert worker.index("configure_process()") < worker.index("create_app()") < worker.index("gc.freeze()")
+
+
+def test_the_page_document_is_panels_own_built_with_one_graph_walk():
+    """OwnOriginTemplate.server_doc defers Bokeh's model-graph walks to the end: the document has the
+    same roots and models as Panel's own server_doc gives, and its graph is walked once, not once per
+    JS callback."""
+    from bokeh.document import Document
+    from bokeh.document.models import DocumentModelManager
+
+    def build(server_doc) -> tuple[Document, int]:
+        walks = 0
+        original = DocumentModelManager.recompute
+
+        def counted(self):
+            nonlocal walks
+            walks += 1
+            return original(self)
+
+        DocumentModelManager.recompute = counted
+        try:
+            doc = server_doc(create_app(Session(), View()), Document())
+        finally:
+            DocumentModelManager.recompute = original
+        return doc, walks
+
+    ours, our_walks = build(lambda template, doc: template.server_doc(doc))
+    stock, stock_walks = build(lambda template, doc: pn.template.VanillaTemplate.server_doc(template, doc))
+    assert [type(r).__name__ for r in ours.roots] == [type(r).__name__ for r in stock.roots]
+    assert sorted(type(m).__name__ for m in ours.models) == sorted(type(m).__name__ for m in stock.models)
+    assert stock_walks > 10 and our_walks <= 2

@@ -152,3 +152,38 @@ def test_validation_rows_name_a_framework_and_are_reported_by_it():
     for measurement in load_measurements():
         preset = framework_values(measurement.options["framework"])
         assert not {k for k, v in measurement.options.items() if preset.get(k, object()) == v}, measurement.id
+
+
+def test_msswift_ulysses_loss_holds_three_bf16_logits_buffers_per_sequence_shard():
+    # llama-3-70b, seq 8192 over context parallel 4: each rank's logits are 2048 x 128256 = 262,668,288
+    # = 250.5 MiB per byte of a logit. The deepspeed preset's loss under CP is ms-swift's Ulysses loss:
+    # bf16 log-probs, their gradient and the logits' gradient, 6 B = 1503 MiB; the HF loss without CP
+    # (logits.float()) holds 3 fp32 buffers, 12 B = 3006 MiB.
+    training = dict(tp=8, pp=4, total_gpus=128, zero_stage=3, global_batch_size=32, seq_length=8192)
+
+    def logits_mib(values: dict) -> float:
+        arch = load_model_preset("llama-3-70b")
+        config = TrainingConfig()
+        config.apply(**{**arch.config_defaults(), **training})
+        estimate = estimate_analytic(config, arch, options_for({"context_parallel": 4, **values}))
+        return max(phase.blocks.get("activation.logits", 0.0) for phase in estimate.stages[-1].timeline)
+
+    ulysses = logits_mib({"framework": "deepspeed"})
+    upcast = logits_mib({"framework": "deepspeed", "cp_cross_entropy_fp32_copies": -1})
+    # tp 8 splits the vocabulary too: 1503 / 8 and 3006 / 8
+    assert upcast - ulysses == pytest.approx(1503 / 8)
+    assert logits_mib({"framework": "torchtitan"}) == pytest.approx(upcast)  # the same loss on the shard
+    assert options_for({"framework": "megatron"}).cp_cross_entropy_fp32_copies == -1
+    # without context parallelism the preset's HF loss applies
+    assert options_for({"framework": "deepspeed"}).cross_entropy_fp32_copies == 3
+
+
+def test_the_cp_loss_count_is_a_flag_and_a_link_key(cli_json):
+    base = ["--model", "llama-3-70b", "--tp", "8", "--gpus", "64", "--zero", "3", "--gbs", "32", "--cp", "2"]
+    assert cli_json(*base, "--framework", "deepspeed")["options"]["cp_cross_entropy_fp32_copies"] == 1.5
+    flagged = cli_json(*base, "--framework", "deepspeed", "--cp-ce-fp32-copies", "-1")
+    assert flagged["options"]["cp_cross_entropy_fp32_copies"] == -1
+    session, view = Session(), View()
+    session.mode = "analytic"
+    assert restore(session, view, {"framework": "deepspeed", "cp_cross_entropy_fp32_copies": "0.5"}) == []
+    assert session.options.cp_cross_entropy_fp32_copies == 0.5

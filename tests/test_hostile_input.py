@@ -162,7 +162,7 @@ def test_every_limit_is_a_parameter_bound_the_page_uses():
             if name in owner.param:
                 assert owner.param[name].bounds == (limit.low, limit.high), name
                 checked += 1
-    assert checked == 48
+    assert checked == 53
 
 
 def test_long_values_are_cut_in_messages():

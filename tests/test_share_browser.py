@@ -23,7 +23,7 @@ from viz_app.view import View
 
 from .browser_support import screenshot_path
 from .test_app_browser import app_url, browser, open_app, requests_elsewhere, total_mib, wait_total, wait_until  # noqa: F401
-from .test_static_site import Visit, serve, site  # noqa: F401
+from .test_static_site import Visit, serve
 
 pytestmark = pytest.mark.browser
 
@@ -103,8 +103,8 @@ def test_a_copied_link_with_pins_opens_the_same_comparison_in_both_runtimes(brow
 
 
 @pytest.fixture(scope="module")
-def static_origin(site):  # noqa: F811
-    origin, server = serve(site[0])
+def static_origin(shipped_site):
+    origin, server = serve(shipped_site[0])
     with server:
         yield origin
 

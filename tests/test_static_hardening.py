@@ -17,7 +17,7 @@ from viz_app.model.uploads import read_upload
 
 from .netlify_rules import netlify_server
 from .test_app_browser import total_mib, wait_total, wait_until
-from .test_static_site import Visit, browser, site  # noqa: F401  (fixtures)
+from .test_static_site import Visit, browser  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,14 +35,14 @@ def _message_for(path) -> str:
     return t("msg.upload_failed", "en", error=str(problem.value))
 
 
-def test_hostile_files_and_the_pp_80_link_under_the_sites_headers(browser, site, cli_json, tmp_path):  # noqa: F811
+def test_hostile_files_and_the_pp_80_link_under_the_sites_headers(browser, built_site, cli_json, tmp_path):  # noqa: F811
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 20000 + "]" * 20000)
     empty = tmp_path / "empty.json"
     empty.write_bytes(b"")
     absurd = tmp_path / "absurd.json"
     absurd.write_text('{"model_type": "llama", "hidden_size": ' + "9" * 401 + ', "num_hidden_layers": 32}')
-    with netlify_server(site[0]) as origin:
+    with netlify_server(built_site[0]) as origin:
         visit = Visit(browser, origin)
         visit.page.add_init_script(RECORD_CSP_JS)
         response = visit.page.goto(origin)

@@ -15,9 +15,7 @@ import pytest
 
 from viz_app.cli import main
 from viz_app.model.galvatron.presets import DEFAULT_PRESET
-from viz_app.site import build_site
 
-from .browser_support import ROOT
 from .test_app_browser import wait_stage_chart, wait_total
 from .test_static_site import Visit, browser, serve  # noqa: F401 (browser: the module's fixture)
 
@@ -28,9 +26,8 @@ LAZY_IMPORT_JS = """() => self.pyodide.runPython(
 
 
 @pytest.fixture(scope="module")
-def shipped(tmp_path_factory):
-    out = tmp_path_factory.mktemp("shipped") / "pyodide_dist"
-    return out, build_site(out, cache=ROOT / "build_cache", ship_snapshot=True)
+def shipped(shipped_site):
+    return shipped_site
 
 
 def marks(visit) -> dict:

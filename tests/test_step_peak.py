@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[test]' installs it)")
-pytest.importorskip("transformers", reason="transformers is not installed (pip install -e '.[test]' installs it)")
+from viz_app.model.analytic import AnalyticOptions, estimate_analytic
+from viz_app.model.analytic.model_config_import import import_model_config
+from viz_app.model.config import TrainingConfig
 
-from viz_app.model.analytic import AnalyticOptions, estimate_analytic  # noqa: E402
-from viz_app.model.analytic.model_config_import import import_model_config  # noqa: E402
-from viz_app.model.config import TrainingConfig  # noqa: E402
+# Set by conftest.py when the tests run (imported then, not at collection).
+torch = vt = measure_step = None
+pytestmark = pytest.mark.torch
 
-from . import validation_torch as vt  # noqa: E402
-from .step_memory import measure_step  # noqa: E402
 
 SEQ, BATCH, LAYERS = 40, 2, 2
 MIB = 1 << 20

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="torch is not installed (pip install -e '.[test]' installs it)")
-pytest.importorskip("transformers", reason="transformers is not installed (pip install -e '.[test]' installs it)")
+from viz_app.model.analytic import parameter_counts
+from viz_app.model.analytic.model_config_import import import_model_config
 
-from viz_app.model.analytic import parameter_counts  # noqa: E402
-from viz_app.model.analytic.model_config_import import import_model_config  # noqa: E402
+from .tiny_shapes import TINY, TINY_MOE
 
-from . import validation_torch as vt  # noqa: E402
+# Set by conftest.py when the tests run (imported then, not at collection).
+torch = vt = None
+pytestmark = pytest.mark.torch
 
-FAMILIES = sorted(vt.TINY)
+
+FAMILIES = sorted(TINY)
 SEQ, BATCH = 40, 3
 NLL_TOTAL_WEIGHT = 4  # nll_loss saves a 0-dim fp32 normaliser; not a memory term worth modelling
 
@@ -34,7 +36,7 @@ def test_parameter_count_is_exact(family, layers):
     assert parameter_counts(architecture(family, layers))["total"] == vt.parameter_total(model)
 
 
-@pytest.mark.parametrize("family", sorted(vt.TINY_MOE))
+@pytest.mark.parametrize("family", sorted(TINY_MOE))
 def test_moe_and_mla_parameter_counts_are_exact(family):
     """Whole model and the routed-expert bucket, three layers (dense and MoE mixed where the family allows)."""
     model = vt.tiny_model(family, 3)
@@ -65,7 +67,7 @@ MLA_FAMILIES = ("deepseek_v2", "deepseek_v3")
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 @pytest.mark.parametrize("attention", ["eager", "sdpa"])
-@pytest.mark.parametrize("family", sorted(vt.TINY_MOE))
+@pytest.mark.parametrize("family", sorted(TINY_MOE))
 def test_moe_and_mla_saved_activations_per_layer(family, attention, dtype):
     """Layers 2 and 3 of the tiny models (MoE, or one dense and one MoE for qwen3_moe) within 2%.
 

@@ -143,6 +143,23 @@ ANALYTIC_FLAGS = {
     "no_zero_over_cp": ("zero_shards_over_cp", _switch("store_false", "ZeRO shards over dp only, not dp x cp")),
     "zero3_max_reuse_distance": ("zero3_max_reuse_distance", _valued(
         "zero3_max_reuse_distance", "N", "DeepSpeed stage3_max_reuse_distance (0: --zero3-prefetch-layers)")),
+    "zero_reduce_bucket_size": ("zero_reduce_bucket_size", _valued(
+        "zero_reduce_bucket_size", "N", "DeepSpeed reduce_bucket_size in elements (-1: auto = hidden^2, as the HF "
+                                        "Trainer fills it; 0: no bucket)")),
+    "zero_contiguous_gradients": ("zero_contiguous_gradients", _switch(
+        "store_true", "DeepSpeed contiguous_gradients on: the reduce bucket is a buffer of its own")),
+    "no_zero_contiguous_gradients": ("zero_contiguous_gradients", _switch(
+        "store_false", "DeepSpeed contiguous_gradients off (the deepspeed preset turns it on)")),
+    "zero_overlap_comm": ("zero_overlap_comm", _switch(
+        "store_true", "DeepSpeed overlap_comm under ZeRO-1/2: two reduce buckets")),
+    "zero3_prefetch_bucket_size": ("zero3_prefetch_bucket_size", _valued(
+        "zero3_prefetch_bucket_size", "N", "DeepSpeed stage3_prefetch_bucket_size in elements (-1: auto = 0.9 "
+                                           "hidden^2; 0: no prefetch)")),
+    "zero3_max_live_parameters": ("zero3_max_live_parameters", _valued(
+        "zero3_max_live_parameters", "N", "DeepSpeed stage3_max_live_parameters (default 1e9): caps the prefetch")),
+    "zero3_param_persistence_threshold": ("zero3_param_persistence_threshold", _valued(
+        "zero3_param_persistence_threshold", "N", "DeepSpeed stage3_param_persistence_threshold in elements (-1: "
+                                                  "auto = 10 hidden; 0: none persistent)")),
     "first_stage_layers": ("first_stage_layers", _valued(
         "first_stage_layers", "N", "layers on the first pipeline stage (--decoder-first-pipeline-num-layers)")),
     "last_stage_layers": ("last_stage_layers", _valued(
@@ -155,6 +172,8 @@ ANALYTIC_FLAGS = {
     "vocab_pad_multiple": ("vocab_pad_multiple", _valued("vocab_pad_multiple", "N", "pad the vocabulary to N x tp")),
     "ce_fp32_copies": ("cross_entropy_fp32_copies",
                        _valued("cross_entropy_fp32_copies", "N", "fp32 logits-sized buffers at the loss peak")),
+    "cp_ce_fp32_copies": ("cp_cross_entropy_fp32_copies", _valued(
+        "cp_cross_entropy_fp32_copies", "N", "the same with context parallel > 1 (-1: as --ce-fp32-copies)")),
     "zero3_prefetch_layers": ("zero3_prefetch_layers",
                               _valued("zero3_prefetch_layers", "N", "layers ZeRO-3 holds gathered at once")),
     "cuda_context_mib": ("cuda_context_mib", _valued("cuda_context_mib", "MIB", "CUDA context (default 500)")),

@@ -95,9 +95,14 @@ LIMITS: dict[str, Limit] = {
     "nccl_buffer_mib_per_group": Limit(0, 2**20, whole=False),
     "allocator_fragmentation": Limit(0, 1, whole=False),
     "cross_entropy_fp32_copies": Limit(0, 4, whole=False),
+    "cp_cross_entropy_fp32_copies": Limit(-1, 4, whole=False),  # -1: as cross_entropy_fp32_copies
     "optimizer_offload_fraction": Limit(0, 1, whole=False),
     "optimizer_sub_group_size": Limit(0, 2**40),
     "zero3_max_reuse_distance": Limit(0, 2**40),
+    "zero_reduce_bucket_size": Limit(-1, 2**40),  # -1: DeepSpeed's "auto" as the HF Trainer fills it
+    "zero3_prefetch_bucket_size": Limit(-1, 2**40),
+    "zero3_max_live_parameters": Limit(0, 2**40),
+    "zero3_param_persistence_threshold": Limit(-1, 2**40),
     "first_stage_layers": Limit(0, MAX_LAYERS),
     "last_stage_layers": Limit(0, MAX_LAYERS),
     "moe_load_factor": Limit(1, 1024, whole=False),

@@ -32,11 +32,13 @@ ARCHITECTURE_FIELDS = (
 OPTION_FIELDS = (
     "framework", "optimizer", "optimizer_state_dtype", "master_weights", "optimizer_offload_fraction", "grad_dtype",
     "gradient_allocation", "recompute", "kernels", "schedule", "virtual_stages", "context_parallel",
-    "cross_entropy_fp32_copies", "vocab_pad_multiple", "zero3_prefetch_layers", "moe_load_factor", "flash_attention",
+    "cross_entropy_fp32_copies", "cp_cross_entropy_fp32_copies", "vocab_pad_multiple", "zero3_prefetch_layers",
+    "moe_load_factor", "flash_attention",
     "fp32_sharded_params", "fsdp_unsharded_under_pp", "zero_shards_over_cp",
     "optimizer_implementation", "optimizer_sub_group_size", "fsdp_reduce_scatter_buffers",
     "first_stage_layers", "last_stage_layers", "embedding_in_pipeline_split", "loss_in_pipeline_split",
-    "zero3_max_reuse_distance",
+    "zero3_max_reuse_distance", "zero_reduce_bucket_size", "zero3_prefetch_bucket_size", "zero3_max_live_parameters",
+    "zero3_param_persistence_threshold", "zero_contiguous_gradients", "zero_overlap_comm",
 )
 OVERHEAD_FIELDS = ("cuda_context_mib", "allocator_fragmentation", "nccl_buffer_mib_per_group")
 

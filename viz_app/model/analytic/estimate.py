@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from ...i18n import Joined, Text
 from ..config import TrainingConfig
 from ..errors import StrategyError
+from ..plain import plain_copy
 from ..precision import compute_dtype_bytes
 from ..result import ACTIVATION, MODEL_STATES, OVERHEAD, Block, Estimate, StageEstimate
 from ..sharding import MODEL_STATE_PARTS, zero_shard_degree, zero_shards
@@ -20,6 +21,7 @@ from ..terms import Term
 from . import activations as act
 from . import step
 from .architecture import Architecture
+from .deepspeed_buffers import deepspeed_blocks
 from .expert_parallel import check_expert_parallel, expert_data_parallel_degree
 from .moe_activations import check_recompute_modules
 from .optimizer_step import optimizer_step_term
@@ -226,8 +228,8 @@ def embedding_activation_block(run: Run) -> Block:
 def logits_activation_block(run: Run) -> Block:
     c, o = run.config, run.options
     vocab = padded_vocab_size(run.arch, c.tp, o.vocab_pad_multiple)
-    tensors = act.logits_saved_tensors(run.arch, run.shape(), padded_vocab=vocab,
-                                       fp32_copies=o.cross_entropy_fp32_copies, kernels=o.kernels)
+    tensors = act.logits_saved_tensors(run.arch, run.shape(), padded_vocab=vocab, fp32_copies=loss_fp32_copies(o),
+                                       kernels=o.kernels)
     count = c.chunks if o.schedule == "gpipe" else 1  # 1F1B runs each loss's backward right away
     held = Term(count, Text("formula.microbatches_maybe_one", {"n": count})).times(_per_microbatch(tensors)).worded(
         after=Text("formula.vocab_padded", {"vocab": vocab}))
@@ -235,6 +237,14 @@ def logits_activation_block(run: Run) -> Block:
         heads = 1 + run.arch.mtp_layers
         held = Term(heads, f"(main + {run.arch.mtp_layers} MTP) output heads").times(held)
     return Block.of("activation.logits", ACTIVATION, held, count, SRC_ACTIVATION)
+
+
+def loss_fp32_copies(options: AnalyticOptions) -> float:
+    """fp32 logits-sized buffers at the loss's peak: under context parallelism the framework's own
+    count for each rank's sequence shard, when it sets one (cp_cross_entropy_fp32_copies >= 0)."""
+    if options.context_parallel > 1 and options.cp_cross_entropy_fp32_copies >= 0:
+        return options.cp_cross_entropy_fp32_copies
+    return options.cross_entropy_fp32_copies
 
 
 def recompute_block(run: Run, stage: int) -> Block:
@@ -335,13 +345,16 @@ def state_blocks(run: Run, stage: int, per_param: BytesPerParam) -> list[Block]:
             blocks.append(Block.of(f"model_states.{part}.{group}", MODEL_STATES, _in_mib(state_bytes),
                                    n if group in ("layers", "experts") else 1, SRC_PARAMS))
     shards = zero_shard_degree(c.dp, o.context_parallel, o.zero_shards_over_cp)
-    if zero_shards("parameter", c.zero_stage) and shards > 1:
+    gathered_numel, sharded = 0, zero_shards("parameter", c.zero_stage) and shards > 1
+    if sharded:
         stage_params = Term(sum(count for _group, count, _text, _bytes in groups), Text("formula.stage_params"))
         if fsdp_keeps_stage_unsharded(run):
             blocks += fsdp_unsharded_blocks(run, stage_params)
         else:
-            blocks.append(gathered_block(run, stage, params.total // max(n, 1)))
-    return blocks
+            gathered = gathered_params(run, stage, params.total // max(n, 1))
+            blocks.append(gathered_block(run, gathered))
+            gathered_numel = int(gathered[0].value)
+    return blocks + deepspeed_blocks(run, stage, gathered_numel, sharded)
 
 
 def fsdp_keeps_stage_unsharded(run: Run) -> bool:
@@ -365,10 +378,17 @@ def fsdp_unsharded_blocks(run: Run, stage_params: Term) -> list[Block]:
     return blocks
 
 
-def gathered_block(run: Run, stage: int, per_layer: int) -> Block:
+def gathered_block(run: Run, gathered: tuple[Term, int, str]) -> Block:
     """ZeRO-3/FSDP all-gathers full weights, in the compute dtype, for the layers being computed and
     prefetched (for MoE stages, the stage's mean layer); on the last stage the output head's weight is
-    gathered at the loss (tied or not)."""
+    gathered at the loss (tied or not). `gathered` is gathered_params'."""
+    params, layers, source = gathered
+    gathered = params.phrased("formula.zero3_gathers").times(Term(run.dtype_bytes, f"{run.dtype_bytes} B"))
+    return Block.of("model_states.parameter.gathered", MODEL_STATES, _in_mib(gathered), layers, source)
+
+
+def gathered_params(run: Run, stage: int, per_layer: int) -> tuple[Term, int, str]:
+    """The parameters ZeRO-3/FSDP holds gathered (gathered_block), how many layers, and the source."""
     c, o = run.config, run.options
     head = vocab_shard_parameter_count(run.arch, c.tp, o.vocab_pad_multiple) if stage == c.pp - 1 else 0
     if o.zero3_max_reuse_distance:
@@ -381,9 +401,7 @@ def gathered_block(run: Run, stage: int, per_layer: int) -> Block:
     params = count.times(Term(per_layer, Text("formula.params", {"params": per_layer})))
     if head:
         params = params.plus(Term(head, Text("formula.output_head_params", {"params": head})))
-    gathered = params.phrased("formula.zero3_gathers").times(Term(run.dtype_bytes, f"{run.dtype_bytes} B"))
-    source = SRC_REUSE if o.zero3_max_reuse_distance else SRC_PARAMS
-    return Block.of("model_states.parameter.gathered", MODEL_STATES, _in_mib(gathered), layers, source)
+    return params, layers, SRC_REUSE if o.zero3_max_reuse_distance else SRC_PARAMS
 
 
 def reuse_kept_layers(max_reuse_distance: int, per_layer: int, head: int, layers: int) -> int:
@@ -424,6 +442,8 @@ def estimate_analytic(config: TrainingConfig, arch: Architecture, options: Analy
     """Per-GPU memory of every pipeline stage of `arch` trained with `config`, at each stage's peak
     over one training step."""
     options = options or AnalyticOptions()
+    notices = tuple(config.constraint_notices())
+    config, arch, options = plain_copy(config), plain_copy(arch), plain_copy(options)
     run = resolve_run(config, arch, options)
     per_param = bytes_per_param(config, options)
     stages = []
@@ -442,4 +462,4 @@ def estimate_analytic(config: TrainingConfig, arch: Architecture, options: Analy
         temporaries = optimizer_step_block(run, stage)
         blocks += [temporaries] if temporaries else []
         stages.append(stage_at_peak(run, stage, blocks))
-    return Estimate("analytic", tuple(stages), tuple(config.constraint_notices()))
+    return Estimate("analytic", tuple(stages), notices)

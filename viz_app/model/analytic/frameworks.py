@@ -14,6 +14,11 @@ TORCHTITAN_COMMIT = "pytorch/torchtitan@9dec370ad26b5f8e9a7333a0e36165018262644b
 TRANSFORMERS_VERSION = "huggingface/transformers 5.24.0"
 TORCHTUNE_COMMIT = "pytorch/torchtune@1814feb17a9038e1a8053ce93111bd26774a8db6"
 DEEPSPEED_COMMIT = "deepspeedai/DeepSpeed@edaa7221267243c7be7fb49c5d5f5c4fb97b4641"
+# ms-swift's Ulysses sequence parallelism, the HF Trainer + DeepSpeed runs memviz validates with
+# context parallelism; the loss is the same at both commits (the rows' sequence_parallel.sh).
+MSSWIFT_COMMITS = "modelscope/ms-swift@e3f270866 and @70ec3155d"
+MSSWIFT_NOW = "modelscope/ms-swift@3602360a5"
+TRANSFORMERS_ROWS_VERSION = "huggingface/transformers 4.51.3"  # ms-swift then required transformers<4.52/<4.53
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,23 @@ class Framework:
 # What the presets below leave as the user set it: the strategy (tp, pp, dp, ZeRO stage / FSDP,
 # recompute, cp, schedule) and the overheads.
 _SHARED_OFF = {"fp32_sharded_params": False, "fsdp_unsharded_under_pp": False, "fsdp_reduce_scatter_buffers": False}
+# DeepSpeed's own buffers (deepspeed_buffers.py): off under the other frameworks.
+_DEEPSPEED_OFF = {"zero_reduce_bucket_size": 0, "zero_contiguous_gradients": False, "zero_overlap_comm": False,
+                  "zero3_prefetch_bucket_size": 0, "zero3_param_persistence_threshold": 0}
+_HF_AUTO = (f"{TRANSFORMERS_VERSION} transformers/integrations/deepspeed.py L202-242 (trainer_config_finalize "
+            "fills 'auto' from the hidden size h; ms-swift's zero2.json/zero3.json and the HF examples say 'auto')")
 _FP32_MASTER = Setting("fp32", "mixed precision with fp32 master weights in the optimizer")
+# ms-swift's Ulysses loss: in backward the bf16 log-probs, their gradient and the logits' gradient,
+# 3 x 2 B = 1.5 x 4 B per logit of the rank's sequence shard.
+_ULYSSES_LOSS = (f"{MSSWIFT_COMMITS} swift/trainers/sequence_parallel/ulysses.py L58-69 (loss_scale_sp_func: "
+                 "CrossEntropyLoss(reduction='none') on outputs.logits, no .float()), L517 / L556 (set as the "
+                 "trainer's compute_loss_func); swift/trainers/trainers.py L157-158, L192 (labels popped: the "
+                 f"model returns its bf16 logits and computes no loss); {TRANSFORMERS_ROWS_VERSION} "
+                 "models/qwen2/modeling_qwen2.py L839 (logits = lm_head(...), not upcast); the same at "
+                 f"{MSSWIFT_NOW}: swift/trainers/utils.py L142-158 (per_token_loss_func_sp), "
+                 "swift/trainers/seq2seq_trainer.py L136, L161-163")
+# The loss on each rank's sequence shard is the one the framework computes without context parallelism.
+_CP_SAME_LOSS = {"cp_cross_entropy_fp32_copies": -1}
 
 FRAMEWORK_PRESETS: dict[str, Framework] = {
     "custom": Framework("custom", "Custom (the options as set)", {}),
@@ -65,6 +86,11 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                              "L1141 (the distributed optimizer's group is dp_cp_group)"),
         "master_weights": _FP32_MASTER,
         **{option: Setting(value, "not a Megatron-Core behaviour") for option, value in _SHARED_OFF.items()},
+        **{option: Setting(value, "not a Megatron-Core behaviour") for option, value in _DEEPSPEED_OFF.items()},
+        **{option: Setting(value, f"{MEGATRON_COMMIT} megatron/core/models/gpt/gpt_model.py L839, "
+                                  "common/language_module/language_module.py L161-200 (the same vocab-parallel "
+                                  "cross entropy on each context-parallel rank's tokens)")
+           for option, value in _CP_SAME_LOSS.items()},
     }),
     "torchtitan": Framework("torchtitan", "torchtitan (FSDP2)", {
         "fp32_sharded_params": Setting(True, f"{TORCHTITAN_COMMIT} torchtitan/parallelisms/parallelize_llama.py "
@@ -93,6 +119,9 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
         "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
         "zero_shards_over_cp": Setting(True, f"{TORCHTITAN_COMMIT} torchtitan/parallelisms/parallelize_llama.py "
                                              "L83-89 (FSDP's mesh is dp_shard_cp)"),
+        **{option: Setting(value, "not a torchtitan behaviour") for option, value in _DEEPSPEED_OFF.items()},
+        **{option: Setting(value, f"{TORCHTITAN_COMMIT} train.py L133 (the same loss on each context-parallel "
+                                  "rank's sequence shard)") for option, value in _CP_SAME_LOSS.items()},
     }),
     "deepspeed": Framework("deepspeed", "DeepSpeed ZeRO through the HF Trainer / accelerate", {
         "grad_dtype": Setting("bf16", f"{DEEPSPEED_COMMIT} deepspeed/runtime/engine.py L1485-1496 (gradients "
@@ -118,8 +147,23 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
         "kernels": Setting("eager", f"{TRANSFORMERS_VERSION}: Hugging Face modules"),
         "cross_entropy_fp32_copies": Setting(3, f"{TRANSFORMERS_VERSION} transformers/loss/loss_utils.py L61 "
                                                 "(ForCausalLMLoss: logits.float())"),
+        "cp_cross_entropy_fp32_copies": Setting(1.5, _ULYSSES_LOSS),
         "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
         "master_weights": _FP32_MASTER,
+        "zero_reduce_bucket_size": Setting(-1, f"'auto' = h^2: {_HF_AUTO} L232; DeepSpeed's own default 5e8 "
+                                               f"({DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py L113)"),
+        "zero_contiguous_gradients": Setting(True, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py L102 "
+                                                   "(contiguous_gradients default True)"),
+        "zero_overlap_comm": Setting(False, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py L138, L383-386 "
+                                            "(overlap_comm defaults to on for ZeRO-3 only, where it adds no bucket)"),
+        "zero3_prefetch_bucket_size": Setting(-1, f"'auto' = 0.9 h^2: {_HF_AUTO} L234-238; DeepSpeed's own "
+                                                  f"default 5e7 ({DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py "
+                                                  "L215)"),
+        "zero3_max_live_parameters": Setting(1_000_000_000, f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/config.py "
+                                                            "L238 (stage3_max_live_parameters default 1e9)"),
+        "zero3_param_persistence_threshold": Setting(-1, f"'auto' = 10 h: {_HF_AUTO} L239-242; DeepSpeed's own "
+                                                         f"default 1e5 ({DEEPSPEED_COMMIT} deepspeed/runtime/zero/"
+                                                         "config.py L221)"),
         **{option: Setting(value, "not a DeepSpeed behaviour") for option, value in _SHARED_OFF.items()},
     }),
     "torchtune": Framework("torchtune", "torchtune (single-device / FSDP recipes, dtype bf16)", {
@@ -143,6 +187,9 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                                        "fused=True): PyTorch's foreach implementation on CUDA"),
         "optimizer_sub_group_size": Setting(0, "not a torchtune behaviour"),
         **{option: Setting(value, "not a torchtune behaviour") for option, value in _SHARED_OFF.items()},
+        **{option: Setting(value, "not a torchtune behaviour") for option, value in _DEEPSPEED_OFF.items()},
+        **{option: Setting(value, "no context parallelism in torchtune's recipes") for option, value in
+           _CP_SAME_LOSS.items()},
     }),
 }
 

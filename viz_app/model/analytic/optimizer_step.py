@@ -8,7 +8,8 @@
 - `optimizer_sub_group_size` > 0 (DeepSpeed): before Adam runs, the gradients are flattened and
   cast to fp32: per sub-group under ZeRO-3 (`_prepare_fp32_grad_for_sub_group`), min(sub-group,
   the rank's parameters) x 4 B; per parameter group under ZeRO-1/2 (`step`), the rank's whole
-  partition x 4 B.
+  partition x 4 B. ZeRO-3 also hands the optimizer one sub-group's fp32 partition at a time
+  (`_optimizer_step`), so foreach's sqrt(exp_avg_sq) is one sub-group's too.
 Both are sharded as the optimizer states are.
 """
 
@@ -26,6 +27,8 @@ SRC_FOREACH = (f"{TORCH_VERSION} torch/optim/adam.py L553 (_multi_tensor_adam), 
                "torch._foreach_sqrt(device_exp_avg_sqs), then _foreach_addcdiv_)")
 SRC_SUB_GROUP = (f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage3.py L2398-2408 (_prepare_fp32_grad_for_sub_group: "
                  "flatten(...).to(fp32) per sub-group)")
+SRC_SUB_GROUP_STEP = (f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage3.py L1185-1209 (_optimizer_step: the "
+                      "optimizer's params = [the sub-group's fp32 partition], one sub-group per step() call)")
 SRC_PARTITION = (f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage_1_and_2.py L2350-2383 (step: the flat gradient "
                  "partition .to(fp32) for each parameter group, freed after its Adam step)")
 FOREACH_OPTIMIZERS = ("adam", "adamw")
@@ -39,18 +42,17 @@ def optimizer_step_term(config: TrainingConfig, options: AnalyticOptions, stage_
     params = zero_sharded(Term(stage_params, f"{stage_params:,.0f} params"), "optimizer", config.zero_stage,
                           Term(shards, f"ZeRO-{config.zero_stage} shards {shards}"))
     total, sources = Term(0.0, ""), []
+    sub_groups = bool(options.optimizer_sub_group_size) and config.zero_stage == 3
+    group = (Term(min(options.optimizer_sub_group_size, params.value),
+                  f"min(sub_group_size {options.optimizer_sub_group_size:,}, {params.value:,.0f})")
+             if sub_groups else params.worded("the partition (", ")"))
     if options.optimizer_implementation == "foreach" and options.optimizer in FOREACH_OPTIMIZERS:
         one_moment = moment_bytes(options) / 2
-        total = params.times(Term(one_moment, f"{one_moment:g} B (foreach sqrt(exp_avg_sq))"))
-        sources.append(SRC_FOREACH)
+        stepped = group if sub_groups else params  # what one foreach step() sees
+        total = stepped.times(Term(one_moment, f"{one_moment:g} B (foreach sqrt(exp_avg_sq))"))
+        sources += [SRC_FOREACH] + ([SRC_SUB_GROUP_STEP] if sub_groups else [])
     if options.optimizer_sub_group_size and config.zero_stage:
-        if config.zero_stage == 3:
-            group = Term(min(options.optimizer_sub_group_size, params.value),
-                         f"min(sub_group_size {options.optimizer_sub_group_size:,}, {params.value:,.0f})")
-            sources.append(SRC_SUB_GROUP)
-        else:
-            group = params.worded("the partition (", ")")
-            sources.append(SRC_PARTITION)
+        sources.append(SRC_SUB_GROUP if sub_groups else SRC_PARTITION)
         copy = group.times(Term(FP32_BYTES, "4 B fp32 gradient copy"))
         total = copy if not total.value else total.plus(copy)
     return total, "; ".join(sources)

@@ -145,6 +145,12 @@ class AnalyticOptions(param.Parameterized):
             "cross_entropy(logits.float()) (in backward: saved log-probs, their gradient and the input "
             "gradient); 0 for fused linear + loss kernels that never form the logits (Liger, chunked).",
     )
+    cp_cross_entropy_fp32_copies = param.Number(
+        -1, bounds=bounds("cp_cross_entropy_fp32_copies"),
+        doc="The same, for the loss of each rank's sequence shard when context_parallel > 1, where a framework "
+            "computes it differently (-1: as cross_entropy_fp32_copies). 1.5 for ms-swift's Ulysses loss: "
+            "cross_entropy on the bf16 logits, no upcast (3 bf16 buffers).",
+    )
     zero3_prefetch_layers = param.Integer(
         2, bounds=bounds("zero3_prefetch_layers"),
         doc="Layers whose parameters ZeRO-3/FSDP holds gathered at once (current + prefetch).",
@@ -154,6 +160,33 @@ class AnalyticOptions(param.Parameterized):
         doc="DeepSpeed ZeRO-3 stage3_max_reuse_distance (parameters): gathered weights used again within it stay "
             "gathered, so the last layers stay gathered from their forward to their backward; 0: use "
             "zero3_prefetch_layers.",
+    )
+    zero_reduce_bucket_size = param.Integer(
+        0, bounds=bounds("zero_reduce_bucket_size"),
+        doc="DeepSpeed reduce_bucket_size (elements): the flat bucket gradients are copied into and reduced from; "
+            "-1: 'auto', h^2 as the HF Trainer fills it; 0: no DeepSpeed bucket.",
+    )
+    zero_contiguous_gradients = param.Boolean(
+        False, doc="DeepSpeed contiguous_gradients: gradients are copied into the reduce bucket (a buffer of "
+                   "reduce_bucket_size elements) and their partitions into one contiguous buffer.",
+    )
+    zero_overlap_comm = param.Boolean(
+        False, doc="DeepSpeed overlap_comm under ZeRO-1/2: two reduce buckets, so one is reduced while the other "
+                   "fills (DeepSpeed's default is on for ZeRO-3 only, where it adds no bucket).",
+    )
+    zero3_prefetch_bucket_size = param.Integer(
+        0, bounds=bounds("zero3_prefetch_bucket_size"),
+        doc="DeepSpeed stage3_prefetch_bucket_size (elements): parameters gathered ahead of the module being "
+            "computed; -1: 'auto', 0.9 h^2 as the HF Trainer fills it; 0: none.",
+    )
+    zero3_max_live_parameters = param.Integer(
+        1_000_000_000, bounds=bounds("zero3_max_live_parameters"),
+        doc="DeepSpeed stage3_max_live_parameters (elements): no prefetch beyond this many gathered parameters.",
+    )
+    zero3_param_persistence_threshold = param.Integer(
+        0, bounds=bounds("zero3_param_persistence_threshold"),
+        doc="DeepSpeed stage3_param_persistence_threshold (elements): smaller parameters (norms, biases) stay "
+            "gathered the whole step; -1: 'auto', 10 h as the HF Trainer fills it; 0: none.",
     )
     cuda_context_mib = param.Number(
         500.0, bounds=bounds("cuda_context_mib"),

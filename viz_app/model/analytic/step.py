@@ -14,8 +14,10 @@ much of each block is alive in each phase of one step, under the pipeline schedu
 
 Gradients live in a buffer allocated before the step (`gradient_allocation="buffer"`, Megatron's
 grad buffer) or are allocated by autograd as backward reaches each layer and freed by
-`zero_grad(set_to_none=True)` (`"autograd"`, plain PyTorch). ZeRO-3's gathered parameters are
-freed after backward. The stage's peak is the maximum over phases; `estimate.py` reports the
+`zero_grad(set_to_none=True)` (`"autograd"`, plain PyTorch). ZeRO-3's gathered and prefetched
+parameters are freed after backward. DeepSpeed's reduce bucket lives all step under ZeRO-3
+(allocated with the optimizer) and only in backward under ZeRO-1/2; the gradients waiting for
+their reduction only in backward. The stage's peak is the maximum over phases; `estimate.py` reports the
 blocks alive at that phase. Blocks are MiB; a phase maps block key to MiB alive.
 """
 
@@ -36,9 +38,15 @@ WORKING = "activation.backward_gradients"
 # MoE layers, their MoE MLPs' (a block of its own); freed layer by layer in backward.
 LAYER_KEYS = ("activation.layers", "activation.experts")
 REDUCE_SCATTER = "model_states.reduce_scatter"
+# DeepSpeed ZeRO's buffers (deepspeed_buffers.py).
+REDUCE_BUCKET = "model_states.reduce_bucket"
+UNREDUCED = "model_states.unreduced_gradients"
+PREFETCH = "model_states.parameter.prefetch"
 # Blocks alive only while a layer's backward runs.
-BACKWARD_ONLY = ("activation.recompute", WORKING, REDUCE_SCATTER)
+BACKWARD_ONLY = ("activation.recompute", WORKING, REDUCE_SCATTER, UNREDUCED)
 GATHERED = "model_states.parameter.gathered"
+# Gathered for the forward and backward passes, released when backward ends (before the optimizer step).
+GATHERED_KEYS = (GATHERED, PREFETCH)
 OPTIMIZER_STEP = "model_states.optimizer_step"
 
 
@@ -53,6 +61,7 @@ class StepInputs:
     last_stage: bool
     schedule: str
     autograd_gradients: bool
+    bucket_in_backward_only: bool = False  # ZeRO-1/2's reduce bucket; ZeRO-3 keeps its bucket all step
 
     @property
     def passes(self) -> int:
@@ -75,7 +84,7 @@ def step_inputs(run, stage: int) -> StepInputs:
     c, o = run.config, run.options
     return StepInputs(run.layers[stage], tuple(run.pass_layers(stage)), run.chunk_layers[stage][-1],
                       c.chunks * o.virtual_stages, stage == c.pp - 1, o.schedule,
-                      o.gradient_allocation == "autograd")
+                      o.gradient_allocation == "autograd", c.zero_stage < 3)
 
 
 def _by_prefix(blocks: list[Block], prefix: str) -> dict[str, float]:
@@ -95,8 +104,9 @@ def step_timeline(inputs: StepInputs, blocks: list[Block]) -> list[Phase]:
     gradients = _by_prefix(blocks, "model_states.gradient")
     head_gradients = {k: v for k, v in gradients.items() if k.endswith(".head")}
     layer_gradients = {k: v for k, v in gradients.items() if k.endswith(".layers")}
+    backward_only = BACKWARD_ONLY + ((REDUCE_BUCKET,) if p.bucket_in_backward_only else ())
     fixed = {b.key: b.mib for b in blocks if b.category == "model_states" and b.key not in gradients
-             and b.key not in (OPTIMIZER_STEP, REDUCE_SCATTER)}
+             and b.key not in (OPTIMIZER_STEP, *backward_only)}
 
     def alive_gradients(layers_done: float, started: bool, complete: bool) -> dict[str, float]:
         if not p.autograd_gradients or complete:
@@ -118,10 +128,9 @@ def step_timeline(inputs: StepInputs, blocks: list[Block]) -> list[Phase]:
             alive["activation.embedding"] = 0.0 if optimizer else embedding_mib
         if "activation.logits" in size:
             alive["activation.logits"] = logits * logits_mib
-        alive.update({key: size[key] if backward else 0.0 for key in BACKWARD_ONLY if key in size})
+        alive.update({key: size[key] if backward else 0.0 for key in backward_only if key in size})
         alive.update(fixed)
-        if GATHERED in size and optimizer:
-            alive[GATHERED] = 0.0
+        alive.update({key: 0.0 for key in GATHERED_KEYS if key in size and optimizer})
         alive.update(grads)
         if OPTIMIZER_STEP in size:
             alive[OPTIMIZER_STEP] = size[OPTIMIZER_STEP] if optimizer else 0.0
