@@ -19,12 +19,15 @@ from ..sharding import MODEL_STATE_PARTS, zero_shard_degree
 from ..terms import Term
 from . import activations as act
 from .architecture import Architecture
+from .deepspeed_buffers import PERSISTENT, deepspeed_blocks
 from .estimate import (
     MIB,
     Run,
     backward_gradients_block,
     fsdp_unsharded_blocks,
     gathered_block,
+    gathered_params,
+    loss_fp32_copies,
 )
 from .expert_parallel import expert_data_parallel_degree
 from .optimizer_step import optimizer_step_term
@@ -41,6 +44,7 @@ from .parameters import (
 )
 from .schedule import first_chunk_microbatches, pass_chunks
 from .states import bytes_per_param, gradient_bytes
+from .step import PREFETCH, REDUCE_BUCKET, UNREDUCED
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,8 @@ def _lookup_rows(function, columns: list[np.ndarray]) -> np.ndarray:
 
 
 CACHED = ("layer_mib", "micro_batch_mib", "passes", "parameters", "bytes_per_param",
-          "gathered_mib", "unsharded_mib", "optimizer_step_mib", "comm_buffers_mib", "reduce_scatter_bytes_per_param")
+          "gathered_mib", "deepspeed_mib", "unsharded_mib", "optimizer_step_mib", "comm_buffers_mib",
+          "reduce_scatter_bytes_per_param")
 
 
 class ReadOnce:
@@ -173,7 +178,7 @@ class Factors:
         x, o = run.shape(), run.options
         embedding = act.embedding_saved_tensors(arch, x, dropout=arch.hidden_dropout > 0, kernels=o.kernels)
         logits = act.logits_saved_tensors(arch, x, padded_vocab=padded_vocab_size(arch, tp, o.vocab_pad_multiple),
-                                          fp32_copies=o.cross_entropy_fp32_copies, kernels=o.kernels)
+                                          fp32_copies=loss_fp32_copies(o), kernels=o.kernels)
         working = backward_gradients_block(self.run(tp=tp, micro_batch_size=1, context_parallel=cp)).mib
         zeros = np.zeros(len(sizes))
         return np.concatenate([sum(t.nbytes for t in embedding) / MIB + zeros,
@@ -219,9 +224,19 @@ class Factors:
                                                context_parallel=b["cp"])
         return zero_shard_degree(b["dp"], b["cp"], self.options.zero_shards_over_cp)
 
-    def gathered_mib(self, tp: int, pp: int, stage: int, layers: int, per_layer: int) -> float:
-        """ZeRO-3's gathered weights (estimate.gathered_block)."""
-        return gathered_block(self.run({stage: layers}, tp=tp, pp=pp), stage, per_layer).mib
+    def gathered_mib(self, tp: int, pp: int, stage: int, layers: int, per_layer: int) -> tuple[float, int]:
+        """ZeRO-3's gathered weights (estimate.gathered_block) and how many parameters they are."""
+        run = self.run({stage: layers}, tp=tp, pp=pp)
+        gathered = gathered_params(run, stage, per_layer)
+        return gathered_block(run, gathered).mib, int(gathered[0].value)
+
+    def deepspeed_mib(self, zero: int, tp: int, pp: int, stage: int, layers: int, gathered_numel: int,
+                      sharded: int) -> tuple[float, ...]:
+        """DeepSpeed ZeRO's buffers (deepspeed_buffers.py): reduce bucket, unreduced gradients, ZeRO-3's
+        prefetched and persistent parameters (0 where the options ask for none)."""
+        run = self.run({stage: layers}, zero_stage=zero, tp=tp, pp=pp)
+        found = {b.key: b.mib for b in deepspeed_blocks(run, stage, gathered_numel, bool(sharded))}
+        return tuple(found.get(key, 0.0) for key in (REDUCE_BUCKET, UNREDUCED, PREFETCH, PERSISTENT))
 
     def unsharded_mib(self, params: int, several: int) -> tuple[float, float]:
         """FSDP2 under PP: the stage's unsharded parameters and accumulated gradients (estimate.py)."""

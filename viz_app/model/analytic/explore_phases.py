@@ -111,12 +111,22 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: StageMakeup, pp: i
             unsharded = lookup(f.unsharded_mib, params, several)
             out["fixed"][:, z] += np.where(gathering, unsharded[:, 0], 0.0)
             out["grads"][:, z] += np.where(gathering, unsharded[:, 1], 0.0)
-        elif zero_shards("parameter", z):
+        gathered_numel = np.zeros(len(b["tp"]), np.int64)
+        if zero_shards("parameter", z) and not (o.fsdp_unsharded_under_pp and pp > 1):
             gathered = lookup(lambda tp, per: f.gathered_mib(tp, pp, m.stage, m.layers, per), b["tp"], per_layer)
             out["gathered"][:, z] = np.where(gathering, gathered[:, 0], 0.0)
             out["fixed"][:, z] += out["gathered"][:, z]
+            gathered_numel = np.where(gathering, gathered[:, 1], 0).astype(np.int64)
+        bucket, unreduced, prefetch, persistent = lookup(
+            lambda tp, numel, sharded, z=z: f.deepspeed_mib(z, tp, pp, m.stage, m.layers, numel, sharded),
+            b["tp"], gathered_numel, gathering.astype(np.int64)).T
+        # step.py: ZeRO-1/2's bucket lives in backward only, ZeRO-3's all step; the prefetch goes with
+        # the gathered parameters before the optimizer step
+        out["backward_only"][:, z] += unreduced + (bucket if z < 3 else 0.0)
+        out["fixed"][:, z] += (bucket if z == 3 else 0.0) + prefetch + persistent
+        out["gathered"][:, z] += prefetch
         if f.reduce_scatter and zero_shards("parameter", z):
-            out["backward_only"][:, z] = largest_layer * f.reduce_scatter_bytes_per_param() / MIB
+            out["backward_only"][:, z] += largest_layer * f.reduce_scatter_bytes_per_param() / MIB
         if f.optimizer_temporaries:
             step = lookup(lambda *k, z=z: f.optimizer_step_mib(z, *k), f.shards(b, False), params)
             out["optimizer_step"][:, z] = step[:, 0]
