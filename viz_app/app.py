@@ -52,6 +52,10 @@ def configure_process() -> None:
         return
     private_panel.check()
     private_bokeh.check()
+    private_panel.read_long_numbers_in_links()
+    if sys.platform != "emscripten":  # the served app's websocket (the static site has none)
+        private_panel.write_until_the_tab_closes()
+        private_bokeh.end_lost_connections_quietly()
     hv.extension("bokeh", logo=False)
     plots.draw_without_webgl()
     # Panel, HoloViews, Bokeh and pandas leave ~250k long-lived objects; a full collection walks
@@ -68,11 +72,7 @@ def _status_html(live: bool) -> str:
 
 def connect_location(session: Session, view: View, pins: Pins | None = None) -> None:
     """Restore a shared link's state once the page is up, then keep the link current."""
-    try:
-        location = pn.state.location
-    except ValueError:  # Panel parses the query itself, and int() refuses a value of 4300+ digits
-        session.message = Message("error", "msg.url_unreadable")
-        return
+    location = pn.state.location
     if location is None:
         return
 
