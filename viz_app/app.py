@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from pathlib import Path
 
 import holoviews as hv
 import panel as pn
@@ -28,15 +29,8 @@ from .ui.widgets import label
 from .view import View
 
 LANGUAGE_OPTIONS = {"EN": "en", "中文": "zh"}
-# Panel's Location pushes a history entry for every change of the link, and nothing restores a state
-# when Back or Forward returns to one: the page would show one state under another's URL. The link is
-# kept current in place instead, so Back leaves the app as the user expects of a tool, not a site.
-REPLACE_HISTORY_JS = """
-if (!window.memvizReplacesHistory) {
-  window.memvizReplacesHistory = true
-  history.pushState = function (state, title, url) { history.replaceState(state, title, url) }
-}
-"""
+# Every change keeps the link current without a history entry (the script says why).
+REPLACE_HISTORY_JS = (Path(__file__).resolve().parent / "assets" / "replace_history.js").read_text(encoding="utf-8")
 _configured = False
 
 
