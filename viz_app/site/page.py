@@ -127,6 +127,10 @@ def rewrite_page(html: str, site: Site, bokeh_wheel: Path, panel_wheel: Path, so
     html = re.sub(r'\s*<link rel="stylesheet" href="https://fonts\.googleapis\.com/[^"]*">', "", html)
     html = re.sub(r'<link rel="apple-touch-icon"[^>]*>', "", html)
     html = re.sub(r'<link rel="icon" href="\./favicon\.ico"[^>]*>', "", html)
+    # ES-module shims serve Panel's ReactiveESM components (none here); they compile each module from
+    # a blob: URL, which the site's CSP would otherwise have to allow as a script source (netlify.toml).
+    html = _one(r'<script type="esms-options">[^<]*</script>\n?', html, "", "ES-module shim options")
+    html = _one(r'<script[^>]*src="[^"]*/es-module-shims[^"]*"[^>]*></script>\n?', html, "", "ES-module shim")
     wanted = {url.split("?")[0] for url in re.findall(rf"{re.escape(PANEL_CDN + PANEL_DIST)}([^\"'\s)&\\]+)", html)}
     html = html.replace(PANEL_CDN, "./static/panel/")
     head_extra = head_extra.replace("__WORKER__", worker_rel).replace("__REPLACE_HISTORY__", REPLACE_HISTORY_JS)
