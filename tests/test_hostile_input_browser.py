@@ -181,13 +181,13 @@ def test_a_5000_digit_link_value_is_named_and_not_applied(browser, app_url, cli_
 
 
 def test_zz_tabs_closed_during_an_update_leave_no_traceback(browser, served):  # noqa: F811
-    """Last in the module: the server's log of every page here, three of them closed mid-update.
+    """Last in the module: the server's log of every page here, two of them closed mid-update.
 
     A tab closing while Panel wrote an update's frames logged WebSocketClosedError tracebacks
     (viz_app/ui/private_panel.py `write_until_the_tab_closes`).
     """
     url, log = served
-    for tp, wait_s in (("4", 0), ("8", 0.02), ("2", 0.1)):
+    for tp, wait_s in (("4", 0), ("2", 0.05)):
         page = open_app(browser, url)
         page.locator(".memviz-tp select").select_option(tp)
         time.sleep(wait_s)
