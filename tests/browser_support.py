@@ -64,10 +64,14 @@ def wait_for_http(url: str, timeout_s: float = 60.0, process: subprocess.Popen |
     pytest.fail(f"{url} did not answer within {timeout_s:.0f} s")
 
 
-def server_process(command: list[str], url: str, cwd: Path = ROOT,
-                   timeout_s: float = 90.0) -> contextlib.AbstractContextManager[subprocess.Popen]:
-    """Run a server command, wait until `url` answers, stop it on exit."""
-    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def server_process(command: list[str], url: str, cwd: Path = ROOT, timeout_s: float = 90.0,
+                   log: Path | None = None) -> contextlib.AbstractContextManager[subprocess.Popen]:
+    """Run a server command, wait until `url` answers, stop it on exit; its output goes to `log`, if given."""
+    if log is None:
+        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    else:
+        with log.open("wb") as sink:  # the child keeps its own descriptor
+            process = subprocess.Popen(command, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
     return running_server(process, url, timeout_s)
 
 

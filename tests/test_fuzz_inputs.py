@@ -30,8 +30,11 @@ from viz_app.view import View
 
 from .conftest import DATA, ROOT
 
-# Documents per test: 10,000 in all.
+# Documents per test: 10,000 in all. Each hypothesis example carries a batch of BATCH documents:
+# hypothesis's own work per example (choosing, recording and mutating examples) cost more than
+# the loaders. (A failing batch shrinks its other documents to the simplest.)
 EXAMPLES = {"profile": 2500, "model_config": 2500, "bytes": 4000, "link": 1000}
+BATCH = 10
 TRIED = dict.fromkeys(EXAMPLES, 0)
 ESTIMATED: set[str] = set()  # inputs already estimated
 SEEDS = {
@@ -39,7 +42,7 @@ SEEDS = {
     "model_config": [*(ROOT / f"presets/analytic/{name}.json" for name in ("llama-3-8b", "gpt2", "pythia-160m")),
                      *sorted((DATA / "galvatron-meta-configs").glob("*.json"))],
 }
-DOCUMENTS = {kind: [json.loads(path.read_text()) for path in paths] for kind, paths in SEEDS.items()}
+SEED_TEXTS = {kind: [json.dumps(json.loads(path.read_text())) for path in paths] for kind, paths in SEEDS.items()}
 
 HOSTILE_NUMBERS = st.one_of(
     st.integers(-(2**70), 2**70),
@@ -65,19 +68,27 @@ def _paths(node, prefix=()) -> list[tuple]:
     return paths
 
 
+# Strategies made once: one made inside a draw costs hypothesis more than the draw itself.
+SEED_INDEXES = {kind: st.integers(0, len(texts) - 1) for kind, texts in SEED_TEXTS.items()}
+INDEX = st.integers(0, 2**16)  # taken modulo a length known only while drawing (key paths, text)
+CHANGES = st.integers(1, 3)
+ACTIONS = st.sampled_from(["value", "value", "key", "delete"])
+DAMAGE = st.sampled_from([None] * 18 + ["cut", "wrap"])  # now and then a cut or a deep wrapping
+
+
 @st.composite
 def mutated(draw, kind: str) -> bytes:
     """A seed document of `kind` with 1-3 hostile changes, serialised (NaN and Infinity as JSON's extensions)."""
-    document = json.loads(json.dumps(draw(st.sampled_from(DOCUMENTS[kind]))))
-    for _ in range(draw(st.integers(1, 3))):
+    document = json.loads(SEED_TEXTS[kind][draw(SEED_INDEXES[kind])])
+    for _ in range(draw(CHANGES)):
         paths = _paths(document)
         if not paths:
             break
-        *parents, last = draw(st.sampled_from(paths))
+        *parents, last = paths[draw(INDEX) % len(paths)]
         owner = document
         for key in parents:
             owner = owner[key]
-        action = draw(st.sampled_from(["value", "value", "key", "delete"]))
+        action = draw(ACTIONS)
         if action == "value":
             owner[last] = draw(HOSTILE_VALUES)
         elif isinstance(owner, dict) and action == "key":
@@ -85,9 +96,16 @@ def mutated(draw, kind: str) -> bytes:
         elif isinstance(owner, dict):
             del owner[last]
     text = json.dumps(document)
-    if draw(st.integers(0, 9)) == 0:  # now and then a cut or a deep wrapping
-        text = draw(st.sampled_from([text[: draw(st.integers(0, len(text)))], "[" * 5000 + text + "]" * 5000]))
+    damage = draw(DAMAGE)
+    if damage == "cut":
+        text = text[: draw(INDEX) % (len(text) + 1)]
+    elif damage == "wrap":
+        text = "[" * 5000 + text + "]" * 5000
     return text.encode()
+
+
+def batches(documents: st.SearchStrategy) -> st.SearchStrategy:
+    return st.lists(documents, min_size=BATCH, max_size=BATCH)
 
 
 def _estimate_sizes_are_real(estimate: Estimate) -> None:
@@ -120,31 +138,35 @@ def _load_and_estimate(data: bytes) -> None:
 
 
 def _fuzz_settings(kind: str):
-    return settings(max_examples=EXAMPLES[kind], deadline=None, database=None,
+    return settings(max_examples=EXAMPLES[kind] // BATCH, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 @_fuzz_settings("profile")
-@given(mutated("profile"))
-def test_malformed_profiles(data):
-    TRIED["profile"] += 1
-    _load_and_estimate(data)
+@given(batches(mutated("profile")))
+def test_malformed_profiles(batch):
+    for data in batch:
+        TRIED["profile"] += 1
+        _load_and_estimate(data)
 
 
 @_fuzz_settings("model_config")
-@given(mutated("model_config"))
-def test_malformed_model_configs(data):
-    TRIED["model_config"] += 1
-    _load_and_estimate(data)
+@given(batches(mutated("model_config")))
+def test_malformed_model_configs(batch):
+    for data in batch:
+        TRIED["model_config"] += 1
+        _load_and_estimate(data)
 
 
 @_fuzz_settings("bytes")
-@given(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(str.encode),
-                 st.integers(60, 20_000).map(lambda depth: ("[" * depth + "]" * depth).encode()),
-                 st.integers(60, 20_000).map(lambda depth: ('{"a":' * depth + "1" + "}" * depth).encode())))
-def test_arbitrary_bytes(data):
-    TRIED["bytes"] += 1
-    _load_and_estimate(data)
+@given(batches(st.one_of(
+    st.binary(max_size=200), st.text(max_size=200).map(str.encode),
+    st.integers(60, 20_000).map(lambda depth: ("[" * depth + "]" * depth).encode()),
+    st.integers(60, 20_000).map(lambda depth: ('{"a":' * depth + "1" + "}" * depth).encode()))))
+def test_arbitrary_bytes(batch):
+    for data in batch:
+        TRIED["bytes"] += 1
+        _load_and_estimate(data)
 
 
 LINK_KEYS = sorted({*SESSION_KEYS, *CONFIG_KEYS, *OPTION_KEYS, *VIEW_KEYS})
@@ -158,12 +180,14 @@ def linked():
 
 
 @_fuzz_settings("link")
-@given(st.dictionaries(st.sampled_from(LINK_KEYS), LINK_VALUES, max_size=6))
-def test_links(linked, query):
-    TRIED["link"] += 1
+@given(batches(st.dictionaries(st.sampled_from(LINK_KEYS), LINK_VALUES, max_size=6)))
+def test_links(linked, batch):
+    """Links opened one after another in one session, as a user following several shared links."""
     session, view = linked
-    restore(session, view, query)  # raises nothing: each refused value is reported
-    _estimate_sizes_are_real(session.estimate)
+    for query in batch:
+        TRIED["link"] += 1
+        restore(session, view, query)  # raises nothing: each refused value is reported
+        _estimate_sizes_are_real(session.estimate)
 
 
 def test_zz_count(capsys):

@@ -1,13 +1,15 @@
 """Hostile and broken input in the served app (Chromium): a message, the previous state kept, the session alive.
 
-Issue 16's cases: absurd values in a valid file, an empty file, a file larger than one websocket
-message, links with values out of range, and the PP-80 link. Expected texts come from the model
+Issue 16's cases: absurd values in a valid file, a 20000-deep file, an empty file, a file larger
+than one websocket message, links with values out of range or of 5000 digits, the PP-80 link, and
+tabs closed during an update (no traceback in the server's log). Expected texts come from the model
 layer and the catalogs, expected totals from the CLI.
 """
 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -16,12 +18,15 @@ from viz_app.model.errors import MemvizError
 from viz_app.model.galvatron.presets import DEFAULT_PRESET
 from viz_app.model.json_input import MAX_PROFILE_BYTES
 from viz_app.model.uploads import read_upload
+from viz_app.serve import serve_command
+from viz_app.session import Session
 from viz_app.url_state import parse_query, restore
+from viz_app.view import View
 
+from .browser_support import free_port, server_process
 from .conftest import ROOT
 from .test_app_browser import (  # noqa: F401  (fixtures)
     UPLOAD,
-    app_url,
     browser,
     open_app,
     requests_elsewhere,
@@ -31,6 +36,21 @@ from .test_app_browser import (  # noqa: F401  (fixtures)
 )
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """(url, log): one `memviz serve` for the module, its output in a file."""
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    port = free_port()
+    url = f"http://localhost:{port}/"
+    with server_process(serve_command(port), f"{url}static/js/bokeh.min.js", log=log):
+        yield url, log
+
+
+@pytest.fixture(scope="module")
+def app_url(served):
+    return served[0]
 
 
 @pytest.fixture
@@ -98,6 +118,14 @@ def test_an_empty_file_gets_a_message(page, cli_json, tmp_path):
     still_responds(page, cli_json)
 
 
+def test_a_20000_deep_file_gets_a_message(page, cli_json, tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 20000 + "]" * 20000)
+    upload(page, deep)
+    wait_message(page, "error", error_for(deep))
+    still_responds(page, cli_json)
+
+
 def test_a_20_mib_upload_is_refused_in_the_browser_and_the_session_lives(page, cli_json, tmp_path):
     big = tmp_path / "big.json"
     big.write_bytes(b" " * (20 * 2**20))
@@ -123,9 +151,6 @@ def test_the_pp_80_link_goes_live_with_the_clis_total(browser, app_url, cli_json
 def test_out_of_range_link_values_are_named_and_not_applied(browser, app_url, cli_json):  # noqa: F811
     search = "?tp=-1&stage=999&layers=30000&pp=30000&gpus=240000&seq=" + "x" * 50_000
     page = open_app(browser, app_url + search)
-    from viz_app.session import Session
-    from viz_app.view import View
-
     refused = restore(Session(), View(), parse_query(search))
     wait_message(page, "error", t("msg.url_ignored", "en", keys=refused))
     box = page.locator(".memviz-message").first.bounding_box()
@@ -142,3 +167,33 @@ def test_changes_add_no_history_entries(page, cli_json):
     still_responds(page, cli_json, "2")
     wait_until(lambda: page.evaluate("location.search"), lambda s: "tp=2" in s, "the link to follow the change")
     assert page.evaluate("history.length") == length
+
+
+def test_a_5000_digit_link_value_is_named_and_not_applied(browser, app_url, cli_json):  # noqa: F811
+    """Beyond Python's 4300-digit int conversion: Panel's own parsing of the link raised before."""
+    search = "?tp=" + "9" * 5000
+    page = open_app(browser, app_url + search)
+    page.memviz_closed = []
+    wait_message(page, "error", t("msg.url_ignored", "en", keys=restore(Session(), View(), parse_query(search))))
+    assert total_mib(page) == pytest.approx(cli_json("--preset", DEFAULT_PRESET)["peak_total_mib"], rel=1e-9)
+    still_responds(page, cli_json, "4")
+    page.close()
+
+
+def test_zz_tabs_closed_during_an_update_leave_no_traceback(browser, served):  # noqa: F811
+    """Last in the module: the server's log of every page here, two of them closed mid-update.
+
+    A tab closing while Panel wrote an update's frames logged WebSocketClosedError tracebacks
+    (viz_app/ui/private_panel.py `write_until_the_tab_closes`).
+    """
+    url, log = served
+    for tp, wait_s in (("4", 0), ("2", 0.05)):
+        page = open_app(browser, url)
+        page.locator(".memviz-tp select").select_option(tp)
+        time.sleep(wait_s)
+        page.close()
+    text = log.read_text(errors="replace")
+    wait_until(lambda: log.read_text(errors="replace").count("WebSocket connection closed"),
+               lambda closed: closed >= text.count("WebSocket connection opened"), "every session to close")
+    text = log.read_text(errors="replace")
+    assert "Traceback" not in text and "exception was never retrieved" not in text, text[-3000:]

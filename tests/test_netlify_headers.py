@@ -21,6 +21,7 @@ def test_every_path_gets_the_security_headers(path):
     assert csp["default-src"] == ["'self'"] and csp["frame-ancestors"] == ["'none'"]
     assert csp["connect-src"] == ["'self'"] and csp["object-src"] == ["'none'"]
     assert "'wasm-unsafe-eval'" in csp["script-src"]
+    assert "blob:" not in csp["script-src"]  # the page loads no script made from a blob (site/page.py)
     # Nothing from another host: every source is a keyword or a local scheme.
     for name, sources in csp.items():
         assert all(s.startswith("'") or s in ("data:", "blob:") for s in sources), (name, sources)

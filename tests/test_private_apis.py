@@ -7,6 +7,7 @@ internals in the marked section of viz_app/browser/templates/snapshot.js.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import re
@@ -169,6 +170,59 @@ def test_the_treemap_hook_finds_the_source_holoviews_drew():
     assert found[0] is figure.renderers[0].data_source
 
 
+def test_an_update_to_a_tab_that_closed_between_frames_stops_without_raising(monkeypatch):
+    import panel.io.document as document
+    from bokeh.protocol import Protocol
+
+    monkeypatch.setattr(document, "dispatch_tornado", document.dispatch_tornado)  # restored afterwards
+    private_panel.write_until_the_tab_closes()
+
+    class TornadoConnection:  # what a tornado WebSocketHandler writes through
+        closing, written = False, []
+
+        def is_closing(self) -> bool:
+            return self.closing
+
+        def write_message(self, frame, binary=False):
+            self.written.append(frame)
+            self.closing = True  # the tab closed during the first frame
+            return "future of the first frame"
+
+    socket = TornadoConnection()
+    message = Protocol().create("ACK")
+    sent = document.dispatch_tornado(types.SimpleNamespace(_socket=types.SimpleNamespace(ws_connection=socket)),
+                                     msg=message)
+    assert sent == ["future of the first frame"]  # Panel awaits it (and logs one line if it failed)
+    assert socket.written == [message.header_json]
+
+
+def test_a_link_value_beyond_pythons_int_digits_reaches_the_app_as_text(monkeypatch):
+    import panel.io.location as location
+
+    monkeypatch.setattr(location, "parse_query", location.parse_query)  # restored afterwards
+    private_panel.read_long_numbers_in_links()
+    long = "9" * (sys.get_int_max_str_digits() + 1)
+    assert location.Location(search=f"?a=1&tp={long}&b=x").query_params == {"a": 1, "tp": long, "b": "x"}
+
+
+def test_a_connection_bokehs_keep_alive_let_go_closes_without_raising(monkeypatch):
+    from bokeh.server.views.ws import WSHandler
+
+    for name in ("on_close", "on_message"):
+        monkeypatch.setattr(WSHandler, name, getattr(WSHandler, name))  # restored afterwards
+    private_bokeh.end_lost_connections_quietly()
+    lost = types.SimpleNamespace(connection=types.SimpleNamespace(_session=None), close_code=None, close_reason=None)
+    WSHandler.on_close(lost)  # Bokeh's own asserted that the connection still had its session
+    asyncio.run(WSHandler.on_message(lost, "a patch sent as the tab closed"))  # dropped, not handled
+    closed = []
+    session = types.SimpleNamespace(notify_connection_lost=lambda: closed.append("session told"))
+    live = types.SimpleNamespace(connection=types.SimpleNamespace(_session=session, session=session),
+                                 close_code=1001, close_reason=None,
+                                 application=types.SimpleNamespace(client_lost=lambda _: closed.append("client lost")))
+    WSHandler.on_close(live)
+    assert closed == ["session told", "client lost"]
+
+
 # --- (b) each wrapper fails loudly when an upgrade drops what it uses
 
 
@@ -204,6 +258,25 @@ def test_prerendering_fails_loudly_when_panel_convert_stops_running_onload_there
     monkeypatch.setattr(convert, "script_to_html", lambda *args, **kwargs: None)
     with pytest.raises(PrivateAPIMissing, match=_loudly("panel", "call of state._on_load")):
         private_panel.prerender_without_onload()
+
+
+@pytest.mark.parametrize(("module", "name", "use"), [
+    ("panel.io.location", "parse_query", private_panel.read_long_numbers_in_links),
+    ("panel.io.document", "dispatch_tornado", private_panel.write_until_the_tab_closes),
+])
+def test_the_link_and_websocket_wrappers_fail_loudly_without_panels_functions(monkeypatch, module, name, use):
+    monkeypatch.delattr(sys.modules[module], name)
+    for call in (private_panel.check, use):
+        with pytest.raises(PrivateAPIMissing, match=_loudly("panel", f"{module}.{name}")):
+            call()
+
+
+def test_the_lost_connection_wrapper_fails_loudly_when_bokeh_stops_clearing_the_session(monkeypatch):
+    from bokeh.server.connection import ServerConnection
+
+    monkeypatch.setattr(ServerConnection, "detach_session", lambda self: None)
+    with pytest.raises(PrivateAPIMissing, match=_loudly("bokeh", "ServerConnection._session")):
+        private_bokeh.end_lost_connections_quietly()
 
 
 @pytest.mark.parametrize("name", ["_process_document_events", "_dict_converter"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from pathlib import Path
 
 import holoviews as hv
 import panel as pn
@@ -28,15 +29,8 @@ from .ui.widgets import label
 from .view import View
 
 LANGUAGE_OPTIONS = {"EN": "en", "中文": "zh"}
-# Panel's Location pushes a history entry for every change of the link, and nothing restores a state
-# when Back or Forward returns to one: the page would show one state under another's URL. The link is
-# kept current in place instead, so Back leaves the app as the user expects of a tool, not a site.
-REPLACE_HISTORY_JS = """
-if (!window.memvizReplacesHistory) {
-  window.memvizReplacesHistory = true
-  history.pushState = function (state, title, url) { history.replaceState(state, title, url) }
-}
-"""
+# Every change keeps the link current without a history entry (the script says why).
+REPLACE_HISTORY_JS = (Path(__file__).resolve().parent / "assets" / "replace_history.js").read_text(encoding="utf-8")
 _configured = False
 
 
@@ -52,6 +46,10 @@ def configure_process() -> None:
         return
     private_panel.check()
     private_bokeh.check()
+    private_panel.read_long_numbers_in_links()
+    if sys.platform != "emscripten":  # the served app's websocket (the static site has none)
+        private_panel.write_until_the_tab_closes()
+        private_bokeh.end_lost_connections_quietly()
     hv.extension("bokeh", logo=False)
     plots.draw_without_webgl()
     # Panel, HoloViews, Bokeh and pandas leave ~250k long-lived objects; a full collection walks
@@ -68,11 +66,7 @@ def _status_html(live: bool) -> str:
 
 def connect_location(session: Session, view: View, pins: Pins | None = None) -> None:
     """Restore a shared link's state once the page is up, then keep the link current."""
-    try:
-        location = pn.state.location
-    except ValueError:  # Panel parses the query itself, and int() refuses a value of 4300+ digits
-        session.message = Message("error", "msg.url_unreadable")
-        return
+    location = pn.state.location
     if location is None:
         return
 

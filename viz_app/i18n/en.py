@@ -311,7 +311,6 @@ CATALOG = {
     "formulas.source": "Source",
     "formulas.hint": "Every block of the stage: how it was computed and where the formula comes from.",
     "download.label": "Download JSON",
-    "msg.url_unreadable": "This link could not be read (a value is far too long); the page shows the defaults",
     "msg.pin_not_restored": "this pin could not be restored",
     "msg.url_ignored": "Link values that could not be applied were ignored: {keys}",
     "app.footer_analytic": "Analytic mode: published formulas from the architecture (Korthikanti et al. 2022, "

@@ -309,7 +309,6 @@ CATALOG = {
     "formulas.source": "出处",
     "formulas.hint": "该阶段的每个内存块：如何计算，公式出自何处。",
     "download.label": "下载 JSON",
-    "msg.url_unreadable": "无法读取此链接（某个值过长）；页面显示默认设置",
     "msg.pin_not_restored": "无法恢复这个固定的配置",
     "msg.url_ignored": "链接中无法应用的参数已忽略：{keys}",
     "app.footer_analytic": "解析模式：依据架构与已发表公式（Korthikanti 等 2022、Megatron-LM、ZeRO）估算，"

@@ -36,15 +36,16 @@ class Limit:
 
     def reason(self, value: object) -> Text | None:
         """Why `value` is refused (a catalog text), or None when it is allowed."""
+        if self.allows(value):
+            return None
         kind = "error.range_whole" if self.whole else "error.range_number"
-        refused = Text(kind, {"low": _number(self.low), "high": _number(self.high), "value": shown(value)})
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return refused
-        if self.whole and not isinstance(value, int):
-            return refused
-        if (isinstance(value, float) and not math.isfinite(value)) or not self.low <= value <= self.high:
-            return refused
-        return None
+        return Text(kind, {"low": _number(self.low), "high": _number(self.high), "value": shown(value)})
+
+    def allows(self, value: object) -> bool:
+        """`value` is a number of the right kind, finite and within the range."""
+        if isinstance(value, bool) or not isinstance(value, int | float) or self.whole and not isinstance(value, int):
+            return False
+        return not (isinstance(value, float) and not math.isfinite(value)) and self.low <= value <= self.high
 
 
 # Keyed by parameter name (TrainingConfig, Architecture, AnalyticOptions); files and flags map to these.

@@ -22,6 +22,8 @@ PANEL_CDN = "https://cdn.holoviz.org/panel/"
 PANEL_VERSION = pins.PURE_WHEELS["panel"][0]
 PANEL_DIST = f"{PANEL_VERSION}/dist/"  # under static/panel/, the layout PANEL_CDN_ROOT expects
 TEMPLATES = Path(__file__).resolve().parent.parent / "browser" / "templates"
+# The served page runs it once live (app.py); the static page first thing, before Panel moves the link.
+REPLACE_HISTORY_JS = (TEMPLATES.parent.parent / "assets" / "replace_history.js").read_text(encoding="utf-8")
 # CSS the worker-side document may ask for later (Panel points it at PANEL_CDN_ROOT).
 WORKER_CSS = ("css/", "bundled/theme/")
 
@@ -125,9 +127,14 @@ def rewrite_page(html: str, site: Site, bokeh_wheel: Path, panel_wheel: Path, so
     html = re.sub(r'\s*<link rel="stylesheet" href="https://fonts\.googleapis\.com/[^"]*">', "", html)
     html = re.sub(r'<link rel="apple-touch-icon"[^>]*>', "", html)
     html = re.sub(r'<link rel="icon" href="\./favicon\.ico"[^>]*>', "", html)
+    # ES-module shims serve Panel's ReactiveESM components (none here); they compile each module from
+    # a blob: URL, which the site's CSP would otherwise have to allow as a script source (netlify.toml).
+    html = _one(r'<script type="esms-options">[^<]*</script>\n?', html, "", "ES-module shim options")
+    html = _one(r'<script[^>]*src="[^"]*/es-module-shims[^"]*"[^>]*></script>\n?', html, "", "ES-module shim")
     wanted = {url.split("?")[0] for url in re.findall(rf"{re.escape(PANEL_CDN + PANEL_DIST)}([^\"'\s)&\\]+)", html)}
     html = html.replace(PANEL_CDN, "./static/panel/")
-    html = _one(r"<head>", html, "<head>\n" + head_extra.replace("__WORKER__", worker_rel), "<head>")
+    head_extra = head_extra.replace("__WORKER__", worker_rel).replace("__REPLACE_HISTORY__", REPLACE_HISTORY_JS)
+    html = _one(r"<head>", html, "<head>\n" + head_extra, "<head>")
     html = _one(r'const pyodideWorker = new Worker\("\./[^"]+\.js"\);?', html,
                 "const pyodideWorker = window.memvizWorker;", "worker creation")
     html = _one(r"const patch = jsdoc\.create_json_patch\(\[event\]\)\s*pyodideWorker\.busy = true\s*"

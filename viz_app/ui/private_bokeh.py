@@ -13,6 +13,8 @@ instead: docs/upstream.md.
 from __future__ import annotations
 
 import contextlib
+import inspect
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from .private_api import missing, require
 
 TESTED = "3.9.2"
 LAZY_FREEZE = "skip Bokeh's model-graph walk after a change that added or dropped no model"
+LOST_CONNECTION = "end a served page's connection quietly when Bokeh's keep-alive ping already let it go"
 UPLOAD_CHECK = "refuse an empty or oversized upload in the browser, before its bytes are read or sent"
 WIDGETS_JS = Path(bokeh.__file__).parent / "server" / "static" / "js" / "bokeh-widgets.js"
 # What the upload check relies on in BokehJS's FileInput (bokeh-widgets.js).
@@ -105,6 +108,45 @@ def lazy_freeze(doc: Document) -> Iterator[None]:
             frozen.__exit__(None, None, None)  # thaws even after an error (Bokeh's own exit would not)
         finally:
             del models.recompute
+
+
+def end_lost_connections_quietly() -> None:
+    """A served page's websocket that Bokeh already let go of is closed without a traceback.
+
+    Bokeh's keep-alive job pings every client; a ping to a tab that is closing raises, and the job
+    detaches the connection from its session. Tornado then reports the close, and Bokeh's `on_close`
+    asks the detached connection for its session: an AssertionError traceback in the log ("Uncaught
+    exception GET /ws"), as does any message the tab sent meanwhile ("error handling message").
+    Such a connection has nothing left to do: its close is logged as Bokeh logs any, and its last
+    messages are dropped.
+    """
+    from bokeh.server.connection import ServerConnection
+    from bokeh.server.views.ws import WSHandler
+
+    on_close = require(WSHandler, "on_close", "bokeh", TESTED, LOST_CONNECTION)
+    on_message = require(WSHandler, "on_message", "bokeh", TESTED, LOST_CONNECTION)
+    if "self._session = None" not in inspect.getsource(require(ServerConnection, "detach_session", "bokeh", TESTED,
+                                                                  LOST_CONNECTION)):
+        raise missing("bokeh", TESTED, "ServerConnection._session (cleared by detach_session)", LOST_CONNECTION)
+    if getattr(on_close, "memviz_quiet", False):
+        return
+
+    def lost(handler: WSHandler) -> bool:
+        return handler.connection is not None and handler.connection._session is None
+
+    def quiet_on_close(self: WSHandler) -> None:
+        if not lost(self):
+            on_close(self)
+            return
+        logging.getLogger(WSHandler.__module__).info(
+            "WebSocket connection closed: code=%s, reason=%r", self.close_code, self.close_reason)
+
+    async def quiet_on_message(self: WSHandler, fragment: str | bytes) -> None:
+        if not lost(self):
+            await on_message(self, fragment)
+
+    quiet_on_close.memviz_quiet = True
+    WSHandler.on_close, WSHandler.on_message = quiet_on_close, quiet_on_message
 
 
 def check() -> None:

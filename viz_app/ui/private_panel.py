@@ -12,13 +12,17 @@ import functools
 import importlib
 import importlib.util
 import inspect
+import json
 import sys
+import urllib.parse
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import panel as pn
+import panel.io.document
+import panel.io.location
 from bokeh.document import Document
 from panel.io.state import state
 from panel.pane.markup import HTMLBasePane
@@ -36,6 +40,8 @@ NO_STYLESHEETS = "update an HTML pane without re-sending its stylesheets"
 NO_PRERENDER_ONLOAD = "pre-render the static site's page as it is before onload callbacks run"
 WORKER_ONLOAD = "run the app's onload callbacks in the browser worker once the page is ready"
 WORKER_PATCH = "post one patch per Python task from the browser worker to the page"
+CLOSED_TAB = "send a served page's update without a traceback when its tab has just closed"
+LONG_LINK_VALUES = "read a link with a value of more digits than Python converts to an int"
 
 
 def _require(owner: Any, name: str, purpose: str) -> Any:
@@ -130,6 +136,68 @@ def worker_module_names() -> set[str]:
     return names
 
 
+def read_long_numbers_in_links() -> None:
+    """Panel's Location keeps a link value of more digits than Python's int() takes as text.
+
+    Panel parses the query on every change of the link (each read of `query_params`) and turns
+    each all-digit value into an int; Python refuses 4300+ digits (a guard against slow
+    conversions), so a link such as `?tp=<5000 digits>` raised in Panel before the app could
+    refuse the value by name: the served page showed nothing useful, and under Pyodide the link
+    never reached the app and every later change of the link raised. Kept as text, the value
+    reaches url_state, which refuses it with the key's name.
+    """
+    parse = _require(panel.io.location, "parse_query", LONG_LINK_VALUES)
+    if getattr(parse, "memviz_reads_long_numbers", False):
+        return
+
+    def parse_keeping_long_numbers(query: str) -> dict[str, Any]:
+        limit = sys.get_int_max_str_digits()
+        values = dict(urllib.parse.parse_qsl(query[1:]))
+        long = {k: v for k, v in values.items() if limit and len(v) > limit}
+        if not long:
+            return parse(query)
+        rest = {k: v for k, v in values.items() if k not in long}
+        return {**parse("?" + urllib.parse.urlencode(rest)), **long}
+
+    parse_keeping_long_numbers.memviz_reads_long_numbers = True
+    panel.io.location.parse_query = parse_keeping_long_numbers
+
+
+def write_until_the_tab_closes() -> None:
+    """Panel sends a served page's updates frame by frame, and stops quietly when the tab closed meanwhile.
+
+    Panel's `dispatch_tornado` checks once that the websocket is open, then writes a message's
+    3+ frames in one expression. When the tab closes during an update (the first write finds the
+    stream closed), the next write raises WebSocketClosedError: the futures already made are lost
+    (asyncio logs "Task exception was never retrieved" with a traceback for each) and the error
+    escapes Panel's write task (another traceback). Written one at a time, the frames stop at the
+    first refusal, and Panel awaits those already written, logging its one-line "Failed sending
+    message as connection was closed" as Bokeh itself does.
+    """
+    from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+    _require(panel.io.document, "dispatch_tornado", CLOSED_TAB)
+
+    def dispatch(conn, events=None, msg=None) -> list:
+        socket = conn._socket
+        websocket = getattr(socket, "ws_connection", None)
+        if not websocket or websocket.is_closing() or (msg is None and not events):
+            return []
+        msg = msg or conn.protocol.create("PATCH-DOC", events)
+        frames = [(msg.header_json, False), (msg.metadata_json, False), (msg.content_json, False)]
+        for buffer in msg.buffers:
+            frames += [(json.dumps(buffer.ref), False), (buffer.to_bytes(), True)]
+        futures = []
+        for frame, binary in frames:
+            try:
+                futures.append(WebSocketHandler.write_message(socket, frame, binary=binary))
+            except WebSocketClosedError:  # closed between two frames: the rest cannot arrive either
+                break
+        return futures
+
+    panel.io.document.dispatch_tornado = dispatch
+
+
 def check() -> None:
     """Raise PrivateAPIMissing if the installed Panel lacks a private API this module uses."""
     _require(Syncable, "_debounce", NO_DEBOUNCE)
@@ -138,6 +206,8 @@ def check() -> None:
     _require(Syncable, "_get_properties", NO_STYLESHEETS)
     _require(state, "_on_load", NO_PRERENDER_ONLOAD)
     _require(state, "_schedule_on_load", WORKER_ONLOAD)
+    _require(panel.io.location, "parse_query", LONG_LINK_VALUES)
+    _require(panel.io.document, "dispatch_tornado", CLOSED_TAB)
     names = worker_module_names()
     for name in ("_process_document_events", "_dict_converter"):
         if name not in names:

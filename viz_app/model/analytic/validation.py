@@ -222,6 +222,6 @@ def format_validation(results: ValidationResults) -> str:
     median = results.median_abs_error_pct
     over = sum(abs(r.error_pct) > TARGET_MAX_ERROR_PCT for r in results.rows)
     lines.append(f"median absolute error: {median:.1f}% over {len(results.rows)} rows "
-                 f"(target < {TARGET_MEDIAN_ERROR_PCT:g}%); {over} row{'' if over == 1 else 's'} over {TARGET_MAX_ERROR_PCT:g}% "
-                 f"(target: none)")
+                 f"(target < {TARGET_MEDIAN_ERROR_PCT:g}%); {over} row{'' if over == 1 else 's'} "
+                 f"over {TARGET_MAX_ERROR_PCT:g}% (target: none)")
     return "\n".join(lines)
