@@ -143,6 +143,8 @@ class Factors:
         self.gradient_bytes = gradient_bytes(config, options)
         # whether the options give the optimizer step any temporaries (a probe: a billion parameters, 2 shards)
         self.optimizer_temporaries = any(self.optimizer_step_mib(zero, 2, 1 << 30) for zero in range(4))
+        # whether the options ask for any DeepSpeed buffer (a probe: every layer on one stage, nothing gathered)
+        self.deepspeed_buffers = any(any(self.deepspeed_mib(zero, 1, 1, 0, arch.num_layers, 0, 1)) for zero in range(4))
         dense = [i for i in range(arch.num_layers) if not arch.is_moe_layer(i)]
         moe = [i for i in range(arch.num_layers) if arch.is_moe_layer(i)]
         self.dense_index = dense[0] if dense else None

@@ -117,14 +117,15 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: StageMakeup, pp: i
             out["gathered"][:, z] = np.where(gathering, gathered[:, 0], 0.0)
             out["fixed"][:, z] += out["gathered"][:, z]
             gathered_numel = np.where(gathering, gathered[:, 1], 0).astype(np.int64)
-        bucket, unreduced, prefetch, persistent = lookup(
-            lambda tp, numel, sharded, z=z: f.deepspeed_mib(z, tp, pp, m.stage, m.layers, numel, sharded),
-            b["tp"], gathered_numel, gathering.astype(np.int64)).T
-        # step.py: ZeRO-1/2's bucket lives in backward only, ZeRO-3's all step; the prefetch goes with
-        # the gathered parameters before the optimizer step
-        out["backward_only"][:, z] += unreduced + (bucket if z < 3 else 0.0)
-        out["fixed"][:, z] += (bucket if z == 3 else 0.0) + prefetch + persistent
-        out["gathered"][:, z] += prefetch
+        if f.deepspeed_buffers:
+            bucket, unreduced, prefetch, persistent = lookup(
+                lambda tp, numel, sharded, z=z: f.deepspeed_mib(z, tp, pp, m.stage, m.layers, numel, sharded),
+                b["tp"], gathered_numel, gathering.astype(np.int64)).T
+            # step.py: ZeRO-1/2's bucket lives in backward only, ZeRO-3's all step; the prefetch goes with
+            # the gathered parameters before the optimizer step
+            out["backward_only"][:, z] += unreduced + (bucket if z < 3 else 0.0)
+            out["fixed"][:, z] += (bucket if z == 3 else 0.0) + prefetch + persistent
+            out["gathered"][:, z] += prefetch
         if f.reduce_scatter and zero_shards("parameter", z):
             out["backward_only"][:, z] += largest_layer * f.reduce_scatter_bytes_per_param() / MIB
         if f.optimizer_temporaries:
