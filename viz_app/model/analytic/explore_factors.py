@@ -192,8 +192,8 @@ class Factors:
         """(passes in flight at the first backward, layers they hold, micro-batches of the first chunk)."""
         name = SCHEDULES[schedule]
         order = pass_chunks(name, stage, pp, chunks, v)
-        return len(order), sum(chunk_layers[chunk] for chunk in order), first_chunk_microbatches(name, stage, pp,
-                                                                                                  chunks, v)
+        held = sum(order.count(chunk) * layers for chunk, layers in enumerate(chunk_layers))
+        return len(order), held, first_chunk_microbatches(name, stage, pp, chunks, v)
 
     def parameters(self, tp: int, ep: int, etp: int, pp: int) -> dict[str, tuple[int, int]]:
         """(dense, expert) parameters per GPU of a dense layer, an MoE layer and an MTP depth; the
