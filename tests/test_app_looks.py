@@ -6,17 +6,13 @@ The served app in Debian's Chromium; one page per language and size, driven thro
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from viz_app.i18n import t
-from viz_app.model.analytic.model_presets import list_model_presets
-from viz_app.model.galvatron.presets import list_presets
-from viz_app.model.gpus import GPUS
 from viz_app.view import View
 
 from .browser_support import screenshot_path, wait_until_quiet
+from .latin_text import latin_words
 from .test_app_browser import (  # noqa: F401 (app_url and browser are fixtures)
     AXIS_LABELS_JS,
     PAGE_TEXT_JS,
@@ -32,28 +28,6 @@ pytestmark = pytest.mark.browser
 
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 TALL_PX = 2600
-
-# Latin words a Chinese page may show: names (models, GPUs, frameworks, papers' authors, products),
-# units, and the symbols of formulas; file names, paths and code identifiers are taken out first.
-NAMES = {
-    "Galvatron", "Hetu", "PKU", "DAIR", "Megatron", "LM", "Core", "DeepSpeed", "ZeRO", "HF", "torchtitan", "FSDP",
-    "PyTorch", "CUDA", "NCCL", "GPU", "TE", "RoPE", "SwiGLU", "GPT", "NeoX", "RMSNorm", "LayerNorm", "FlashAttention",
-    "MLP", "AdamW", "Adam", "SGD", "GPipe", "F1B", "Transformer", "Korthikanti", "Narayanan", "Shoeybi", "Rajbhandari",
-    "Huang", "Chen", "memviz", "Logits", "logits", "dropout", "softmax", "logsumexp", "qkv", "QKV", "fc", "gate", "up",
-    "silu", "gelu", "relu", "swiglu", "rmsnorm", "layernorm", "rope", "learned", "alibi", "none", "config",
-    "adam", "adamw", "sgd", "EN", "JSON", "BF", "FP", "bf", "fp", "int", "rstd", "PP", "TP", "DP", "CP", "SP",
-    # MoE / MLA, frameworks' and PyTorch's own terms (names of products, APIs and collectives), hardware
-    "MoE", "EP", "ETP", "MLA", "MTP", "FFN", "QK", "Qwen", "OLMoE", "torchtune", "Trainer", "autograd", "foreach",
-    "torch", "reduce", "scatter", "CPU", "mlp", "moe", "core", "attn",
-    # BokehJS's MultiChoice titles each chip's close button "Remove item"; Bokeh offers no setting for it
-    "Remove", "item",
-    *(word for name in [*list_presets(), *list_model_presets(), *(g.name for g in GPUS)]
-      for word in re.findall(r"[A-Za-z]+", name)),
-}
-UNITS = {"MiB", "GiB", "GB", "B", "CSV", "PNG", "JSON"}  # units and file formats
-SYMBOLS = {"tp", "pp", "dp", "cp", "mbs", "act", "MBS", "GBS", "KV", "max", "min", "sb", "sbh", "sbf", "sbV", "sba",
-           "as", "rot"}
-CODE = re.compile(r"[\w./-]+\.(?:py|js|md|json)\b|\w+(?:/[\w.-]+)+|\w*_\w+(?:=\w+)?|\b[0-9a-f]{7}\b")
 
 # Every visible label, select and button whose text does not fit its box (shadow roots included).
 # A label is inline inside its widget's input group: its overflow shows on the group. A select's
@@ -93,12 +67,6 @@ def _top_in_view(page, selector: str) -> bool:
     """Whether the element's top lies inside the viewport as first shown (the page not scrolled)."""
     box = page.locator(selector).first.bounding_box()
     return box is not None and 0 <= box["y"] < page.viewport_size["height"] - 40
-
-
-def _latin_words(texts: list[str]) -> set[str]:
-    """Latin words in `texts` that are neither names, units nor symbols (one letter is a symbol)."""
-    words = {w for text in texts for w in re.findall(r"[A-Za-z]+", CODE.sub(" ", text))}
-    return {w for w in words if len(w) > 1 and w not in NAMES | UNITS | SYMBOLS}
 
 
 def _drawn_texts(page) -> list[str]:
@@ -166,7 +134,7 @@ def test_nothing_clipped_and_every_chart_shot(browser, app_url, lang, size):  # 
             texts = _shoot_charts(page, prefix)
             assert clipped == [], f"clipped text ({lang}, {size}, {mode}): {clipped}"
             if lang == "zh":
-                latin = sorted(_latin_words(texts))
+                latin = sorted(latin_words(texts))
                 assert latin == [], f"English on the Chinese page ({mode}): {latin}"
         # The file control says the app's text, in the page's language (the browser's own is hidden).
         upload = page.locator(".memviz-upload label")
