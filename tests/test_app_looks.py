@@ -10,6 +10,7 @@ between the two widths. Waits are on the server's messages and the browser's nex
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from viz_app.i18n import t
 from viz_app.view import View
@@ -33,11 +34,16 @@ SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "hei
 TALL_PX = 2600
 # The modes' pages: Galvatron's default profile; a mixture-of-experts model in the analytic mode.
 PAGES = {"galvatron": "", "analytic": "model=deepseek-v3&tp=8&pp=16&gpus=1024&ep=64&seq=4096&gbs=1024&stage=5"}
+# Tabs whose chart the server draws for the plot's size in the browser (PlotSize): shown, they are drawn
+# again at their real size, unless the size is the one they were last drawn at.
+SIZED_TABS = ("proportion", "donut")
+SIZED_REDRAW_MS = 2000
 # What shows that a tab's view is in the page (the bar chart: none of the others').
 TAB_MARKS = {"proportion": ".memviz-analysis .memviz-legend", "donut": ".memviz-drill",
              "formulas": ".memviz-formulas"}
 
-# Every visible label, select and button whose text does not fit its box (shadow roots included).
+# Every visible label, select and button whose text does not fit its box, or a button that reaches past
+# the window's right edge (shadow roots included).
 # A label is inline inside its widget's input group: its overflow shows on the group. A select's
 # chosen option is drawn by the browser: its text is measured against the select's inner width.
 CLIPPED_JS = """() => {
@@ -50,7 +56,8 @@ CLIPPED_JS = """() => {
       if (!el.checkVisibility()) continue;
       const name = el.tagName;
       if (name === "LABEL" && (over(el) || over(el.parentElement))) clipped.push("label: " + el.textContent);
-      else if (name === "BUTTON" && over(el)) clipped.push("button: " + el.textContent);
+      else if (name === "BUTTON" && (over(el) || el.getBoundingClientRect().right > innerWidth))
+        clipped.push("button: " + el.textContent);  // its text cut, or the button cut off by the window
       else if (name === "SELECT" && el.selectedIndex >= 0) {
         const style = getComputedStyle(el);
         measure.font = style.font;
@@ -108,6 +115,13 @@ def _show_tab(page, tab: str, lang: str) -> None:
         _settle(page, before)
     for other, mark in TAB_MARKS.items():
         page.wait_for_selector(mark, state="visible" if other == tab else "detached", timeout=20_000)
+    if tab in SIZED_TABS:  # drawn again once the browser has said the plot's size; none if it had not changed
+        before = page.evaluate(MESSAGES_JS)
+        try:
+            page.wait_for_function(f"() => window.__memvizMessages.length > {before}", timeout=SIZED_REDRAW_MS)
+        except PlaywrightTimeout:
+            return
+        _settle(page)
 
 
 def _load(page, url: str) -> None:
