@@ -6,15 +6,18 @@ import re
 
 import panel as pn
 import pytest
-from bokeh.models import GlyphRenderer, Markup, Plot
+from bokeh.models import ColumnDataSource, Glyph, GlyphRenderer, Markup, Model, Plot
 
 from viz_app.app import configure_process, create_app
 from viz_app.i18n import t
 from viz_app.model.galvatron.presets import DEFAULT_PRESET
+from viz_app.model.units import format_memory
 from viz_app.session import Session
 from viz_app.ui.results import Results
 from viz_app.ui.sidebar import Sidebar
 from viz_app.view import View
+
+from .latin_text import latin_words
 
 # Each chart by the glyphs it draws: the treemap's rectangles and labels, the stages' bars with
 # the GPU's capacity line, and each analysis tab's own chart.
@@ -183,3 +186,107 @@ def test_the_page_document_is_panels_own_built_with_one_graph_walk():
     assert [type(r).__name__ for r in ours.roots] == [type(r).__name__ for r in stock.roots]
     assert sorted(type(m).__name__ for m in ours.models) == sorted(type(m).__name__ for m in stock.models)
     assert stock_walks > 10 and our_walks <= 2
+
+
+# Every text a Bokeh model of the page shows: HTML panes, chart labels and hover tips, axis and
+# plot titles, widgets' titles, labels and options. Tags and escapes are taken off HTML.
+SHOWN_PROPERTIES = ("text", "title", "label", "labels", "options", "axis_label", "placeholder")
+TAG = re.compile(r"<[^>]+>")
+
+
+def _shown_texts(*roots) -> list[str]:
+    texts = []
+    for root in roots:
+        for model in root.select({"type": Model}):
+            if isinstance(model, Glyph):  # its `text` names a data column
+                continue
+            for name in SHOWN_PROPERTIES:
+                value = getattr(model, name, None) if name in model.properties() else None
+                if isinstance(value, str):
+                    texts.append(value)
+                elif isinstance(value, list | tuple):
+                    texts += [v if isinstance(v, str) else str(v[-1]) for v in value if isinstance(v, str | tuple)]
+            if isinstance(model, ColumnDataSource):  # labels drawn in charts and hover tips
+                texts += [v for key in ("text", "tip") for v in model.data.get(key, []) if isinstance(v, str)]
+    # Panel escapes an HTML pane's markup once more than the page shows it.
+    return [" ".join(TAG.sub(" ", html.unescape(html.unescape(text))).split()) for text in texts]
+
+
+# MoE models in the analytic mode: DeepSeek-V3 (MLA, MoE with shared experts, MTP, dense first layers;
+# EP 64, PP 16 with an uneven first stage, ZeRO-3 reuse and an eager, foreach, offloading optimizer
+# so every MoE/MLA, ZeRO-3 and optimizer-step term shows) and Mixtral (MoE, no shared experts).
+MOE_PAGES = {
+    "deepseek-v3": ({"tp": 8, "pp": 16, "total_gpus": 1024, "ep": 64, "seq_length": 4096, "global_batch_size": 1024,
+                     "zero_stage": 3},
+                    {"framework": "deepspeed", "first_stage_layers": 1, "zero3_max_reuse_distance": 10**9,
+                     "optimizer_implementation": "foreach", "optimizer_offload_fraction": 0.5,
+                     "gradient_allocation": "autograd"}),
+    "mixtral-8x7b": ({"tp": 4, "pp": 4, "total_gpus": 64, "ep": 4, "seq_length": 4096, "global_batch_size": 64},
+                     {"kernels": "eager", "recompute": "selective", "recompute_modules": ["moe_act", "core_attn"]}),
+}
+
+
+@pytest.mark.parametrize("model", MOE_PAGES)
+def test_chinese_page_of_a_moe_model_shows_no_english(model):
+    """Every stage, every tab (the formulas table and the step chart too): only names, units and symbols are Latin."""
+    session, view = Session(), View(lang="zh")
+    template = create_app(session, view)
+    roots = [pn.panel(item).get_root() for area in (template.sidebar, template.main, template.header) for item in area]
+    config, options = MOE_PAGES[model]
+    session.model = model
+    session.config.param.update(**config)
+    for name, value in options.items():  # the framework first: it sets options of its own
+        setattr(session.options, name, value)
+    assert session.mode == "analytic" and session.problem == "", session.problem
+    texts, formulas = [], ""
+    for stage in sorted({0, session.estimate.peak_stage.stage, session.config.pp - 1}):
+        session.config.stage = stage
+        for tab in View.param.tab.objects:
+            view.tab = tab
+            texts += _shown_texts(*roots)
+        formulas += _markup(*roots)
+    # the terms of the options above are on the page (so the check reads their texts)
+    for key in ("block.activation.experts", "block.model_states.parameter.experts", "block.activation.logits"):
+        assert t(key, "zh") in formulas, key
+    assert latin_words(texts) == set()
+
+
+def _step_plot(root) -> Plot:
+    """The step chart in the page (the one plot whose x axis is the step's phases)."""
+    plots = [p for p in root.select({"type": Plot}) if p.xaxis and p.xaxis[0].axis_label == t("axis.phase", "en")]
+    assert len(plots) == 1
+    return plots[0]
+
+
+def _glyph_data(plot: Plot, glyph: str) -> dict:
+    (renderer,) = [r for r in plot.select({"type": GlyphRenderer}) if type(r.glyph).__name__ == glyph]
+    return renderer.data_source.data
+
+
+def test_step_tab_draws_the_analytic_estimates_phases_and_its_peak(session):
+    """After a mode change made on another tab, the step chart shows the new estimate: one column per
+    phase stacked to its total, the peak marked and named at the estimate's peak phase and value."""
+    view = View()
+    root = Results(session, view).__panel__().get_root()
+    view.tab = "step"
+    assert list(_glyph_data(_step_plot(root), "Text")["text"]) == [t("step.none", "en")]  # Galvatron mode
+    view.tab = "bars"
+    session.model = "llama-3-8b"
+    session.mode = "analytic"
+    session.config.param.update(pp=4, total_gpus=8, tp=2, global_batch_size=16, stage=3)
+    view.tab = "step"
+    stage = session.estimate.stages[3]
+    plot = _step_plot(root)
+    columns = _glyph_data(plot, "Quad")
+    tops: dict[float, float] = {}
+    for left, top in zip(columns["left"], columns["top"], strict=True):
+        tops[left] = max(tops.get(left, 0.0), top)
+    assert len(stage.timeline) > 4
+    assert [tops[i - 0.5] for i in range(len(tops))] == pytest.approx([p.total_mib for p in stage.timeline])
+    peak = next(i for i, p in enumerate(stage.timeline) if p.name == stage.peak_phase)
+    assert list(_glyph_data(plot, "Segment")["x0"]) == [peak]
+    phase = stage.timeline[peak]
+    assert max(tops.values()) == pytest.approx(stage.total_mib)  # the stage's estimate is its peak phase
+    caption = t("step.peak", "en", phase=t(f"phase.{phase.kind}", "en", number=phase.number, layer=phase.layer),
+                memory=format_memory(stage.total_mib, "MiB"))
+    assert list(_glyph_data(plot, "Text")["text"]) == [caption]

@@ -293,6 +293,7 @@ CATALOG = {
     "arch.moe_layer_freq": "MoE every n-th layer",
     "arch.moe_layer_offset": "MoE layer offset",
     "arch.router_dtype": "Router dtype",
+    "arch.router_dtype.compute": "compute (the activations' dtype)",
     "arch.moe_capacity_factor": "Capacity factor",
     "arch.moe_pad_to_capacity": "Pad experts to capacity",
     "arch.q_lora_rank": "MLA query rank",
@@ -614,4 +615,91 @@ CATALOG = {
     "tensor.embedding_dropout_mask": "embedding dropout mask",
     "tensor.output_head_input": "output-head input",
     "tensor.logits": "logits, fp32 x {copies:g}",
+    # MoE and MLA tensors; sources and formulas of the MoE, ZeRO-3 reuse, FSDP2 and optimizer-step terms.
+    "tensor.router_input": "router input (MLP norm output)",
+    "tensor.router_input_fp32": "router input, fp32 copy",
+    "tensor.router_scores": "router scores (softmax/sigmoid)",
+    "tensor.topk_indices": "top-k indices (int64)",
+    "tensor.permutation_maps": "permutation maps (3 x int64)",
+    "tensor.expert_offsets": "expert offsets (int32)",
+    "tensor.routing_map": "routing map (bool)",
+    "tensor.topk_probabilities": "top-k probabilities (fp32)",
+    "tensor.permutation_row_map": "permutation row map (int32)",
+    "tensor.permuted_tokens": "permuted tokens (expert fc1 input)",
+    "tensor.expert_fc1_output": "expert fc1 output (activation input)",
+    "tensor.routing_weights": "routing weights per permuted token (fp32)",
+    "tensor.expert_act_gate": "expert act(gate)",
+    "tensor.expert_fc2_output": "expert fc2 output (scaled by the weights)",
+    "tensor.expert_fc2_input": "expert fc2 input (activation output)",
+    "tensor.shared_fc1_output": "shared experts fc1 output",
+    "tensor.shared_act_gate": "shared experts act(gate)",
+    "tensor.shared_fc2_input": "shared experts fc2 input",
+    "tensor.shared_expert_gate": "shared-expert gate (sigmoid)",
+    "tensor.shared_experts_output": "shared experts output",
+    "tensor.moe_input_recomputed": "MoE input (moe recomputed)",
+    "tensor.mlp_input_recomputed": "MLP input (mlp recomputed)",
+    "tensor.labels": "labels (int64)",
+    "tensor.q_latent": "q latent",
+    "tensor.kv_latent": "kv latent",
+    "tensor.latent_norm_input_fp32": "{latent} norm input (fp32 upcast)",
+    "tensor.latent_norm_statistics": "{latent} norm statistics (fp32)",
+    "tensor.latent_normalized": "{latent} normalized",
+    "tensor.latent_norm_input": "{latent} norm input",
+    "tensor.latent_up_projection_input": "{latent} up-projection input",
+    "tensor.qk_norm_input_fp32": "{name}-norm input (fp32 upcast)",
+    "tensor.qk_norm_statistics": "{name}-norm statistics (fp32)",
+    "tensor.qk_norm_normalized": "{name}-norm normalized",
+    "tensor.qk_norm_input": "{name}-norm input",
+    "source.moe_activation": "Megatron-LM core transformer/moe (router.py, moe_utils.py, token_dispatcher.py, "
+        "experts.py, shared_experts.py); memviz docs/analytic.md, Mixture of experts and MLA",
+    "source.reduce_scatter": "{torch} torch/distributed/fsdp/_fully_shard/_fsdp_collectives.py L597-606 "
+        "(foreach_reduce: reduce_scatter_input allocated in the reduce dtype, the unsharded gradients copied in, "
+        "then freed)",
+    "source.reuse": "{commit} deepspeed/runtime/zero/partitioned_param_coordinator.py L634-664 (__params_to_release "
+        "keeps parameters reused within max_reuse_dist_in_numel), zero/config.py L244 (stage3_max_reuse_distance "
+        "default 1e9)",
+    "source.foreach": "{torch} torch/optim/adam.py L553 (_multi_tensor_adam), L790-799 (exp_avg_sq_sqrt = "
+        "torch._foreach_sqrt(device_exp_avg_sqs), then _foreach_addcdiv_)",
+    "source.sub_group": "{commit} deepspeed/runtime/zero/stage3.py L2398-2408 (_prepare_fp32_grad_for_sub_group: "
+        "flatten(...).to(fp32) per sub-group)",
+    "source.sub_group_step": "{commit} deepspeed/runtime/zero/stage3.py L1185-1209 (_optimizer_step: the "
+        "optimizer's params = [the sub-group's fp32 partition], one sub-group per step() call)",
+    "source.ds_hf_auto": "{transformers} transformers/integrations/deepspeed.py L202-242 (trainer_config_finalize: "
+        "'auto' reduce_bucket_size = h^2, stage3_prefetch_bucket_size = 0.9 h^2, "
+        "stage3_param_persistence_threshold = 10 h)",
+    "source.ds_bucket_zero3": "{commit} deepspeed/runtime/zero/stage3.py L730-735 (the IPG bucket: "
+        "torch.empty(reduce_bucket_size) per communication dtype, allocated when the optimizer is built), "
+        "L1543-1565 (gradients copied in)",
+    "source.ds_bucket_zero12": "{commit} deepspeed/runtime/zero/stage_1_and_2.py L2493-2515 (setup_buckets at the "
+        "start of backward: torch.empty(reduce_bucket_size), a second with overlap_comm), L828-835 and L960 "
+        "(released at the end of backward)",
+    "source.ds_unreduced": "{commit} deepspeed/runtime/zero/stage3.py L1533-1539, L1543-1565 (a gradient larger "
+        "than the bucket keeps its own storage), L1595-1600 (reduce_scatter, on by default: __avg_scatter_grads, "
+        "L1789-1829); {commit} deepspeed/runtime/comm/coalesced_collectives.py L180-196 (torch.cat: the bucket's "
+        "gradients interleaved into a new buffer, unless one tensor divides evenly); {commit} "
+        "deepspeed/runtime/zero/stage_1_and_2.py L1220-1227 (ZeRO-2: extra-large parameters reduced on their "
+        "own), L1438-1459, L1290-1302, L1833-1841 (the bucket's slices flattened into a new tensor to all-reduce)",
+    "source.ds_prefetch": "{commit} deepspeed/runtime/zero/partitioned_param_coordinator.py L451-486 (prefetch up to "
+        "min(max_live_parameters - available, prefetch_bucket_size) elements of the trace); zero/config.py L215 "
+        "(stage3_prefetch_bucket_size default 5e7), L238 (stage3_max_live_parameters default 1e9)",
+    "source.ds_persistent": "{commit} deepspeed/runtime/zero/parameter_offload.py L311-324 "
+        "(mark_persistent_parameters: ds_numel <= param_persistence_threshold), partitioned_param_coordinator.py "
+        "L634-641 (persistent parameters are never released); zero/config.py L221 (default 1e5)",
+    "source.partition": "{commit} deepspeed/runtime/zero/stage_1_and_2.py L2350-2383 (step: the flat gradient "
+        "partition .to(fp32) for each parameter group, freed after its Adam step)",
+    "formula.mtp_heads": "(main + {mtp} MTP) output heads",
+    "formula.unsharded_gradient": "{bytes} B unsharded gradient",
+    "formula.reduce_scatter_input": "{bytes:g} B reduce-scatter input",
+    "formula.one_layer_params": "one layer {params:,} params",
+    "formula.plus_mtp": " + {n} MTP",
+    "formula.dense_params": "{n} layers{mtp}, dense params (TP-sharded {sharded:,} + replicated {replicated:,})",
+    "formula.routed_experts": "routed experts of {layers} MoE layers{mtp} ({experts}/EP {ep} experts, width/ETP "
+        "{etp})",
+    "formula.expert_data_parallel": " (expert data parallel: TP x CP x DP / (EP x ETP))",
+    "formula.reused_layers": "{n} layers (reused within max_reuse_distance {distance:,}: 2 x (layers after + head) "
+        "below it)",
+    "formula.offloaded": "{on_gpu:g} on the GPU ({offloaded:g} offloaded)",
+    "formula.foreach_sqrt": "{bytes:g} B (foreach sqrt(exp_avg_sq))",
+    "formula.the_partition": "the partition ({term})",
+    "formula.fp32_gradient_copy": "{bytes} B fp32 gradient copy",
 }

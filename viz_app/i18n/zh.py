@@ -291,6 +291,7 @@ CATALOG = {
     "arch.moe_layer_freq": "每 n 层一个 MoE 层",
     "arch.moe_layer_offset": "MoE 层偏移",
     "arch.router_dtype": "路由器数据类型",
+    "arch.router_dtype.compute": "计算精度（与激活相同）",
     "arch.moe_capacity_factor": "容量因子",
     "arch.moe_pad_to_capacity": "专家输入填充到容量",
     "arch.q_lora_rank": "MLA 查询秩",
@@ -479,7 +480,7 @@ CATALOG = {
     "formula.kind_layers": "{n} 个{kind}层",
     "formula.layer_tensors": "每层（MiB）：{tensors}",
     "formula.kind_layer_tensors": "每个{kind}层（MiB）：{tensors}",
-    "formula.moe_mlps_apart": "（MoE 的 MLP 见 activation.experts）",
+    "formula.moe_mlps_apart": "（MoE 的 MLP 另见“MoE MLP 激活”一块）",
     "formula.in_flight_uneven": "{passes} 个在途（{schedule}），共 {pass_layers} 层 - 层激活已计 {layers} 层 "
         "= {extra} 层",
     "formula.mean": "（平均）",
@@ -591,10 +592,93 @@ CATALOG = {
     "tensor.attention_out": "注意力输出投影",
     "tensor.layer_input_checkpoint": "层输入（检查点）",
     "tensor.attention_output": "注意力输出",
-    "tensor.token_ids": "词元 id（int64）",
-    "tensor.position_ids": "位置 id（int64）",
+    "tensor.token_ids": "词元编号（int64）",
+    "tensor.position_ids": "位置编号（int64）",
     "tensor.rotary": "旋转编码 cos、sin",
     "tensor.embedding_dropout_mask": "嵌入 dropout 掩码",
     "tensor.output_head_input": "输出头输入",
     "tensor.logits": "logits 张量，fp32 x {copies:g}",
+    # MoE and MLA tensors; sources and formulas of the MoE, ZeRO-3 reuse, FSDP2 and optimizer-step terms.
+    "tensor.router_input": "路由器输入（MLP 归一化输出）",
+    "tensor.router_input_fp32": "路由器输入的 fp32 副本",
+    "tensor.router_scores": "路由得分（softmax/sigmoid）",
+    "tensor.topk_indices": "前 k 个专家的序号（int64）",
+    "tensor.permutation_maps": "重排映射（3 x int64）",
+    "tensor.expert_offsets": "各专家的起始偏移（int32）",
+    "tensor.routing_map": "路由映射（布尔）",
+    "tensor.topk_probabilities": "前 k 个专家的概率（fp32）",
+    "tensor.permutation_row_map": "重排行映射（int32）",
+    "tensor.permuted_tokens": "重排后的词元（专家 fc1 输入）",
+    "tensor.expert_fc1_output": "专家 fc1 输出（激活函数输入）",
+    "tensor.routing_weights": "每个重排词元的路由权重（fp32）",
+    "tensor.expert_act_gate": "专家 act(gate)",
+    "tensor.expert_fc2_output": "专家 fc2 输出（乘以路由权重）",
+    "tensor.expert_fc2_input": "专家 fc2 输入（激活函数输出）",
+    "tensor.shared_fc1_output": "共享专家 fc1 输出",
+    "tensor.shared_act_gate": "共享专家 act(gate)",
+    "tensor.shared_fc2_input": "共享专家 fc2 输入",
+    "tensor.shared_expert_gate": "共享专家门控（sigmoid）",
+    "tensor.shared_experts_output": "共享专家输出",
+    "tensor.moe_input_recomputed": "MoE 输入（moe 模块重计算）",
+    "tensor.mlp_input_recomputed": "MLP 输入（mlp 模块重计算）",
+    "tensor.labels": "标签（int64）",
+    "tensor.q_latent": "q 潜向量",
+    "tensor.kv_latent": "kv 潜向量",
+    "tensor.latent_norm_input_fp32": "{latent}归一化输入（fp32 上转）",
+    "tensor.latent_norm_statistics": "{latent}归一化统计量（fp32）",
+    "tensor.latent_normalized": "{latent}归一化输出",
+    "tensor.latent_norm_input": "{latent}归一化输入",
+    "tensor.latent_up_projection_input": "{latent}上投影输入",
+    "tensor.qk_norm_input_fp32": "{name} 归一化输入（fp32 上转）",
+    "tensor.qk_norm_statistics": "{name} 归一化统计量（fp32）",
+    "tensor.qk_norm_normalized": "{name} 归一化输出",
+    "tensor.qk_norm_input": "{name} 归一化输入",
+    "source.moe_activation": "Megatron-LM core transformer/moe（router.py、moe_utils.py、token_dispatcher.py、"
+        "experts.py、shared_experts.py）；memviz docs/analytic.md 的“混合专家与 MLA”一节",
+    "source.reduce_scatter": "{torch} torch/distributed/fsdp/_fully_shard/_fsdp_collectives.py 第 597-606 "
+        "行（foreach_reduce：按归约精度分配 reduce_scatter_input，拷入未分片的梯度，随后释放）",
+    "source.reuse": "{commit} deepspeed/runtime/zero/partitioned_param_coordinator.py 第 634-664 "
+        "行（__params_to_release 保留在 max_reuse_dist_in_numel 之内会再次用到的参数），zero/config.py 第 244 "
+        "行（stage3_max_reuse_distance 默认 1e9）",
+    "source.foreach": "{torch} torch/optim/adam.py 第 553 行（_multi_tensor_adam），第 790-799 行（先 "
+        "exp_avg_sq_sqrt = torch._foreach_sqrt(device_exp_avg_sqs)，再 _foreach_addcdiv_）",
+    "source.sub_group": "{commit} deepspeed/runtime/zero/stage3.py 第 2398-2408 "
+        "行（_prepare_fp32_grad_for_sub_group：每个子组展平后转为 fp32）",
+    "source.sub_group_step": "{commit} deepspeed/runtime/zero/stage3.py 第 1185-1209 行（_optimizer_step："
+        "优化器的参数 = [该子组的 fp32 分区]，每次 step() 调用只处理一个子组）",
+    "source.ds_hf_auto": "{transformers} transformers/integrations/deepspeed.py 第 202-242 行"
+        "（trainer_config_finalize：取值 'auto' 时 reduce_bucket_size = h^2，stage3_prefetch_bucket_size = 0.9 h^2，"
+        "stage3_param_persistence_threshold = 10 h）",
+    "source.ds_bucket_zero3": "{commit} deepspeed/runtime/zero/stage3.py 第 730-735 行（IPG 桶：构建优化器时按每种"
+        "通信数据类型分配 torch.empty(reduce_bucket_size)），第 1543-1565 行（梯度拷入其中）",
+    "source.ds_bucket_zero12": "{commit} deepspeed/runtime/zero/stage_1_and_2.py 第 2493-2515 行（反向开始时的 "
+        "setup_buckets：torch.empty(reduce_bucket_size)，开启 overlap_comm 时再分配一个），第 828-835 行与第 960 行"
+        "（反向结束时释放）",
+    "source.ds_unreduced": "{commit} deepspeed/runtime/zero/stage3.py 第 1533-1539、1543-1565 行（大于桶的梯度保留"
+        "自己的存储），第 1595-1600 行（reduce_scatter，默认开启：__avg_scatter_grads，第 1789-1829 行）；{commit} "
+        "deepspeed/runtime/comm/coalesced_collectives.py 第 180-196 行（torch.cat：把桶内梯度交错拷入新缓冲区，"
+        "除非单个张量能整除）；{commit} deepspeed/runtime/zero/stage_1_and_2.py 第 1220-1227 行（ZeRO-2：超大参数"
+        "单独归约），第 1438-1459、1290-1302、1833-1841 行（桶内切片展平成新张量再做 all-reduce）",
+    "source.ds_prefetch": "{commit} deepspeed/runtime/zero/partitioned_param_coordinator.py 第 451-486 行（按轨迹预取"
+        "至多 min(max_live_parameters - 已有, prefetch_bucket_size) 个元素）；zero/config.py 第 215 行"
+        "（stage3_prefetch_bucket_size 默认 5e7），第 238 行（stage3_max_live_parameters 默认 1e9）",
+    "source.ds_persistent": "{commit} deepspeed/runtime/zero/parameter_offload.py 第 311-324 行"
+        "（mark_persistent_parameters：ds_numel <= param_persistence_threshold），partitioned_param_coordinator.py "
+        "第 634-641 行（常驻参数从不释放）；zero/config.py 第 221 行（默认 1e5）",
+    "source.partition": "{commit} deepspeed/runtime/zero/stage_1_and_2.py 第 2350-2383 行（优化器更新："
+        "每个参数组的扁平梯度分区转为 fp32，该组的 Adam 更新后释放）",
+    "formula.mtp_heads": "（主输出头 + {mtp} 个 MTP）输出头",
+    "formula.unsharded_gradient": "{bytes} B 未分片梯度",
+    "formula.reduce_scatter_input": "{bytes:g} B reduce-scatter 输入",
+    "formula.one_layer_params": "单层 {params:,} 参数",
+    "formula.plus_mtp": " + {n} 个 MTP",
+    "formula.dense_params": "{n} 层{mtp}，稠密参数（TP 切分 {sharded:,} + 复制 {replicated:,}）",
+    "formula.routed_experts": "{layers} 个 MoE 层{mtp}的路由专家（{experts}/EP {ep} 个专家，宽度/ETP {etp}）",
+    "formula.expert_data_parallel": "（专家数据并行：TP x CP x DP / (EP x ETP)）",
+    "formula.reused_layers": "{n} 层（在 max_reuse_distance {distance:,} 内会再次用到：2 x (其后各层 + 输出头) "
+        "小于它）",
+    "formula.offloaded": "{on_gpu:g} 留在 GPU 上（{offloaded:g} 已卸载）",
+    "formula.foreach_sqrt": "{bytes:g} B（foreach 的 sqrt(exp_avg_sq)）",
+    "formula.the_partition": "该分区（{term}）",
+    "formula.fp32_gradient_copy": "{bytes} B fp32 梯度副本",
 }

@@ -70,7 +70,10 @@ def step_chart(estimate: Estimate, lang: str = "en", unit: str = "MiB", *, stage
         color=CAPACITY_COLOR, line_dash="dashed", line_width=2, framewise=True)
     caption = t("step.peak", lang, phase=phase_label(phases[peak_index], lang),
                 memory=format_memory(phases[peak_index].total_mib, unit))
-    align = "right" if peak_index > len(phases) / 2 else "left"
+    # The caption runs away from the nearer edge, or both ways from a peak in the middle third, so a
+    # phone's narrow plot does not cut it.
+    third = len(phases) / 3
+    align = "left" if peak_index < third else "right" if peak_index > 2 * third else "center"
     label = hv.Labels([(peak_index, peak * 1.05, caption)], kdims=[phase_dim, memory_dim], vdims=["text"]).opts(
         text_color=CAPACITY_COLOR, text_font_size="11px", text_align=align, text_baseline="bottom",
         background_fill_color="white", background_fill_alpha=0.85, framewise=True)

@@ -70,6 +70,8 @@ def _summary_html(estimate: Estimate, unit: str, lang: str, gpu: str, custom_gib
 # slider dragged, a spinner held) does not wait behind charts that are redrawn again right after:
 # in the static site, changes ~90 ms apart each waited ~50-100 ms for the previous one's charts.
 SECONDARY_DELAY_MS = 150
+# The analysis tabs wrap onto a second row where the card is narrower than they are (a phone).
+TABS_CSS = ".bk-btn-group { flex-wrap: wrap; row-gap: 4px; }"
 # The donut fills the card's width at this height (plots.donut keeps its ring round).
 DONUT_HEIGHT_PX = 340
 
@@ -219,7 +221,7 @@ class Results(pn.viewable.Viewer):
         # A segmented control, not pn.Tabs: its labels can follow the language.
         switcher = from_param(
             pn.widgets.RadioButtonGroup, v.param.tab, name="", color="primary", variant="outline",
-            css_classes=["memviz-tabs"],
+            css_classes=["memviz-tabs"], stylesheets=[TABS_CSS], sizing_mode="stretch_width",
             options=pn.bind(lambda lang: {t(f"tab.{key}", lang): key for key in contents}, v.param.lang),
         )
         # Only the shown view is in the page, so hidden charts cost nothing when the estimate changes.

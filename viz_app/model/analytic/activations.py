@@ -176,7 +176,7 @@ def layer_saved_tensors(arch: Architecture, seq_length: int, micro_batch_size: i
         tensors += moe_mlp_tensors(arch, x.s * x.b / x.sp, x.e, tp=x.t, sp=x.sp, kernels=kernels, modules=modules,
                                    etp=etp, load_factor=moe_load_factor)
     elif "mlp" in modules:
-        tensors.append(SavedTensor("MLP input (mlp recomputed)", x.e * sbh, f"{x.e}sbh/{x.sp}"))
+        tensors.append(SavedTensor(Text("tensor.mlp_input_recomputed"), x.e * sbh, f"{x.e}sbh/{x.sp}"))
     else:
         tensors += mlp_tensors(arch, x, kernels)
     if hidden_dropout:
@@ -195,11 +195,15 @@ def qk_norm_tensors(arch: Architecture, x: LayerShape, kernels: str) -> list[Sav
         width = heads * x.d / x.t
         if kernels == "eager":
             rows = heads if not arch.qk_norm_full_width else 1
-            tensors += [SavedTensor(f"{name}-norm input (fp32 upcast)", FP32 * sb * width, f"4sb*{name}_width/t"),
-                        SavedTensor(f"{name}-norm statistics (fp32)", FP32 * sb * rows / x.t, "4sb*rows/t"),
-                        SavedTensor(f"{name}-norm normalized", x.e * sb * width, f"{x.e}sb*{name}_width/t")]
+            tensors += [SavedTensor(Text("tensor.qk_norm_input_fp32", {"name": name}), FP32 * sb * width,
+                                    f"4sb*{name}_width/t"),
+                        SavedTensor(Text("tensor.qk_norm_statistics", {"name": name}), FP32 * sb * rows / x.t,
+                                    "4sb*rows/t"),
+                        SavedTensor(Text("tensor.qk_norm_normalized", {"name": name}), x.e * sb * width,
+                                    f"{x.e}sb*{name}_width/t")]
         else:
-            tensors.append(SavedTensor(f"{name}-norm input", x.e * sb * width, f"{x.e}sb*{name}_width/t"))
+            tensors.append(SavedTensor(Text("tensor.qk_norm_input", {"name": name}), x.e * sb * width,
+                                       f"{x.e}sb*{name}_width/t"))
     return tensors
 
 
@@ -254,5 +258,5 @@ def logits_saved_tensors(arch: Architecture, x: LayerShape, *, padded_vocab: int
                                fp32_copies * FP32 * x.s * x.b * padded_vocab / x.t,
                                f"{fp32_copies:g}x4sbV/t"))
     if kernels == "eager":
-        tensors.append(SavedTensor("labels (int64)", 8 * x.s * x.b, "8sb"))
+        tensors.append(SavedTensor(Text("tensor.labels"), 8 * x.s * x.b, "8sb"))
     return tensors

@@ -20,7 +20,7 @@ ZeRO-3's prefetched and persistent parameters. docs/frameworks.md has each with 
 
 from __future__ import annotations
 
-from ...i18n import Text
+from ...i18n import Joined, Text
 from ..result import MODEL_STATES, Block
 from ..terms import Term
 from .architecture import Architecture
@@ -31,28 +31,13 @@ from .step import PREFETCH, REDUCE_BUCKET, UNREDUCED
 AUTO = -1
 MIB = 1 << 20
 PERSISTENT = "model_states.parameter.persistent"  # alive all step (step.py counts it with the fixed states)
-_ZERO = f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/"
-SRC_HF_AUTO = (f"{TRANSFORMERS_VERSION} transformers/integrations/deepspeed.py L202-242 (trainer_config_finalize: "
-               "'auto' reduce_bucket_size = h^2, stage3_prefetch_bucket_size = 0.9 h^2, "
-               "stage3_param_persistence_threshold = 10 h)")
-SRC_BUCKET_ZERO3 = (f"{_ZERO}stage3.py L730-735 (the IPG bucket: torch.empty(reduce_bucket_size) per communication "
-                    "dtype, allocated when the optimizer is built), L1543-1565 (gradients copied in)")
-SRC_BUCKET_ZERO12 = (f"{_ZERO}stage_1_and_2.py L2493-2515 (setup_buckets at the start of backward: "
-                     "torch.empty(reduce_bucket_size), a second with overlap_comm), L828-835 and L960 (released "
-                     "at the end of backward)")
-SRC_UNREDUCED = (f"{_ZERO}stage3.py L1533-1539, L1543-1565 (a gradient larger than the bucket keeps its own "
-                 "storage), L1595-1600 (reduce_scatter, on by default: __avg_scatter_grads, L1789-1829); "
-                 f"{DEEPSPEED_COMMIT} deepspeed/runtime/comm/coalesced_collectives.py L180-196 (torch.cat: the "
-                 "bucket's gradients interleaved into a new buffer, unless one tensor divides evenly); "
-                 f"{_ZERO}stage_1_and_2.py L1220-1227 (ZeRO-2: extra-large parameters reduced on their own), "
-                 "L1438-1459, L1290-1302, L1833-1841 (the bucket's slices flattened into a new tensor to "
-                 "all-reduce)")
-SRC_PREFETCH = (f"{_ZERO}partitioned_param_coordinator.py L451-486 (prefetch up to min(max_live_parameters - "
-                "available, prefetch_bucket_size) elements of the trace); zero/config.py L215 "
-                "(stage3_prefetch_bucket_size default 5e7), L238 (stage3_max_live_parameters default 1e9)")
-SRC_PERSISTENT = (f"{_ZERO}parameter_offload.py L311-324 (mark_persistent_parameters: ds_numel <= "
-                  "param_persistence_threshold), partitioned_param_coordinator.py L634-641 (persistent "
-                  "parameters are never released); zero/config.py L221 (default 1e5)")
+# Sources through the catalog (the Chinese page translates their explanations); versions as fields.
+SRC_HF_AUTO = Text("source.ds_hf_auto", {"transformers": TRANSFORMERS_VERSION})
+SRC_BUCKET_ZERO3 = Text("source.ds_bucket_zero3", {"commit": DEEPSPEED_COMMIT})
+SRC_BUCKET_ZERO12 = Text("source.ds_bucket_zero12", {"commit": DEEPSPEED_COMMIT})
+SRC_UNREDUCED = Text("source.ds_unreduced", {"commit": DEEPSPEED_COMMIT})
+SRC_PREFETCH = Text("source.ds_prefetch", {"commit": DEEPSPEED_COMMIT})
+SRC_PERSISTENT = Text("source.ds_persistent", {"commit": DEEPSPEED_COMMIT})
 
 
 def reduce_bucket_numel(arch: Architecture, reduce_bucket_size: int) -> Term:
@@ -113,7 +98,7 @@ def largest_layer_tensor(arch: Architecture, tp: int) -> int:
 
 def _sourced(source: str, value: int) -> str:
     """`source`, and the HF Trainer's fill where the value is "auto"."""
-    return f"{source}; {SRC_HF_AUTO}" if value == AUTO else source
+    return Joined(source, "; ", SRC_HF_AUTO) if value == AUTO else source
 
 
 def _mib(numel: Term, nbytes: int, what: str) -> Term:

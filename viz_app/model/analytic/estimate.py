@@ -23,8 +23,9 @@ from . import step
 from .architecture import Architecture
 from .deepspeed_buffers import deepspeed_blocks
 from .expert_parallel import check_expert_parallel, expert_data_parallel_degree
+from .frameworks import DEEPSPEED_COMMIT
 from .moe_activations import check_recompute_modules
-from .optimizer_step import optimizer_step_term
+from .optimizer_step import TORCH_VERSION, optimizer_step_term
 from .options import AnalyticOptions
 from .overheads import comm_buffers_mib, communicator_count, cuda_context_mib, fragmentation_mib
 from .parameters import (
@@ -50,14 +51,9 @@ SRC_PARAMS = Text("source.params")
 SRC_FSDP_PP = Text("source.fsdp_pp")
 SRC_OVERHEAD = Text("source.overhead")
 SRC_RECOMPUTE = Text("source.recompute")
-SRC_MOE_ACTIVATION = ("Megatron-LM core transformer/moe (router.py, moe_utils.py, token_dispatcher.py, experts.py, "
-                      "shared_experts.py); memviz docs/analytic.md, Mixture of experts and MLA")
-SRC_REDUCE_SCATTER = ("PyTorch 2.13.0 torch/distributed/fsdp/_fully_shard/_fsdp_collectives.py L597-606 "
-                      "(foreach_reduce: reduce_scatter_input allocated in the reduce dtype, the unsharded "
-                      "gradients copied in, then freed)")
-SRC_REUSE = ("deepspeedai/DeepSpeed@edaa7221267243c7be7fb49c5d5f5c4fb97b4641 deepspeed/runtime/zero/"
-             "partitioned_param_coordinator.py L634-664 (__params_to_release keeps parameters reused within "
-             "max_reuse_dist_in_numel), zero/config.py L244 (stage3_max_reuse_distance default 1e9)")
+SRC_MOE_ACTIVATION = Text("source.moe_activation")
+SRC_REDUCE_SCATTER = Text("source.reduce_scatter", {"torch": TORCH_VERSION})
+SRC_REUSE = Text("source.reuse", {"commit": DEEPSPEED_COMMIT})
 FRAGMENTATION = "overhead.fragmentation"
 
 
@@ -235,7 +231,7 @@ def logits_activation_block(run: Run) -> Block:
         after=Text("formula.vocab_padded", {"vocab": vocab}))
     if run.arch.mtp_layers:  # each MTP depth computes its own logits and loss in the same forward pass
         heads = 1 + run.arch.mtp_layers
-        held = Term(heads, f"(main + {run.arch.mtp_layers} MTP) output heads").times(held)
+        held = Term(heads, Text("formula.mtp_heads", {"mtp": run.arch.mtp_layers})).times(held)
     return Block.of("activation.logits", ACTIVATION, held, count, SRC_ACTIVATION)
 
 
@@ -275,9 +271,9 @@ def reduce_scatter_block(run: Run, stage: int) -> Block:
     c = run.config
     per_layer = max(layers_parameters(run.arch, [i], c.tp, c.ep, c.etp).total for i in run.stage_indices(stage))
     compute, reduce = run.dtype_bytes, gradient_bytes(c, run.options)
-    per_param = Term(compute, f"({compute} B unsharded gradient").plus(Term(reduce, f"{reduce:g} B reduce-scatter "
-                                                                                    "input)"))
-    nbytes = Term(per_layer, f"one layer {per_layer:,} params").times(per_param)
+    per_param = Term(compute, Text("formula.unsharded_gradient", {"bytes": compute})).plus(
+        Term(reduce, Text("formula.reduce_scatter_input", {"bytes": reduce}))).worded("(", ")")
+    nbytes = Term(per_layer, Text("formula.one_layer_params", {"params": per_layer})).times(per_param)
     return Block.of(step.REDUCE_SCATTER, MODEL_STATES, _in_mib(nbytes), 1, SRC_REDUCE_SCATTER)
 
 
@@ -300,7 +296,7 @@ def expert_bytes_per_param(run: Run) -> BytesPerParam:
     c = run.config
     shards = expert_data_parallel_degree(tp=c.tp, dp=c.dp, ep=c.ep, etp=c.etp,
                                          context_parallel=run.options.context_parallel)
-    return bytes_per_param(c, run.options, shards, " (expert data parallel: TP x CP x DP / (EP x ETP))")
+    return bytes_per_param(c, run.options, shards, Text("formula.expert_data_parallel"))
 
 
 def parameter_groups(run: Run, stage: int, per_param: BytesPerParam | None = None) -> list[tuple]:
@@ -310,18 +306,20 @@ def parameter_groups(run: Run, stage: int, per_param: BytesPerParam | None = Non
     c, o, arch = run.config, run.options, run.arch
     params = stage_parameters(run, stage)
     n = run.layers[stage]
-    mtp = f" + {arch.mtp_layers} MTP" if stage == c.pp - 1 and arch.mtp_layers else ""
+    mtp = Text("formula.plus_mtp", {"n": arch.mtp_layers}) if stage == c.pp - 1 and arch.mtp_layers else ""
     indices = run.stage_indices(stage)
     dense_each = {layers_parameters(arch, [i], c.tp, c.ep, c.etp).dense for i in indices}
     if len(dense_each) == 1 and not mtp:
         text = Text("formula.layers_params", {"n": n, "params": dense_each.pop()})
     else:
-        text = f"{n} layers{mtp}, dense params (TP-sharded {params.sharded:,} + replicated {params.replicated:,})"
+        text = Text("formula.dense_params", {"n": n, "mtp": mtp, "sharded": params.sharded,
+                                              "replicated": params.replicated})
     groups = [("layers", params.dense, text, per_param)]
     if params.expert:
         moe_layers = arch.moe_layer_count(indices)
-        groups.append(("experts", params.expert, f"routed experts of {moe_layers} MoE layers{mtp} "
-                       f"({arch.num_experts}/EP {c.ep} experts, width/ETP {c.etp})", expert_bytes_per_param(run)))
+        text = Text("formula.routed_experts", {"layers": moe_layers, "mtp": mtp, "experts": arch.num_experts,
+                                                "ep": c.ep, "etp": c.etp})
+        groups.append(("experts", params.expert, text, expert_bytes_per_param(run)))
     if stage == 0:
         groups.append(("embedding", embedding_parameter_count(arch, c.tp, o.vocab_pad_multiple),
                        Text("formula.embedding_params"), per_param))
@@ -393,8 +391,7 @@ def gathered_params(run: Run, stage: int, per_layer: int) -> tuple[Term, int, st
     head = vocab_shard_parameter_count(run.arch, c.tp, o.vocab_pad_multiple) if stage == c.pp - 1 else 0
     if o.zero3_max_reuse_distance:
         layers = reuse_kept_layers(o.zero3_max_reuse_distance, per_layer, head, run.layers[stage])
-        count = Term(layers, f"{layers} layers (reused within max_reuse_distance "
-                             f"{o.zero3_max_reuse_distance:,}: 2 x (layers after + head) below it)")
+        count = Term(layers, Text("formula.reused_layers", {"n": layers, "distance": o.zero3_max_reuse_distance}))
     else:
         layers = min(o.zero3_prefetch_layers, run.layers[stage])
         count = Term(layers, Text("formula.layers", {"n": layers}))

@@ -10,6 +10,7 @@ up projections' inputs and recomputes Q, K and V in backward.
 
 from __future__ import annotations
 
+from ...i18n import Text
 from .architecture import Architecture
 from .saved_tensor import SavedTensor
 
@@ -24,18 +25,21 @@ def latent_tensors(arch: Architecture, x, kernels: str) -> list:
     """The low-rank q and kv latents: each norm's input and the up projection's input (the norm's
     output; eager RMSNorm also keeps its fp32 upcast and statistics)."""
     tokens = x.s * x.b / x.sp
-    latents = [("kv latent", arch.kv_lora_rank, "c")]
+    latents = [(Text("tensor.kv_latent"), arch.kv_lora_rank, "c")]
     if arch.q_lora_rank:
-        latents.insert(0, ("q latent", arch.q_lora_rank, "q_r"))
+        latents.insert(0, (Text("tensor.q_latent"), arch.q_lora_rank, "q_r"))
     tensors = []
-    for name, width, symbol in latents:
+    for latent, width, symbol in latents:
+        values = {"latent": latent}
+        size, formula = x.e * tokens * width, f"{x.e}sb*{symbol}/{x.sp}"
         if kernels == "eager":  # HF RMSNorm: x.float(), x * rsqrt(...), weight * x.to(dtype)
-            tensors += [_tensor(f"{name} norm input (fp32 upcast)", FP32 * tokens * width, f"4sb*{symbol}/{x.sp}"),
-                        _tensor(f"{name} norm statistics (fp32)", FP32 * tokens, f"4sb/{x.sp}"),
-                        _tensor(f"{name} normalized", x.e * tokens * width, f"{x.e}sb*{symbol}/{x.sp}")]
+            tensors += [_tensor(Text("tensor.latent_norm_input_fp32", values), FP32 * tokens * width,
+                                f"4sb*{symbol}/{x.sp}"),
+                        _tensor(Text("tensor.latent_norm_statistics", values), FP32 * tokens, f"4sb/{x.sp}"),
+                        _tensor(Text("tensor.latent_normalized", values), size, formula)]
         else:
-            tensors.append(_tensor(f"{name} norm input", x.e * tokens * width, f"{x.e}sb*{symbol}/{x.sp}"))
-        tensors.append(_tensor(f"{name} up-projection input", x.e * tokens * width, f"{x.e}sb*{symbol}/{x.sp}"))
+            tensors.append(_tensor(Text("tensor.latent_norm_input", values), size, formula))
+        tensors.append(_tensor(Text("tensor.latent_up_projection_input", values), size, formula))
     return tensors
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...i18n import Text
 from ..errors import StrategyError
 from .architecture import Architecture
 from .saved_tensor import SavedTensor
@@ -58,26 +59,27 @@ def expert_shape(arch: Architecture, tokens: float, e: int, etp: int = 1, load_f
     return ExpertShape(tokens, tokens * arch.moe_top_k * etp * share, etp, e)
 
 
-def _tensor(name, nbytes, formula) -> SavedTensor:
-    return SavedTensor(name, nbytes, formula, expert=True)
+def _tensor(key, nbytes, formula) -> SavedTensor:
+    """An MoE tensor named by its catalog entry, so the page shows it in its language."""
+    return SavedTensor(Text(key), nbytes, formula, expert=True)
 
 
 def router_tensors(arch: Architecture, x: ExpertShape, kernels: str) -> list:
     """Router: gating input, scores over E experts, the top-k choice and the permutation maps."""
     t, k, n = x.tokens, arch.moe_top_k, arch.num_experts
     score_bytes = FP32 if arch.router_dtype == "fp32" else x.e
-    tensors = [_tensor("router input (MLP norm output)", x.e * t * arch.hidden_size, f"{x.e}T*h")]
+    tensors = [_tensor("tensor.router_input", x.e * t * arch.hidden_size, f"{x.e}T*h")]
     if arch.router_input_fp32_copy and kernels == "eager" and x.e < FP32:  # .float() of fp32 is no copy
-        tensors.append(_tensor("router input, fp32 copy", FP32 * t * arch.hidden_size, "4T*h"))
-    tensors.append(_tensor("router scores (softmax/sigmoid)", score_bytes * t * n, f"{score_bytes}T*E"))
+        tensors.append(_tensor("tensor.router_input_fp32", FP32 * t * arch.hidden_size, "4T*h"))
+    tensors.append(_tensor("tensor.router_scores", score_bytes * t * n, f"{score_bytes}T*E"))
     if kernels == "eager":  # top-k indices; grouped_mm's sort order, its inverse and the scatter index
-        tensors += [_tensor("top-k indices (int64)", INT64 * t * k, "8T*k"),
-                    _tensor("permutation maps (3 x int64)", 3 * INT64 * t * k, "24T*k"),
-                    _tensor("expert offsets (int32)", INT32 * n, "4E")]
+        tensors += [_tensor("tensor.topk_indices", INT64 * t * k, "8T*k"),
+                    _tensor("tensor.permutation_maps", 3 * INT64 * t * k, "24T*k"),
+                    _tensor("tensor.expert_offsets", INT32 * n, "4E")]
     else:  # moe_utils.topk_routing_with_score_function: routing map and top-k probs; fused permute's row map
-        tensors += [_tensor("routing map (bool)", BOOL * t * n, "T*E"),
-                    _tensor("top-k probabilities (fp32)", FP32 * t * n, "4T*E"),
-                    _tensor("permutation row map (int32)", INT32 * t * n, "4T*E")]
+        tensors += [_tensor("tensor.routing_map", BOOL * t * n, "T*E"),
+                    _tensor("tensor.topk_probabilities", FP32 * t * n, "4T*E"),
+                    _tensor("tensor.permutation_row_map", INT32 * t * n, "4T*E")]
     return tensors
 
 
@@ -87,15 +89,15 @@ def routed_expert_tensors(arch: Architecture, x: ExpertShape, kernels: str, modu
     r, e, h, f = x.routed, x.e, arch.hidden_size, arch.expert_ffn / x.etp
     fc1_width = 2 * f if arch.gated_mlp else f
     w = "2f_e" if arch.gated_mlp else "f_e"
-    tensors = [_tensor("permuted tokens (expert fc1 input)", e * r * h, f"{e}R*h"),
-               _tensor("expert fc1 output (activation input)", e * r * fc1_width, f"{e}R*{w}/etp"),
-               _tensor("routing weights per permuted token (fp32)", FP32 * r, "4R")]
+    tensors = [_tensor("tensor.permuted_tokens", e * r * h, f"{e}R*h"),
+               _tensor("tensor.expert_fc1_output", e * r * fc1_width, f"{e}R*{w}/etp"),
+               _tensor("tensor.routing_weights", FP32 * r, "4R")]
     if kernels == "eager":
         if arch.gated_mlp:
-            tensors.append(_tensor("expert act(gate)", e * r * f, f"{e}R*f_e/etp"))
-        tensors.append(_tensor("expert fc2 output (scaled by the weights)", e * r * h, f"{e}R*h"))
+            tensors.append(_tensor("tensor.expert_act_gate", e * r * f, f"{e}R*f_e/etp"))
+        tensors.append(_tensor("tensor.expert_fc2_output", e * r * h, f"{e}R*h"))
     if "moe_act" not in modules:
-        tensors.append(_tensor("expert fc2 input (activation output)", e * r * f, f"{e}R*f_e/etp"))
+        tensors.append(_tensor("tensor.expert_fc2_input", e * r * f, f"{e}R*f_e/etp"))
     return tensors
 
 
@@ -106,13 +108,13 @@ def shared_expert_tensors(arch: Architecture, tokens: float, e: int, tp: int, sp
         return []
     rows = tokens * sp  # column-parallel: every tp rank computes all tokens of its f_s/tp slice
     f = arch.shared_ffn / tp
-    tensors = [_tensor("shared experts fc1 output", e * rows * (2 * f if arch.gated_mlp else f), f"{e}T*sp*f_s/t")]
+    tensors = [_tensor("tensor.shared_fc1_output", e * rows * (2 * f if arch.gated_mlp else f), f"{e}T*sp*f_s/t")]
     if kernels == "eager" and arch.gated_mlp:
-        tensors.append(_tensor("shared experts act(gate)", e * rows * f, f"{e}T*sp*f_s/t"))
-    tensors.append(_tensor("shared experts fc2 input", e * rows * f, f"{e}T*sp*f_s/t"))
+        tensors.append(_tensor("tensor.shared_act_gate", e * rows * f, f"{e}T*sp*f_s/t"))
+    tensors.append(_tensor("tensor.shared_fc2_input", e * rows * f, f"{e}T*sp*f_s/t"))
     if arch.shared_expert_gate:
-        tensors += [_tensor("shared-expert gate (sigmoid)", e * tokens, f"{e}T"),
-                    _tensor("shared experts output", e * tokens * arch.hidden_size, f"{e}T*h")]
+        tensors += [_tensor("tensor.shared_expert_gate", e * tokens, f"{e}T"),
+                    _tensor("tensor.shared_experts_output", e * tokens * arch.hidden_size, f"{e}T*h")]
     return tensors
 
 
@@ -120,7 +122,7 @@ def moe_mlp_tensors(arch: Architecture, tokens: float, e: int, *, tp: int, sp: i
                     modules: frozenset, etp: int = 1, load_factor: float = 1.0) -> list:
     """Everything an MoE MLP saves; with the `moe` recompute module only its input (Megatron)."""
     if "moe" in modules:
-        return [_tensor("MoE input (moe recomputed)", e * tokens * arch.hidden_size, f"{e}T*h")]
+        return [_tensor("tensor.moe_input_recomputed", e * tokens * arch.hidden_size, f"{e}T*h")]
     x = expert_shape(arch, tokens, e, etp, load_factor)
     tensors = router_tensors(arch, x, kernels)
     if "layernorm" in modules:  # the norm output is recomputed, so the router keeps nothing of its own

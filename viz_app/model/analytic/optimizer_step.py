@@ -15,6 +15,7 @@ Both are sharded as the optimizer states are.
 
 from __future__ import annotations
 
+from ...i18n import Joined, Text
 from ..config import TrainingConfig
 from ..sharding import zero_shard_degree, zero_sharded
 from ..terms import Term
@@ -23,36 +24,33 @@ from .options import AnalyticOptions
 from .states import moment_bytes
 
 TORCH_VERSION = "PyTorch 2.13.0"
-SRC_FOREACH = (f"{TORCH_VERSION} torch/optim/adam.py L553 (_multi_tensor_adam), L790-799 (exp_avg_sq_sqrt = "
-               "torch._foreach_sqrt(device_exp_avg_sqs), then _foreach_addcdiv_)")
-SRC_SUB_GROUP = (f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage3.py L2398-2408 (_prepare_fp32_grad_for_sub_group: "
-                 "flatten(...).to(fp32) per sub-group)")
-SRC_SUB_GROUP_STEP = (f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage3.py L1185-1209 (_optimizer_step: the "
-                      "optimizer's params = [the sub-group's fp32 partition], one sub-group per step() call)")
-SRC_PARTITION = (f"{DEEPSPEED_COMMIT} deepspeed/runtime/zero/stage_1_and_2.py L2350-2383 (step: the flat gradient "
-                 "partition .to(fp32) for each parameter group, freed after its Adam step)")
+SRC_FOREACH = Text("source.foreach", {"torch": TORCH_VERSION})
+SRC_SUB_GROUP = Text("source.sub_group", {"commit": DEEPSPEED_COMMIT})
+SRC_SUB_GROUP_STEP = Text("source.sub_group_step", {"commit": DEEPSPEED_COMMIT})
+SRC_PARTITION = Text("source.partition", {"commit": DEEPSPEED_COMMIT})
 FOREACH_OPTIMIZERS = ("adam", "adamw")
 FP32_BYTES = 4
 
 
-def optimizer_step_term(config: TrainingConfig, options: AnalyticOptions, stage_params: float) -> tuple[Term, str]:
+def optimizer_step_term(config: TrainingConfig, options: AnalyticOptions, stage_params: float) -> tuple[Term, Joined]:
     """Bytes of the step's temporaries on one GPU holding `stage_params` parameters (before sharding),
     and their sources; value 0 when none."""
     shards = zero_shard_degree(config.dp, options.context_parallel, options.zero_shards_over_cp)
-    params = zero_sharded(Term(stage_params, f"{stage_params:,.0f} params"), "optimizer", config.zero_stage,
-                          Term(shards, f"ZeRO-{config.zero_stage} shards {shards}"))
+    params = zero_sharded(Term(stage_params, Text("formula.params", {"params": round(stage_params)})), "optimizer",
+                          config.zero_stage,
+                          Term(shards, Text("formula.zero_shards", {"zero": config.zero_stage, "shards": shards})))
     total, sources = Term(0.0, ""), []
     sub_groups = bool(options.optimizer_sub_group_size) and config.zero_stage == 3
     group = (Term(min(options.optimizer_sub_group_size, params.value),
                   f"min(sub_group_size {options.optimizer_sub_group_size:,}, {params.value:,.0f})")
-             if sub_groups else params.worded("the partition (", ")"))
+             if sub_groups else params.phrased("formula.the_partition"))
     if options.optimizer_implementation == "foreach" and options.optimizer in FOREACH_OPTIMIZERS:
         one_moment = moment_bytes(options) / 2
         stepped = group if sub_groups else params  # what one foreach step() sees
-        total = stepped.times(Term(one_moment, f"{one_moment:g} B (foreach sqrt(exp_avg_sq))"))
+        total = stepped.times(Term(one_moment, Text("formula.foreach_sqrt", {"bytes": one_moment})))
         sources += [SRC_FOREACH] + ([SRC_SUB_GROUP_STEP] if sub_groups else [])
     if options.optimizer_sub_group_size and config.zero_stage:
         sources.append(SRC_SUB_GROUP if sub_groups else SRC_PARTITION)
-        copy = group.times(Term(FP32_BYTES, "4 B fp32 gradient copy"))
+        copy = group.times(Term(FP32_BYTES, Text("formula.fp32_gradient_copy", {"bytes": FP32_BYTES})))
         total = copy if not total.value else total.plus(copy)
-    return total, "; ".join(sources)
+    return total, Joined(*(piece for i, source in enumerate(sources) for piece in ("; " if i else "", source)))

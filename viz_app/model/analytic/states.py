@@ -88,7 +88,8 @@ def optimizer_term(config: TrainingConfig, options: AnalyticOptions) -> Term:
     if options.optimizer_offload_fraction:
         # the offloaded share lives in host memory (Megatron HybridDeviceOptimizer, DeepSpeed offload_optimizer)
         on_gpu = 1 - options.optimizer_offload_fraction
-        kept = kept.times(Term(on_gpu, f"{on_gpu:g} on the GPU ({options.optimizer_offload_fraction:g} offloaded)"))
+        kept = kept.times(Term(on_gpu, Text("formula.offloaded", {"on_gpu": on_gpu,
+                                                                  "offloaded": options.optimizer_offload_fraction})))
     return kept
 
 
