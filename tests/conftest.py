@@ -92,11 +92,12 @@ def shipped_site(tmp_path_factory) -> tuple[Path, dict]:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Modules with the most browser tests first, the rest in their order: pytest-xdist's loadfile
-    hands out modules in collection order, so the long ones start first and no worker is left
-    alone with one at the end."""
-    browser_tests = collections.Counter(item.path for item in items if item.get_closest_marker("browser"))
-    items.sort(key=lambda item: -browser_tests[item.path])
+    """Modules with the most browser or slow tests first, the rest in their order: pytest-xdist's
+    loadfile hands out modules in collection order, so the long ones start first and no worker is
+    left alone with one at the end."""
+    heavy = collections.Counter(item.path for item in items
+                                if item.get_closest_marker("browser") or item.get_closest_marker("slow"))
+    items.sort(key=lambda item: -heavy[item.path])
 
 
 @pytest.fixture(scope="module", autouse=True)

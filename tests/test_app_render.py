@@ -19,6 +19,8 @@ from viz_app.view import View
 
 from .latin_text import latin_words
 
+pytestmark = pytest.mark.slow  # minutes of work: collected first (conftest.py)
+
 # Each chart by the glyphs it draws: the treemap's rectangles and labels, the stages' bars with
 # the GPU's capacity line, and each analysis tab's own chart.
 TREEMAP = ("Quad", "Text")

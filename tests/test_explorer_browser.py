@@ -14,6 +14,8 @@ from viz_app.model.gpus import GPU_BY_KEY
 
 from .browser_support import chromium, screenshot_path, wait_until_quiet
 from .test_app_browser import app_url, open_app, requests_elsewhere, total_mib, wait_until  # noqa: F401 (fixture)
+from .test_share_browser import static_origin  # noqa: F401 (fixture: the shipped site, served)
+from .test_static_site import Visit
 
 pytestmark = pytest.mark.browser
 
@@ -28,23 +30,29 @@ def expected_exploration():
     return explore_analytic(arch, config, AnalyticOptions(), 16, GPU_BY_KEY["40"].capacity_mib)
 
 
+def shows_the_linked_exploration(page, expected, rows):
+    """Wait until the page shows the linked exploration: its strategy count, GPUs and fourth row."""
+    summary = page.locator(".memviz-explore-summary [data-count]")
+    wait_until(lambda: summary.get_attribute("data-count") if summary.count() else None,
+               lambda v: v == str(len(expected)), "the explorer's strategy count", timeout_s=60)
+    assert page.locator(".memviz-explore-gpus input").input_value() == "16"
+    table_rows = page.locator(".memviz-explore-table .slick-row")
+    wait_until(table_rows.count, lambda n: n > 5, "the explorer table's rows")
+    # Cell 0 is the grid's row number; then tp, pp, dp, cp, ep, etp, ZeRO, mbs. The table follows the
+    # linked inputs.
+    expected_cells = [str(rows[3][key]) for key in ("tp", "pp", "dp", "context_parallel", "ep", "etp",
+                                                     "zero_stage", "micro_batch_size")]
+    wait_until(lambda: table_rows.nth(3).locator(".slick-cell").all_inner_texts()[1:9],
+               lambda cells: cells == expected_cells, "the explorer table's fourth row")
+    return table_rows
+
+
 def test_shared_explorer_link_shows_the_table_and_a_click_loads_the_strategy(app_url):  # noqa: F811 (the fixture)
     expected = expected_exploration()
     rows = expected.rows(10)
     with chromium() as browser:
         page = open_app(browser, app_url + QUERY, live_timeout_ms=LIVE_TIMEOUT_MS)
-        summary = page.locator(".memviz-explore-summary [data-count]")
-        wait_until(lambda: summary.get_attribute("data-count") if summary.count() else None,
-                   lambda v: v == str(len(expected)), "the explorer's strategy count", timeout_s=60)
-        assert page.locator(".memviz-explore-gpus input").input_value() == "16"
-        table_rows = page.locator(".memviz-explore-table .slick-row")
-        wait_until(table_rows.count, lambda n: n > 5, "the explorer table's rows")
-        # Cell 0 is the grid's row number; then tp, pp, dp, cp, ep, etp, ZeRO, mbs. The table follows the
-        # linked inputs.
-        expected_cells = [str(rows[3][key]) for key in ("tp", "pp", "dp", "context_parallel", "ep", "etp",
-                                                         "zero_stage", "micro_batch_size")]
-        wait_until(lambda: table_rows.nth(3).locator(".slick-cell").all_inner_texts()[1:9],
-                   lambda cells: cells == expected_cells, "the explorer table's fourth row")
+        table_rows = shows_the_linked_exploration(page, expected, rows)
         page.locator(".memviz-explorer").scroll_into_view_if_needed()
         wait_until_quiet(page)
         page.screenshot(path=screenshot_path("explorer-en.png"), full_page=True)
@@ -54,3 +62,15 @@ def test_shared_explorer_link_shows_the_table_and_a_click_loads_the_strategy(app
         assert page.locator(".memviz-tp select").input_value() == str(rows[3]["tp"])
         assert requests_elsewhere(page) == []
         page.close()
+
+
+def test_the_same_link_in_the_static_site(static_origin):  # noqa: F811 (the fixture)
+    """The shared link in the static site (Pyodide): the same exploration, and nothing leaves the origin."""
+    expected = expected_exploration()
+    with chromium() as browser:
+        visit = Visit(browser, static_origin)
+        visit.open(QUERY)
+        shows_the_linked_exploration(visit.page, expected, expected.rows(10))
+        visit.page.locator(".memviz-explorer").scroll_into_view_if_needed()
+        visit.page.screenshot(path=screenshot_path("static-explorer.png"), full_page=True)
+        visit.close_and_check()

@@ -30,6 +30,8 @@ from viz_app.view import View
 
 from .conftest import DATA, ROOT
 
+pytestmark = pytest.mark.slow  # minutes of work: collected first (conftest.py)
+
 # Documents per test: 10,000 in all. Each hypothesis example carries a batch of BATCH documents:
 # hypothesis's own work per example (choosing, recording and mutating examples) cost more than
 # the loaders. (A failing batch shrinks its other documents to the simplest.)

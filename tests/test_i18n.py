@@ -25,6 +25,8 @@ from viz_app.model.result import PHASE_KINDS
 from viz_app.ui.explorer import COLUMNS as EXPLORER_COLUMNS
 from viz_app.view import View
 
+pytestmark = pytest.mark.slow  # minutes of work: collected first (conftest.py)
+
 SOURCES = Path(__file__).resolve().parent.parent / "viz_app"
 EN, ZH = CATALOGS["en"], CATALOGS["zh"]
 NAMESPACES = {key.split(".")[0] for key in EN}
