@@ -241,8 +241,10 @@ def test_chinese_changes_titles_labels_and_axes(page):
     wait_until(titles.all_inner_texts, lambda v: set(v) >= {t(k, "zh") for k in CARD_TITLES}, "Chinese card titles")
     assert page.locator(".memviz-tp label").first.inner_text().strip() == t("param.tp", "zh")
     assert {t("treemap.title", "zh", stage=0), t("analysis.title", "zh", stage=0)} <= set(titles.all_inner_texts())
-    chinese_axes = wait_until(axes, lambda v: t("axis.stage", "zh") in v and t("axis.stage", "en") not in v,
-                              "the stage chart's Chinese axis label")
+    english = {t("axis.stage", "en"), t("axis.memory", "en", unit="MiB")}
+    # every chart redraws on its own (the explorer's last): wait until none has an English label left
+    chinese_axes = wait_until(axes, lambda v: t("axis.stage", "zh") in v and not english & set(v),
+                              "every chart's Chinese axis labels")
     assert t("axis.memory", "zh", unit="MiB") in chinese_axes
     assert t("axis.memory", "en", unit="MiB") not in chinese_axes
     wait_until(lambda: plot_texts(page), lambda v: any(t("block.model_states.optimizer", "zh") in x for x in v),
