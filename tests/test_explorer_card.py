@@ -62,3 +62,24 @@ def test_inputs_that_cannot_be_searched_keep_the_last_search(card):
     searched = card.exploration
     card.session.config.sequence_parallel = False  # the profile has no measurements without SP
     assert card.problem and card.exploration is searched
+
+
+def test_the_tables_option_cells_are_named_in_the_pages_language():
+    """Recompute and schedule codes ('none', 'interleaved') show as the catalog's names."""
+    from viz_app.i18n import t
+    from viz_app.model.analytic.explore import explore_analytic
+    from viz_app.model.analytic.model_presets import load_model_preset
+    from viz_app.model.analytic.options import AnalyticOptions
+    from viz_app.model.config import TrainingConfig
+    from viz_app.ui.explorer import _frame
+
+    arch = load_model_preset("llama-3-8b")
+    config = TrainingConfig()
+    config.apply(**{**arch.config_defaults(), "global_batch_size": 32, "seq_length": 2048})
+    exploration = explore_analytic(arch, config, AnalyticOptions(), 16, 40960)
+    rows = exploration.rows(TABLE_ROWS)
+    frame = _frame(exploration, "zh", "MiB")
+    assert list(frame[t("explore.col.recompute", "zh")]) == [t(f"formula.recompute.{r['recompute']}", "zh")
+                                                            for r in rows]
+    assert list(frame[t("explore.col.schedule", "zh")]) == [t(f"opt.schedule.{r['schedule']}", "zh") for r in rows]
+    assert "none" not in set(frame[t("explore.col.recompute", "zh")])

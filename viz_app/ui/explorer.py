@@ -175,12 +175,20 @@ COLUMNS = (("tp", "tp"), ("pp", "pp"), ("dp", "dp"), ("cp", "context_parallel"),
            ("virtual", "virtual_stages"))
 
 
+# Cells holding an option's code show its name in the page's language.
+NAMED_CELLS = {"recompute": "formula.recompute.{}", "schedule": "opt.schedule.{}"}
+
+
+def _cell(field: str, value, lang: str):
+    return t(NAMED_CELLS[field].format(value), lang) if field in NAMED_CELLS else value
+
+
 def _frame(exploration: Exploration | None, lang: str, unit: str) -> pd.DataFrame:
     """The first TABLE_ROWS strategies with translated column titles; memory in `unit`, traffic in GiB."""
     if exploration is None:
         return pd.DataFrame()
     rows = exploration.rows(TABLE_ROWS)
-    columns = {t(f"explore.col.{key}", lang): [r[field] for r in rows] for key, field in COLUMNS}
+    columns = {t(f"explore.col.{key}", lang): [_cell(field, r[field], lang) for r in rows] for key, field in COLUMNS}
     columns[t("explore.col.peak", lang, unit=unit)] = [round(to_unit(r["peak_mib"], unit), 1) for r in rows]
     columns[t("explore.col.headroom", lang, unit=unit)] = [round(to_unit(r["headroom_mib"], unit), 1) for r in rows]
     columns[t("explore.col.fits", lang)] = [t("verdict.fits" if r["fits"] else "verdict.oom", lang) for r in rows]
