@@ -115,3 +115,12 @@ def _torch_modules(request):
     module.torch, module.vt = torch, validation_torch
     if hasattr(module, "measure_step"):
         module.measure_step = step_memory.measure_step
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Lines tests record as `summary_line` properties (e.g. the fuzz count), printed by the main
+    process: an xdist worker's own output never reaches the terminal."""
+    for report in terminalreporter.stats.get("passed", []):
+        for name, value in getattr(report, "user_properties", []):
+            if name == "summary_line":
+                terminalreporter.write_line(value)

@@ -192,9 +192,10 @@ def test_links(linked, batch):
         _estimate_sizes_are_real(session.estimate)
 
 
-def test_zz_count(capsys):
-    """Runs last in the module: how many documents were tried (all of them when the module ran whole)."""
-    with capsys.disabled():
-        print(f"\nfuzz: {sum(TRIED.values())} generated documents ({', '.join(f'{k} {v}' for k, v in TRIED.items())})")
+def test_zz_count(record_property):
+    """Runs last in the module: how many documents were tried (all of them when the module ran whole).
+    conftest.py prints the line in pytest's summary (also from an xdist worker)."""
+    record_property("summary_line", f"fuzz: {sum(TRIED.values())} generated documents "
+                                    f"({', '.join(f'{k} {v}' for k, v in TRIED.items())})")
     if all(TRIED.values()):
         assert sum(TRIED.values()) >= 10_000
