@@ -216,7 +216,8 @@ def _shown_texts(*roots) -> list[str]:
 
 # MoE models in the analytic mode: DeepSeek-V3 (MLA, MoE with shared experts, MTP, dense first layers;
 # EP 64, PP 16 with an uneven first stage, ZeRO-3 reuse and an eager, foreach, offloading optimizer
-# so every MoE/MLA, ZeRO-3 and optimizer-step term shows) and Mixtral (MoE, no shared experts).
+# so every MoE/MLA, ZeRO-3 and optimizer-step term shows) and Mixtral (MoE, no shared experts; a compiled
+# loss, so its term and source show).
 MOE_PAGES = {
     "deepseek-v3": ({"tp": 8, "pp": 16, "total_gpus": 1024, "ep": 64, "seq_length": 4096, "global_batch_size": 1024,
                      "zero_stage": 3},
@@ -224,7 +225,8 @@ MOE_PAGES = {
                      "optimizer_implementation": "foreach", "optimizer_offload_fraction": 0.5,
                      "gradient_allocation": "autograd"}),
     "mixtral-8x7b": ({"tp": 4, "pp": 4, "total_gpus": 64, "ep": 4, "seq_length": 4096, "global_batch_size": 64},
-                     {"kernels": "eager", "recompute": "selective", "recompute_modules": ["moe_act", "core_attn"]}),
+                     {"kernels": "eager", "recompute": "selective", "recompute_modules": ["moe_act", "core_attn"],
+                      "compiled_loss": True}),
 }
 
 
@@ -250,6 +252,8 @@ def test_chinese_page_of_a_moe_model_shows_no_english(model):
     # the terms of the options above are on the page (so the check reads their texts)
     for key in ("block.activation.experts", "block.model_states.parameter.experts", "block.activation.logits"):
         assert t(key, "zh") in formulas, key
+    if options.get("compiled_loss"):  # the Formulas tab shows the compiled loss's term
+        assert t("tensor.logits_compiled_loss", "zh", bytes=2) in " ".join(texts)
     assert latin_words(texts) == set()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from viz_app.i18n import localize
 from viz_app.model.analytic import AnalyticOptions, estimate_analytic
 from viz_app.model.analytic.frameworks import FRAMEWORK_PRESETS, apply_options, framework_values, options_for
 from viz_app.model.analytic.model_presets import load_model_preset
@@ -12,6 +13,7 @@ from viz_app.model.analytic.options import FRAMEWORKS
 from viz_app.model.analytic.parameters import layer_parameter_count
 from viz_app.model.analytic.validation import load_measurements, validate_rows
 from viz_app.model.config import TrainingConfig
+from viz_app.model.result import Block
 from viz_app.session import Session
 from viz_app.url_state import restore
 from viz_app.view import View
@@ -187,3 +189,40 @@ def test_the_cp_loss_count_is_a_flag_and_a_link_key(cli_json):
     session.mode = "analytic"
     assert restore(session, view, {"framework": "deepspeed", "cp_cross_entropy_fp32_copies": "0.5"}) == []
     assert session.options.cp_cross_entropy_fp32_copies == 0.5
+
+
+def _loss_block(values: dict, **training) -> Block:
+    """The last stage's loss block (activation.logits) for llama-3-8b, mbs 1, seq 8192 on 8 GPUs, FSDP."""
+    arch = load_model_preset("llama-3-8b")
+    config = TrainingConfig()
+    config.apply(**{**arch.config_defaults(), **dict(tp=1, pp=1, total_gpus=8, zero_stage=3, micro_batch_size=1,
+                                                     global_batch_size=8, seq_length=8192), **training})
+    estimate = estimate_analytic(config, arch, options_for(values))
+    return next(b for b in estimate.stages[-1].blocks if b.key == "activation.logits")  # the peak is the loss's
+
+
+def test_a_compiled_loss_holds_the_logits_and_their_gradient_in_the_compute_dtype():
+    # 8192 x 128256 logits = 1002 MiB per byte of a logit. torchtitan's eager cross_entropy(logits.float())
+    # holds 3 fp32 buffers at its peak (12 B: 12024 MiB); compiled (benchmarks/compiled_loss.py) the bf16
+    # logits its backward keeps and their bf16 gradient (2 x 2 B: 4008 MiB), 8016 MiB less.
+    eager = _loss_block({"framework": "torchtitan"})
+    compiled = _loss_block({"framework": "torchtitan", "compiled_loss": True})
+    assert eager.mib - compiled.mib == pytest.approx(8016)
+    assert "2x2sbV/t" in localize(compiled.formula) and "3x4sbV/t" in localize(eager.formula)
+    assert "min_cut_rematerialization_partition" in localize(compiled.source)
+    assert "min_cut_rematerialization_partition" not in localize(eager.source)
+    # pure fp32 training: the logits and their gradient are fp32, 2 x 4 B = 8016 MiB against 12024
+    fp32 = _loss_block({"framework": "torchtitan", "compiled_loss": True}, mixed_precision=False)
+    assert _loss_block({"framework": "torchtitan"}, mixed_precision=False).mib - fp32.mib == pytest.approx(4008)
+    # every preset leaves it off: torchtitan's Dec 2024 commit and torchtune's recipe run the loss eagerly
+    assert not any(options_for({"framework": key}).compiled_loss for key in FRAMEWORK_PRESETS)
+
+
+def test_the_compiled_loss_is_a_flag_and_a_link_key(cli_json):
+    base = ["--model", "llama-3-8b", "--gpus", "8", "--zero", "3", "--framework", "torchtitan"]
+    assert cli_json(*base)["options"]["compiled_loss"] is False
+    assert cli_json(*base, "--compiled-loss")["options"]["compiled_loss"] is True
+    session, view = Session(), View()
+    session.mode = "analytic"
+    assert restore(session, view, {"framework": "torchtitan", "compiled_loss": "true"}) == []
+    assert session.options.compiled_loss

@@ -174,6 +174,9 @@ ANALYTIC_FLAGS = {
                        _valued("cross_entropy_fp32_copies", "N", "fp32 logits-sized buffers at the loss peak")),
     "cp_ce_fp32_copies": ("cp_cross_entropy_fp32_copies", _valued(
         "cp_cross_entropy_fp32_copies", "N", "the same with context parallel > 1 (-1: as --ce-fp32-copies)")),
+    "compiled_loss": ("compiled_loss", _switch(
+        "store_true", "the loss runs under torch.compile: logits and their gradient in the compute dtype at its "
+                      "peak, in place of the fp32 copies")),
     "zero3_prefetch_layers": ("zero3_prefetch_layers",
                               _valued("zero3_prefetch_layers", "N", "layers ZeRO-3 holds gathered at once")),
     "cuda_context_mib": ("cuda_context_mib", _valued("cuda_context_mib", "MIB", "CUDA context (default 500)")),

@@ -33,7 +33,7 @@ OPTION_KEYS = {name: name for name in (
     "first_stage_layers", "last_stage_layers", "embedding_in_pipeline_split", "loss_in_pipeline_split",
     "zero3_max_reuse_distance", "zero_reduce_bucket_size", "zero_contiguous_gradients", "zero_overlap_comm",
     "zero3_prefetch_bucket_size", "zero3_max_live_parameters", "zero3_param_persistence_threshold",
-    "cp_cross_entropy_fp32_copies",
+    "cp_cross_entropy_fp32_copies", "compiled_loss",
 )}
 MAX_QUERY_FIELDS = 200  # a link carries ~40 keys; the rest of a longer one is not read
 VIEW_KEYS = {"lang": "lang", "unit": "unit", "gpu": "gpu", "gib": "custom_gib", "tab": "tab"}

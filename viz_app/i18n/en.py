@@ -248,6 +248,7 @@ CATALOG = {
     "opt.context_parallel": "Context parallel (CP)",
     "opt.cross_entropy_fp32_copies": "FP32 logits copies at the loss",
     "opt.cp_cross_entropy_fp32_copies": "FP32 logits copies at the loss, context parallel (-1: same)",
+    "opt.compiled_loss": "Loss compiled (torch.compile)",
     "opt.vocab_pad_multiple": "Vocab padding multiple",
     "opt.zero3_prefetch_layers": "ZeRO-3 gathered layers",
     "opt.flash_attention": "FlashAttention (no s² scores)",
@@ -616,6 +617,7 @@ CATALOG = {
     "tensor.output_head_input": "output-head input",
     "tensor.logits": "logits, fp32 x {copies:g}",
     # MoE and MLA tensors; sources and formulas of the MoE, ZeRO-3 reuse, FSDP2 and optimizer-step terms.
+    "tensor.logits_compiled_loss": "logits and their gradient, {bytes} B each (compiled loss)",
     "tensor.router_input": "router input (MLP norm output)",
     "tensor.router_input_fp32": "router input, fp32 copy",
     "tensor.router_scores": "router scores (softmax/sigmoid)",
@@ -658,6 +660,11 @@ CATALOG = {
     "source.reuse": "{commit} deepspeed/runtime/zero/partitioned_param_coordinator.py L634-664 (__params_to_release "
         "keeps parameters reused within max_reuse_dist_in_numel), zero/config.py L244 (stage3_max_reuse_distance "
         "default 1e9)",
+    "source.compiled_loss": "{torch} torch/_inductor/compile_fx.py L2309-2319 (Inductor splits forward and backward "
+        "with min_cut_rematerialization_partition), torch/_decomp/decompositions.py L1340-1359 (_log_softmax: upcast, "
+        "max, logsumexp), L919-925 (_log_softmax_backward_data): the backward keeps the input logits and recomputes "
+        "the fp32 softmax; measured by benchmarks/compiled_loss.py (bf16 logits: 0.5 fp32 logits-sized buffers kept, "
+        "1 at the peak; 3 eager)",
     "source.foreach": "{torch} torch/optim/adam.py L553 (_multi_tensor_adam), L790-799 (exp_avg_sq_sqrt = "
         "torch._foreach_sqrt(device_exp_avg_sqs), then _foreach_addcdiv_)",
     "source.sub_group": "{commit} deepspeed/runtime/zero/stage3.py L2398-2408 (_prepare_fp32_grad_for_sub_group: "

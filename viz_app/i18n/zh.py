@@ -246,6 +246,7 @@ CATALOG = {
     "opt.context_parallel": "上下文并行度 (CP)",
     "opt.cross_entropy_fp32_copies": "损失处 FP32 logits 副本数",
     "opt.cp_cross_entropy_fp32_copies": "上下文并行时损失处 FP32 logits 副本数（-1：同上）",
+    "opt.compiled_loss": "损失函数经 torch.compile 编译",
     "opt.vocab_pad_multiple": "词表填充倍数",
     "opt.zero3_prefetch_layers": "ZeRO-3 同时聚合的层数",
     "opt.flash_attention": "FlashAttention（不保存 s² 分数）",
@@ -599,6 +600,7 @@ CATALOG = {
     "tensor.output_head_input": "输出头输入",
     "tensor.logits": "logits 张量，fp32 x {copies:g}",
     # MoE and MLA tensors; sources and formulas of the MoE, ZeRO-3 reuse, FSDP2 and optimizer-step terms.
+    "tensor.logits_compiled_loss": "logits 张量及其梯度，各 {bytes} B（编译后的损失函数）",
     "tensor.router_input": "路由器输入（MLP 归一化输出）",
     "tensor.router_input_fp32": "路由器输入的 fp32 副本",
     "tensor.router_scores": "路由得分（softmax/sigmoid）",
@@ -640,6 +642,11 @@ CATALOG = {
     "source.reuse": "{commit} deepspeed/runtime/zero/partitioned_param_coordinator.py 第 634-664 "
         "行（__params_to_release 保留在 max_reuse_dist_in_numel 之内会再次用到的参数），zero/config.py 第 244 "
         "行（stage3_max_reuse_distance 默认 1e9）",
+    "source.compiled_loss": "{torch} torch/_inductor/compile_fx.py 第 2309-2319 行（编译器用 "
+        "min_cut_rematerialization_partition 切分前向与反向），torch/_decomp/decompositions.py 第 1340-1359 行"
+        "（_log_softmax：升精度、最大值、logsumexp），第 919-925 行（_log_softmax_backward_data）：反向只保留输入的 "
+        "logits，在反向中重算 fp32 softmax；由 benchmarks/compiled_loss.py 测得（bf16 logits：保留 0.5 个 fp32 "
+        "logits 大小的缓冲，峰值 1 个；非编译时 3 个）",
     "source.foreach": "{torch} torch/optim/adam.py 第 553 行（_multi_tensor_adam），第 790-799 行（先 "
         "exp_avg_sq_sqrt = torch._foreach_sqrt(device_exp_avg_sqs)，再 _foreach_addcdiv_）",
     "source.sub_group": "{commit} deepspeed/runtime/zero/stage3.py 第 2398-2408 "

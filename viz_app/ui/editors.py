@@ -33,7 +33,7 @@ OPTION_FIELDS = (
     "framework", "optimizer", "optimizer_state_dtype", "master_weights", "optimizer_offload_fraction", "grad_dtype",
     "gradient_allocation", "recompute", "kernels", "schedule", "virtual_stages", "context_parallel",
     "cross_entropy_fp32_copies", "cp_cross_entropy_fp32_copies", "vocab_pad_multiple", "zero3_prefetch_layers",
-    "moe_load_factor", "flash_attention",
+    "moe_load_factor", "flash_attention", "compiled_loss",
     "fp32_sharded_params", "fsdp_unsharded_under_pp", "zero_shards_over_cp",
     "optimizer_implementation", "optimizer_sub_group_size", "fsdp_reduce_scatter_buffers",
     "first_stage_layers", "last_stage_layers", "embedding_in_pipeline_split", "loss_in_pipeline_split",

@@ -27,6 +27,10 @@ DEFAULT_RECOMPUTE_MODULES = ("core_attn",)  # selective recompute as Korthikanti
 
 MASK_BYTES = 1  # torch stores dropout masks as bool
 FP32 = 4
+# A torch.compile'd cross entropy keeps its input logits for backward (AOTAutograd's min-cut partitioner
+# recomputes the upcast and the softmax there) and returns their gradient: 2 logits-sized buffers
+# in the logits' dtype at its peak (benchmarks/compiled_loss.py).
+COMPILED_LOSS_LOGITS = 2
 # Hugging Face activations written in Python save f-wide intermediates a fused kernel does not:
 # gelu_new keeps 0.5*x, tanh(...) and 1 + tanh(...); quick_gelu keeps sigmoid(1.702 x).
 PYTHON_GELU_EXTRA = {"gelu_new": 3, "quick_gelu": 1}
@@ -249,14 +253,20 @@ def embedding_saved_tensors(arch: Architecture, x: LayerShape, *, dropout: bool,
 
 
 def logits_saved_tensors(arch: Architecture, x: LayerShape, *, padded_vocab: int, fp32_copies: float,
-                         kernels: str) -> list[SavedTensor]:
-    """Last stage: final norm, head input and the loss's fp32 logits-sized buffers at its peak
-    (Korthikanti et al. 2022 section 4.3 counts one: 4sbh/t (1 + v/h) with sequence parallelism)."""
+                         kernels: str, compiled_loss: bool = False) -> list[SavedTensor]:
+    """Last stage: final norm, head input and the loss's logits-sized buffers at its peak
+    (Korthikanti et al. 2022 section 4.3 counts one: 4sbh/t (1 + v/h) with sequence parallelism):
+    `fp32_copies` fp32 ones, or under torch.compile the logits and their gradient in the compute dtype."""
     tensors = norm_tensors(arch, x, Text("tensor.final_norm"), kernels)
     tensors.append(SavedTensor(Text("tensor.output_head_input"), x.e * x.s * x.b * x.h / x.sp, f"{x.e}sbh/{x.sp}"))
-    tensors.append(SavedTensor(Text("tensor.logits", {"copies": fp32_copies}),
-                               fp32_copies * FP32 * x.s * x.b * padded_vocab / x.t,
-                               f"{fp32_copies:g}x4sbV/t"))
+    if compiled_loss:
+        tensors.append(SavedTensor(Text("tensor.logits_compiled_loss", {"bytes": x.e}),
+                                   COMPILED_LOSS_LOGITS * x.e * x.s * x.b * padded_vocab / x.t,
+                                   f"{COMPILED_LOSS_LOGITS}x{x.e}sbV/t"))
+    else:
+        tensors.append(SavedTensor(Text("tensor.logits", {"copies": fp32_copies}),
+                                   fp32_copies * FP32 * x.s * x.b * padded_vocab / x.t,
+                                   f"{fp32_copies:g}x4sbV/t"))
     if kernels == "eager":
         tensors.append(SavedTensor(Text("tensor.labels"), 8 * x.s * x.b, "8sb"))
     return tensors

@@ -54,6 +54,7 @@ SRC_RECOMPUTE = Text("source.recompute")
 SRC_MOE_ACTIVATION = Text("source.moe_activation")
 SRC_REDUCE_SCATTER = Text("source.reduce_scatter", {"torch": TORCH_VERSION})
 SRC_REUSE = Text("source.reuse", {"commit": DEEPSPEED_COMMIT})
+SRC_COMPILED_LOSS = Text("source.compiled_loss", {"torch": TORCH_VERSION})
 FRAGMENTATION = "overhead.fragmentation"
 
 
@@ -225,14 +226,15 @@ def logits_activation_block(run: Run) -> Block:
     c, o = run.config, run.options
     vocab = padded_vocab_size(run.arch, c.tp, o.vocab_pad_multiple)
     tensors = act.logits_saved_tensors(run.arch, run.shape(), padded_vocab=vocab, fp32_copies=loss_fp32_copies(o),
-                                       kernels=o.kernels)
+                                       kernels=o.kernels, compiled_loss=o.compiled_loss)
     count = c.chunks if o.schedule == "gpipe" else 1  # 1F1B runs each loss's backward right away
     held = Term(count, Text("formula.microbatches_maybe_one", {"n": count})).times(_per_microbatch(tensors)).worded(
         after=Text("formula.vocab_padded", {"vocab": vocab}))
     if run.arch.mtp_layers:  # each MTP depth computes its own logits and loss in the same forward pass
         heads = 1 + run.arch.mtp_layers
         held = Term(heads, Text("formula.mtp_heads", {"mtp": run.arch.mtp_layers})).times(held)
-    return Block.of("activation.logits", ACTIVATION, held, count, SRC_ACTIVATION)
+    source = Joined(SRC_ACTIVATION, "; ", SRC_COMPILED_LOSS) if o.compiled_loss else SRC_ACTIVATION
+    return Block.of("activation.logits", ACTIVATION, held, count, source)
 
 
 def loss_fp32_copies(options: AnalyticOptions) -> float:

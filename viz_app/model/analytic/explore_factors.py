@@ -180,7 +180,8 @@ class Factors:
         x, o = run.shape(), run.options
         embedding = act.embedding_saved_tensors(arch, x, dropout=arch.hidden_dropout > 0, kernels=o.kernels)
         logits = act.logits_saved_tensors(arch, x, padded_vocab=padded_vocab_size(arch, tp, o.vocab_pad_multiple),
-                                          fp32_copies=loss_fp32_copies(o), kernels=o.kernels)
+                                          fp32_copies=loss_fp32_copies(o), kernels=o.kernels,
+                                          compiled_loss=o.compiled_loss)
         working = backward_gradients_block(self.run(tp=tp, micro_batch_size=1, context_parallel=cp)).mib
         zeros = np.zeros(len(sizes))
         return np.concatenate([sum(t.nbytes for t in embedding) / MIB + zeros,

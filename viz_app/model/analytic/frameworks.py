@@ -82,6 +82,8 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
         "cross_entropy_fp32_copies": Setting(1.5, f"{MEGATRON_COMMIT} megatron/core/tensor_parallel/"
                                                   "cross_entropy.py L25 (fp32 cast of the vocab shard), L62 "
                                                   "(exp in place), L77 (softmax in place, saved for backward)"),
+        "compiled_loss": Setting(False, "not a Megatron-Core behaviour (its own vocab-parallel cross entropy, "
+                                        "cross_entropy_fp32_copies above)"),
         "zero_shards_over_cp": Setting(True, f"{MEGATRON_COMMIT} megatron/core/optimizer/__init__.py L934, "
                                              "L1141 (the distributed optimizer's group is dp_cp_group)"),
         "master_weights": _FP32_MASTER,
@@ -116,6 +118,9 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
         "master_weights": Setting("fp32", f"{TORCHTITAN_COMMIT}: the fp32 sharded parameters are the master weights"),
         "cross_entropy_fp32_copies": Setting(3, f"{TORCHTITAN_COMMIT} train.py L133 "
                                                 "(cross_entropy(pred.flatten(0, 1).float(), ...))"),
+        "compiled_loss": Setting(False, f"{TORCHTITAN_COMMIT} train.py L136-138 (torch.compile of the loss "
+                                        "commented out); at later commits torchtitan/components/loss.py compiles it "
+                                        "when compile is on (L25-30 at 6fc499f6f5b3): a run setting"),
         "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
         "zero_shards_over_cp": Setting(True, f"{TORCHTITAN_COMMIT} torchtitan/parallelisms/parallelize_llama.py "
                                              "L83-89 (FSDP's mesh is dp_shard_cp)"),
@@ -148,6 +153,8 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
         "cross_entropy_fp32_copies": Setting(3, f"{TRANSFORMERS_VERSION} transformers/loss/loss_utils.py L61 "
                                                 "(ForCausalLMLoss: logits.float())"),
         "cp_cross_entropy_fp32_copies": Setting(1.5, _ULYSSES_LOSS),
+        "compiled_loss": Setting(False, f"{TRANSFORMERS_VERSION} transformers/training_args.py L940-942 "
+                                        "(torch_compile off by default)"),
         "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
         "master_weights": _FP32_MASTER,
         "zero_reduce_bucket_size": Setting(-1, f"'auto' = h^2: {_HF_AUTO} L232; DeepSpeed's own default 5e8 "
@@ -180,6 +187,11 @@ FRAMEWORK_PRESETS: dict[str, Framework] = {
                                                 "(logits .float()), recipes/full_finetune_single_device.py L643-645 "
                                                 "(loss, then del logits): log-probabilities, their gradient and "
                                                 "the logits' gradient in fp32 at the start of backward"),
+        "compiled_loss": Setting(False, f"{TORCHTUNE_COMMIT} recipes/full_finetune_single_device.py L291-292 "
+                                        "(training.compile_loss(self._loss_fn) with compile on: its result is "
+                                        "dropped), torchtune/training/_compile.py L80-82 (a plain loss such as "
+                                        "CrossEntropyLoss is compiled into a new module, returned; only the chunked "
+                                        "losses are compiled in place, L74-79): a plain loss runs eagerly"),
         "vocab_pad_multiple": Setting(1, "the tokenizer's vocabulary, unpadded"),
         "gradient_allocation": Setting("autograd", f"{TORCHTUNE_COMMIT} recipes/full_finetune_single_device.py L716 "
                                                    "(zero_grad(set_to_none=True) after each step)"),

@@ -151,6 +151,12 @@ class AnalyticOptions(param.Parameterized):
             "computes it differently (-1: as cross_entropy_fp32_copies). 1.5 for ms-swift's Ulysses loss: "
             "cross_entropy on the bf16 logits, no upcast (3 bf16 buffers).",
     )
+    compiled_loss = param.Boolean(
+        False, doc="The loss runs under torch.compile (torchtitan's loss.py compiles it with training.compile, "
+                   "not at its Dec 2024 commit): Inductor keeps the logits in their dtype for backward and recomputes "
+                   "the fp32 softmax there, so the loss's peak is the logits and their gradient, 2 logits-sized "
+                   "buffers in the compute dtype (benchmarks/compiled_loss.py), in place of the fp32 copies.",
+    )
     zero3_prefetch_layers = param.Integer(
         2, bounds=bounds("zero3_prefetch_layers"),
         doc="Layers whose parameters ZeRO-3/FSDP holds gathered at once (current + prefetch).",
