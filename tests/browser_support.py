@@ -7,10 +7,12 @@ Debian's Chromium driven by Playwright (never a downloaded browser), screenshots
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -51,12 +53,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_http(url: str, timeout_s: float = 60.0, process: subprocess.Popen | None = None) -> None:
-    """Poll `url` until it answers 200, failing early if `process` dies."""
+def wait_for_http(url: str, timeout_s: float = 60.0, process: subprocess.Popen | None = None,
+                  log: Path | None = None) -> None:
+    """Poll `url` until it answers 200, failing early if `process` dies (with the end of its `log`)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            pytest.fail(f"server exited with {process.returncode} before answering {url}")
+            tail = log.read_text(errors="replace")[-2000:] if log is not None else ""
+            pytest.fail(f"server exited with {process.returncode} before answering {url}\n{tail}")
         with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=2) as response:
             if response.status == 200:
                 return
@@ -66,13 +70,15 @@ def wait_for_http(url: str, timeout_s: float = 60.0, process: subprocess.Popen |
 
 def server_process(command: list[str], url: str, cwd: Path = ROOT, timeout_s: float = 90.0,
                    log: Path | None = None) -> contextlib.AbstractContextManager[subprocess.Popen]:
-    """Run a server command, wait until `url` answers, stop it on exit; its output goes to `log`, if given."""
+    """Run a server command, wait until `url` answers, stop it on exit. Its output goes to `log`, or to a
+    temporary file: a pipe nobody reads would stall the server once its buffer (64 KiB) is full."""
     if log is None:
-        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    else:
-        with log.open("wb") as sink:  # the child keeps its own descriptor
-            process = subprocess.Popen(command, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
-    return running_server(process, url, timeout_s)
+        handle, name = tempfile.mkstemp(prefix="memviz-server-", suffix=".log")
+        os.close(handle)
+        log = Path(name)
+    with log.open("wb") as sink:  # the child keeps its own descriptor
+        process = subprocess.Popen(command, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
+    return running_server(process, url, timeout_s, log)
 
 
 def static_server(directory: Path) -> tuple[str, contextlib.AbstractContextManager[subprocess.Popen]]:
@@ -93,10 +99,11 @@ def static_server(directory: Path) -> tuple[str, contextlib.AbstractContextManag
 
 
 @contextlib.contextmanager
-def running_server(process: subprocess.Popen, url: str, timeout_s: float = 90.0) -> Iterator[subprocess.Popen]:
+def running_server(process: subprocess.Popen, url: str, timeout_s: float = 90.0,
+                   log: Path | None = None) -> Iterator[subprocess.Popen]:
     """Wait until `url` answers, stop the server on exit."""
     try:
-        wait_for_http(url, timeout_s, process)
+        wait_for_http(url, timeout_s, process, log)
         yield process
     finally:
         process.terminate()

@@ -31,8 +31,6 @@ from ..terms import Term
 
 MIB = 1 << 20
 SRC_BACKWARD = Text("source.backward")
-SRC_AUTOGRAD_GRADS = ("PyTorch torch/csrc/autograd/functions/accumulate_grad.h (a leaf's .grad is allocated "
-                      "when its gradient first arrives); torch.optim.Optimizer.zero_grad(set_to_none=True)")
 WORKING = "activation.backward_gradients"
 # What one micro-batch's pass through the stage's layers stores: the layers' own tensors and, for
 # MoE layers, their MoE MLPs' (a block of its own); freed layer by layer in backward.
