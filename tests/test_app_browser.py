@@ -142,8 +142,11 @@ def requests_elsewhere(page) -> list[str]:
     return page.memviz_outside
 
 
-def open_app(browser, url: str, viewport: dict = DESKTOP, live_timeout_ms: int = 30_000):
+def open_app(browser, url: str, viewport: dict = DESKTOP, live_timeout_ms: int = 30_000, before_load=None):
+    """A new page on `url`, once the app is live; `before_load(page)` runs before it loads."""
     page = browser.new_page(viewport=viewport)
+    if before_load is not None:
+        before_load(page)
     origin = url.split("/", 3)[:3]
     page.memviz_outside = []
     page.on("request", lambda request: None if request.url.split("/", 3)[:3] == origin

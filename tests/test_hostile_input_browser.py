@@ -53,11 +53,16 @@ def app_url(served):
     return served[0]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def page(browser, app_url):  # noqa: F811
-    page = open_app(browser, app_url)
-    page.memviz_closed = []
-    page.on("websocket", lambda ws: ws.on("close", lambda _ws: page.memviz_closed.append(True)))
+    """One page through the module's upload and change tests, in file order, as a user goes on after a
+    refused input: each test's message replaces the last one, and the session must still respond."""
+    def watch_the_websocket(page) -> None:  # before the page loads: its websocket opens at once
+        page.memviz_closed, page.memviz_sent = [], []
+        page.on("websocket", lambda ws: (ws.on("close", lambda _ws: page.memviz_closed.append(True)),
+                                         ws.on("framesent", lambda frame: page.memviz_sent.append(len(frame)))))
+
+    page = open_app(browser, app_url, before_load=watch_the_websocket)
     yield page
     page.close()
     assert requests_elsewhere(page) == []
@@ -99,17 +104,6 @@ def test_absurd_values_get_a_message_keep_the_total_and_later_changes_work(page,
     still_responds(page, cli_json)
 
 
-def test_a_failed_upload_replaces_the_success_message(page, tmp_path):
-    upload(page, UPLOAD)
-    wait_message(page, "success", UPLOAD.name)
-    zero = tmp_path / "kv0.json"
-    config = json.loads((ROOT / "presets/analytic/llama-3-8b.json").read_text())
-    zero.write_text(json.dumps({**config, "num_key_value_heads": 0}))
-    upload(page, zero)
-    wait_message(page, "error", error_for(zero))
-    assert page.locator(".memviz-success").count() == 0
-
-
 def test_an_empty_file_gets_a_message(page, cli_json, tmp_path):
     empty = tmp_path / "empty.json"
     empty.write_bytes(b"")
@@ -129,13 +123,13 @@ def test_a_20000_deep_file_gets_a_message(page, cli_json, tmp_path):
 def test_a_20_mib_upload_is_refused_in_the_browser_and_the_session_lives(page, cli_json, tmp_path):
     big = tmp_path / "big.json"
     big.write_bytes(b" " * (20 * 2**20))
-    sent = []
-    page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(len(frame))))
+    sent_before = len(page.memviz_sent)
     upload(page, big)
     expected = t("msg.upload_failed", "en", error=t("error.too_large", "en", name="big.json", mib="20.0",
                                                     max_mib=MAX_PROFILE_BYTES // 2**20))
     wait_message(page, "error", expected)
-    assert max(sent, default=0) < 2**20  # the name and size went to the server, not the file
+    sent = page.memviz_sent[sent_before:]
+    assert sent and max(sent) < 2**20  # the name and size went to the server, not the file
     still_responds(page, cli_json)
 
 
@@ -169,6 +163,18 @@ def test_changes_add_no_history_entries(page, cli_json):
     assert page.evaluate("history.length") == length
 
 
+def test_a_failed_upload_replaces_the_success_message(page, tmp_path):
+    """Last on the shared page: the uploaded profile stays its model."""
+    upload(page, UPLOAD)
+    wait_message(page, "success", UPLOAD.name)
+    zero = tmp_path / "kv0.json"
+    config = json.loads((ROOT / "presets/analytic/llama-3-8b.json").read_text())
+    zero.write_text(json.dumps({**config, "num_key_value_heads": 0}))
+    upload(page, zero)
+    wait_message(page, "error", error_for(zero))
+    assert page.locator(".memviz-success").count() == 0
+
+
 def test_a_5000_digit_link_value_is_named_and_not_applied(browser, app_url, cli_json):  # noqa: F811
     """Beyond Python's 4300-digit int conversion: Panel's own parsing of the link raised before."""
     search = "?tp=" + "9" * 5000
@@ -180,18 +186,20 @@ def test_a_5000_digit_link_value_is_named_and_not_applied(browser, app_url, cli_
     page.close()
 
 
-def test_zz_tabs_closed_during_an_update_leave_no_traceback(browser, served):  # noqa: F811
-    """Last in the module: the server's log of every page here, two of them closed mid-update.
+def test_zz_tabs_closed_during_an_update_leave_no_traceback(browser, served, page):  # noqa: F811
+    """Last in the module: the server's log of every page here (the shared one closed first), two of them
+    closed mid-update.
 
     A tab closing while Panel wrote an update's frames logged WebSocketClosedError tracebacks
     (viz_app/ui/private_panel.py `write_until_the_tab_closes`).
     """
     url, log = served
+    page.close()
     for tp, wait_s in (("4", 0), ("2", 0.05)):
-        page = open_app(browser, url)
-        page.locator(".memviz-tp select").select_option(tp)
+        tab = open_app(browser, url)
+        tab.locator(".memviz-tp select").select_option(tp)
         time.sleep(wait_s)
-        page.close()
+        tab.close()
     text = log.read_text(errors="replace")
     wait_until(lambda: log.read_text(errors="replace").count("WebSocket connection closed"),
                lambda closed: closed >= text.count("WebSocket connection opened"), "every session to close")
