@@ -78,6 +78,22 @@ def _shared_build(tmp_path_factory, name: str, **options) -> tuple[Path, dict]:
 
 
 @pytest.fixture(scope="session")
+def app_url() -> str:
+    """One `memviz serve` per test process for the modules that use it: its start and first session
+    (imports) are paid once, not once per module."""
+    from viz_app.serve import serve_command
+
+    from .browser_support import free_port, server_process
+
+    port = free_port()
+    url = f"http://localhost:{port}/"
+    # Readiness on a static file: a GET of the page itself builds a whole session (> 2 s here), and
+    # the poller's 2 s timeouts would pile abandoned sessions onto the server.
+    with server_process(serve_command(port), f"{url}static/js/bokeh.min.js"):
+        yield url
+
+
+@pytest.fixture(scope="session")
 def built_site(tmp_path_factory) -> tuple[Path, dict]:
     """`memviz build`'s site, shared read-only by the modules that serve it (a build takes ~15 s). A
     module that changes the site copies it."""

@@ -21,15 +21,12 @@ from viz_app.model.galvatron.estimate import estimate_galvatron
 from viz_app.model.galvatron.presets import DEFAULT_PRESET, load_preset, preset_path
 from viz_app.model.galvatron.profile import parse_profile
 from viz_app.model.units import format_memory
-from viz_app.serve import serve_command
 from viz_app.view import View
 
 from .browser_support import (
     RECORD_MESSAGES_JS,
     chromium,
-    free_port,
     screenshot_path,
-    server_process,
     wait_until_quiet,
 )
 from .conftest import DATA
@@ -119,16 +116,6 @@ def plot_texts(page) -> list[str]:
 
 def select_language(page, lang: str) -> None:
     page.locator(".memviz-lang button", has_text={"en": "EN", "zh": "中文"}[lang]).click()
-
-
-@pytest.fixture(scope="module")
-def app_url() -> str:
-    port = free_port()
-    url = f"http://localhost:{port}/"
-    # Readiness on a static file: a GET of the page itself builds a whole session (> 2 s here), and
-    # the poller's 2 s timeouts would pile abandoned sessions onto the server.
-    with server_process(serve_command(port), f"{url}static/js/bokeh.min.js"):
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,9 @@ from viz_app.view import View
 
 from .browser_support import screenshot_path, wait_until_quiet
 from .latin_text import latin_words
-from .test_app_browser import (  # noqa: F401 (app_url and browser are fixtures)
+from .test_app_browser import (  # noqa: F401 (browser is a fixture)
     AXIS_LABELS_JS,
     PAGE_TEXT_JS,
-    app_url,
     browser,
     open_app,
     plot_texts,

@@ -13,7 +13,7 @@ from viz_app.model.config import TrainingConfig
 from viz_app.model.gpus import GPU_BY_KEY
 
 from .browser_support import chromium, screenshot_path, wait_until_quiet
-from .test_app_browser import app_url, open_app, requests_elsewhere, total_mib, wait_until  # noqa: F401 (fixture)
+from .test_app_browser import open_app, requests_elsewhere, total_mib, wait_until
 from .test_share_browser import static_origin  # noqa: F401 (fixture: the shipped site, served)
 from .test_static_site import Visit
 
@@ -47,7 +47,7 @@ def shows_the_linked_exploration(page, expected, rows):
     return table_rows
 
 
-def test_shared_explorer_link_shows_the_table_and_a_click_loads_the_strategy(app_url):  # noqa: F811 (the fixture)
+def test_shared_explorer_link_shows_the_table_and_a_click_loads_the_strategy(app_url):
     expected = expected_exploration()
     rows = expected.rows(10)
     with chromium() as browser:

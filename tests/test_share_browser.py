@@ -22,7 +22,7 @@ from viz_app.session import Session
 from viz_app.view import View
 
 from .browser_support import screenshot_path
-from .test_app_browser import app_url, browser, open_app, requests_elsewhere, total_mib, wait_total, wait_until  # noqa: F401
+from .test_app_browser import browser, open_app, requests_elsewhere, total_mib, wait_total, wait_until  # noqa: F401
 from .test_static_site import Visit, serve
 
 pytestmark = pytest.mark.browser
