@@ -128,27 +128,27 @@ def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOpti
     return base, makeups
 
 
-def _comm(factors: Factors, rows: dict[str, np.ndarray], peak: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Bytes each GPU of the peak stage sends per step, by kind (explore/costs.py)."""
+def _comm(factors: Factors, base: dict[str, np.ndarray], peak: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Bytes each GPU of the peak stage sends per step, by kind (explore/costs.py), [base row, ZeRO
+    stage, recompute mode]."""
     arch, c, o = factors.arch, factors.config, factors.options
     e = compute_dtype_bytes(c)
-    tp, cp, mbs, chunks, recompute = rows["tp"], rows["cp"], rows["mbs"], rows["chunks"], rows["recompute"]
+    tp, pp, cp, dp, ep, v, mbs, chunks = (base[key][:, None, None] for key in
+                                          ("tp", "pp", "cp", "dp", "ep", "v", "mbs", "chunks"))
+    zero = np.arange(len(ZERO_STAGES))[:, None]
     sp = np.where(c.sequence_parallel & (tp > 1), tp, 1)
     tokens = c.seq_length / cp * mbs
     activation = tokens * arch.hidden_size * e
     kv = 2 * tokens * arch.kv_width / tp * e
-    tp_units = np.asarray([TP_RECOMPUTE_UNITS[mode] for mode in RECOMPUTE])[recompute]
-    cp_units = np.asarray([CP_RECOMPUTE_UNITS[mode] for mode in RECOMPUTE])[recompute]
-    ep_units = np.asarray([EP_RECOMPUTE_UNITS[mode] for mode in RECOMPUTE])[recompute]
-    gather_once = o.fsdp_unsharded_under_pp & (rows["pp"] > 1)
+    tp_units, cp_units, ep_units = (np.asarray([units[mode] for mode in RECOMPUTE])
+                                    for units in (TP_RECOMPUTE_UNITS, CP_RECOMPUTE_UNITS, EP_RECOMPUTE_UNITS))
+    gather_once = o.fsdp_unsharded_under_pp & (pp > 1)
     return {
         "tp": tp_bytes(tp, peak["layers"], chunks, activation, tp_units),
         "cp": cp_bytes(cp, peak["layers"], chunks, kv, cp_units),
-        "ep": ep_bytes(rows["ep"], peak["moe_layers"], chunks, tokens / sp * arch.moe_top_k * arch.hidden_size * e,
-                       ep_units),
-        "dp": dp_bytes(rows["dp"] * cp, rows["zero_stage"], chunks, peak["params"], gradient_bytes(c, o), e,
-                       gather_once),
-        "pp": pp_bytes(rows["pp"], peak["peak_stage"], chunks, rows["v"], activation / sp),
+        "ep": ep_bytes(ep, peak["moe_layers"], chunks, tokens / sp * arch.moe_top_k * arch.hidden_size * e, ep_units),
+        "dp": dp_bytes(dp * cp, zero, chunks, peak["params"], gradient_bytes(c, o), e, gather_once),
+        "pp": pp_bytes(pp, peak["peak_stage"], chunks, v, activation / sp),
     }
 
 
@@ -164,21 +164,20 @@ def explore_analytic(arch: Architecture, config: TrainingConfig, options: Analyt
     if not len(base["tp"]):
         return finish("analytic", capacity_mib, empty_columns(), dict(excluded))
     repeat = len(ZERO_STAGES) * len(RECOMPUTE)
-    rows = {key: np.repeat(values, repeat) for key, values in base.items()}
-    rows["zero_stage"] = np.tile(np.repeat(np.arange(len(ZERO_STAGES)), len(RECOMPUTE)), len(base["tp"]))
-    rows["recompute"] = np.tile(np.arange(len(RECOMPUTE)), len(base["tp"]) * len(ZERO_STAGES))
+    size = len(base["tp"])
     factors = Factors(arch, config, options)
     peak = stage_peak_mib(factors, base, makeups)
-    comm = _comm(factors, rows, peak)
+    comm = _comm(factors, base, peak)
     overhead = np.asarray([recompute_overhead(arch, config.seq_length, mode) for mode in RECOMPUTE])
+    keys = {"tp": "tp", "pp": "pp", "dp": "dp", "ep": "ep", "etp": "etp", "micro_batch_size": "mbs",
+            "chunks": "chunks", "context_parallel": "cp", "schedule": "schedule", "virtual_stages": "v"}
     columns = {
-        "tp": rows["tp"], "pp": rows["pp"], "dp": rows["dp"], "ep": rows["ep"], "etp": rows["etp"],
-        "zero_stage": rows["zero_stage"], "micro_batch_size": rows["mbs"], "chunks": rows["chunks"],
-        "context_parallel": rows["cp"], "recompute": rows["recompute"], "schedule": rows["schedule"],
-        "virtual_stages": rows["v"],
-        "peak_mib": peak["peak_mib"], "peak_stage": peak["peak_stage"],
-        "bubble": bubble_fraction(rows["pp"], rows["chunks"], rows["v"]),
-        "recompute_overhead": overhead[rows["recompute"]],
-        **{comm_column(kind): values for kind, values in comm.items()},
+        **{column: np.repeat(base[key], repeat) for column, key in keys.items()},
+        "zero_stage": np.tile(np.repeat(np.arange(len(ZERO_STAGES)), len(RECOMPUTE)), size),
+        "recompute": np.tile(np.arange(len(RECOMPUTE)), size * len(ZERO_STAGES)),
+        "peak_mib": peak["peak_mib"].reshape(-1), "peak_stage": peak["peak_stage"].reshape(-1),
+        "bubble": np.repeat(bubble_fraction(base["pp"], base["chunks"], base["v"]), repeat),
+        "recompute_overhead": np.tile(overhead, size * len(ZERO_STAGES)),
+        **{comm_column(kind): values.reshape(-1) for kind, values in comm.items()},
     }
     return finish("analytic", capacity_mib, columns, dict(excluded), {"recompute": RECOMPUTE, "schedule": SCHEDULES})

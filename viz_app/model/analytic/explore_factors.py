@@ -160,16 +160,18 @@ class Factors:
         options = SimpleNamespace(**{**self._option_values, **{k: v for k, v in values.items() if k in option_keys}})
         return Run(config, self.arch, options, recompute, stage_layers or {}, [])
 
-    def layer_mib(self, tp: int, cp: int, etp: int, recompute: int, moe: int, sizes: tuple[int, ...]) -> np.ndarray:
-        """MiB one dense or MoE decoder layer saves for one micro-batch of each size (activations.py,
-        called with the sizes as an array)."""
+    def layer_mib(self, tp: int, cps: tuple[int, ...], etps: tuple[int, ...], recompute: int, moe: int,
+                  sizes: tuple[int, ...]) -> np.ndarray:
+        """MiB one dense or MoE decoder layer saves for one micro-batch [(cp, etp) pair, size]
+        (activations.py, called with the pairs and the sizes as arrays)."""
+        shape = (len(cps), len(sizes))
         index = self.moe_index if moe else self.dense_index
         if index is None:
-            return np.zeros(len(sizes))
-        mbs = np.asarray(sizes)
+            return np.zeros(shape)
+        mbs, cp, etp = np.asarray(sizes)[None, :], np.asarray(cps)[:, None], np.asarray(etps)[:, None]
         run = self.run(tp=tp, micro_batch_size=mbs, etp=etp, context_parallel=cp, recompute=RECOMPUTE[recompute])
         nbytes = act.layer_activation_bytes(self.arch, run.config.seq_length, mbs, layer_index=index, **run.saved())
-        return (nbytes + np.zeros(len(sizes))) / MIB
+        return (nbytes + np.zeros(shape)) / MIB
 
     def micro_batch_mib(self, tp: int, cp: int, sizes: tuple[int, ...]) -> np.ndarray:
         """[embedding, logits with the MTP heads, backward working set] x size: MiB one micro-batch of

@@ -37,11 +37,21 @@ def _by_size(function, b: dict[str, np.ndarray], items: int, *columns: np.ndarra
 
 
 def _kept(f: Factors, b: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
-    """MiB a dense (0) and an MoE (1) layer save for one micro-batch, [base row, recompute mode]."""
+    """MiB a dense (0) and an MoE (1) layer save for one micro-batch, [base row, recompute mode]: one call
+    per tp, recompute mode and kind, with every (cp, etp) pair and micro-batch size as arrays."""
     kinds = [moe for moe, index in ((0, f.dense_index), (1, f.moe_index)) if index is not None]
-    return {moe: _by_size(lambda *k, moe=moe: np.concatenate([f.layer_mib(*k[:-1], r, moe, k[-1])
-                                                              for r in range(len(RECOMPUTE))]),
-                          b, len(RECOMPUTE), b["tp"], b["cp"], b["etp"]) for moe in kinds}
+    kept = {moe: np.empty((len(b["tp"]), len(RECOMPUTE))) for moe in kinds}
+    sizes = np.unique(b["mbs"])
+    size_column = np.searchsorted(sizes, b["mbs"])
+    for tp in np.unique(b["tp"]).tolist():
+        rows = np.flatnonzero(b["tp"] == tp)
+        pairs, pair = np.unique(np.stack([b["cp"][rows], b["etp"][rows]], axis=1), axis=0, return_inverse=True)
+        key = (tuple(pairs[:, 0].tolist()), tuple(pairs[:, 1].tolist()))
+        for moe in kinds:
+            for recompute in range(len(RECOMPUTE)):
+                mib = f.layer_mib(tp, *key, recompute, moe, tuple(sizes.tolist()))
+                kept[moe][rows, recompute] = mib[pair.reshape(-1), size_column[rows]]
+    return kept
 
 
 def _micro_batch(f: Factors, b: dict[str, np.ndarray]) -> np.ndarray:
@@ -68,14 +78,17 @@ def _activations(t: dict, m: StageMakeup) -> tuple[np.ndarray, np.ndarray]:
 
 def _tables(f: Factors, b: dict[str, np.ndarray], pp: int) -> dict:
     """What the stages of pipelines of `pp` stages read, for base rows `b`: parameters of each kind,
-    bytes per parameter [row, ZeRO stage, part] (dense and expert), NCCL buffers."""
+    bytes per parameter [row, ZeRO stage] of the gradient and of the other parts (dense and expert),
+    NCCL buffers."""
     several = (b["chunks"] > 1).astype(np.int64)
     t = {"params": lookup(lambda *k: _flat(f.parameters(*k, pp)), b["tp"], b["ep"], b["etp"]),
          "buffers": lookup(lambda tp, dp, cp: f.comm_buffers_mib(tp, pp, dp, cp), b["tp"], b["dp"], b["cp"])[:, 0]}
     for experts in (0, 1) if f.arch.is_moe else (0,):
         shards = f.shards(b, bool(experts))
-        t[experts] = np.stack([lookup(lambda *k, z=z: f.bytes_per_param(z, *k), shards, several)
-                               for z in ZERO_STAGES], axis=1)
+        per_param = np.stack([lookup(lambda *k, z=z: f.bytes_per_param(z, *k), shards, several)
+                              for z in ZERO_STAGES], axis=1)
+        t["gradient", experts] = per_param[:, :, GRADIENT]
+        t["other", experts] = per_param[:, :, [part for part in PARTS if part != GRADIENT]].sum(axis=2)
     return t
 
 
@@ -91,29 +104,28 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: StageMakeup, pp: i
     per_layer = (layers + experts) // max(m.layers, 1)
     largest_layer = np.maximum(dense_d + dense_e if m.dense else 0, moe_d + moe_e if m.moe else 0)
     several = (b["chunks"] > 1).astype(np.int64)
-    shape = (len(b["tp"]), len(ZERO_STAGES))
-    out = {key: np.zeros(shape) for key in ("fixed", "gathered", "grads", "head_grads", "layer_grads",
-                                             "backward_only", "optimizer_step")}
+    dense = (layers + embedding + head)[:, None]  # parameters sharded over the data-parallel group
+    out = {"fixed": dense * t["other", 0] / MIB, "grads": dense * t["gradient", 0] / MIB,
+           "head_grads": head[:, None] * t["gradient", 0] / MIB,
+           "layer_grads": layers[:, None] * t["gradient", 0] / MIB}
+    if f.arch.is_moe:  # routed experts, sharded over their expert-data-parallel group
+        out["fixed"] += experts[:, None] * t["other", 1] / MIB
+        out["grads"] += experts[:, None] * t["gradient", 1] / MIB
+    for key in ("gathered", "backward_only", "optimizer_step"):
+        out[key] = np.zeros_like(out["fixed"])
+    shards = zero_shard_degree(b["dp"], b["cp"], o.zero_shards_over_cp)
+    unsharded_under_pp = o.fsdp_unsharded_under_pp and pp > 1
+    if unsharded_under_pp:
+        unsharded = lookup(f.unsharded_mib, params, several)
+    elif any(zero_shards("parameter", z) for z in ZERO_STAGES):
+        gathered = lookup(lambda tp, per: f.gathered_mib(tp, pp, m.stage, m.layers, per), b["tp"], per_layer)
     for z in ZERO_STAGES:
-        dense_bytes = t[0][:, z]
-        groups = [(layers, dense_bytes), (embedding, dense_bytes), (head, dense_bytes)]
-        if f.arch.is_moe:
-            groups.append((experts, t[1][:, z]))
-        for count, per_param in groups:
-            for part in PARTS:
-                mib = count * per_param[:, part] / MIB
-                out["grads" if part == GRADIENT else "fixed"][:, z] += mib
-        out["head_grads"][:, z] = head * dense_bytes[:, GRADIENT] / MIB
-        out["layer_grads"][:, z] = layers * dense_bytes[:, GRADIENT] / MIB
-        shards = zero_shard_degree(b["dp"], b["cp"], o.zero_shards_over_cp)
         gathering = zero_shards("parameter", z) & (shards > 1)
-        if o.fsdp_unsharded_under_pp and pp > 1:
-            unsharded = lookup(f.unsharded_mib, params, several)
+        gathered_numel = np.zeros(len(b["tp"]), np.int64)
+        if unsharded_under_pp:
             out["fixed"][:, z] += np.where(gathering, unsharded[:, 0], 0.0)
             out["grads"][:, z] += np.where(gathering, unsharded[:, 1], 0.0)
-        gathered_numel = np.zeros(len(b["tp"]), np.int64)
-        if zero_shards("parameter", z) and not (o.fsdp_unsharded_under_pp and pp > 1):
-            gathered = lookup(lambda tp, per: f.gathered_mib(tp, pp, m.stage, m.layers, per), b["tp"], per_layer)
+        elif zero_shards("parameter", z):
             out["gathered"][:, z] = np.where(gathering, gathered[:, 0], 0.0)
             out["fixed"][:, z] += out["gathered"][:, z]
             gathered_numel = np.where(gathering, gathered[:, 1], 0).astype(np.int64)
@@ -141,63 +153,62 @@ def _flat(parameters: dict[str, tuple[int, int]]) -> tuple[int, ...]:
 
 
 def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, pp: int, v: int,
-                    m: StageMakeup) -> dict[str, np.ndarray]:
+                    m: StageMakeup) -> tuple[np.ndarray, np.ndarray]:
     """Stage `m`'s total at its step peak (estimate.stage_at_peak) for base rows `b` [row, ZeRO, recompute],
-    with their tables `t`."""
+    with their tables `t`, and its parameters [row].
+
+    Each candidate phase holds a part that varies with the recompute mode (activations) plus one that
+    varies with the ZeRO stage (model states); candidates with the same model-state part are maxed
+    over their activation parts first, so the grid of both is formed once per distinct state part.
+    """
     own, recomputed = _activations(t, m)
     layer_mib = own / m.layers
     passes = lookup(lambda s, c: f.passes(s, m.stage, pp, c, v, m.chunk_layers), b["schedule"], b["chunks"])
     count, held, first_microbatches = passes.T
     embedding_one, logits_one, working = t["micro"].T
     gpipe = b["schedule"] == GPIPE
-    embedding = first_microbatches * embedding_one if m.first else 0 * embedding_one
+    embedding = (first_microbatches * embedding_one if m.first else 0 * embedding_one)[:, None]
     logits_block = np.where(gpipe, b["chunks"], 1) * logits_one if m.last else 0 * logits_one
-    logits = logits_block / np.where(gpipe, count, 1)
+    logits = (logits_block / np.where(gpipe, count, 1))[:, None]
     states = _states(f, b, t, m, pp)
+    fixed, grads = states["fixed"], states["grads"]
+    steady = (b["chunks"] * v > count)[:, None]  # more passes than in flight: a steady state follows
+    autograd = f.autograd_gradients  # gradients allocated as backward reaches them, else all before the step
+    with_backward = fixed + states["backward_only"]
+    state_parts = {"none": fixed, "grads": fixed + grads, "backward": with_backward + grads}
+    activation_parts: dict = {}
 
-    def col(x):  # [row] -> [row, 1, 1]
-        return x[:, None, None]
+    def hold(key, activations: np.ndarray) -> None:  # a candidate: [row, recompute] on top of state_parts[key]
+        known = activation_parts.get(key)
+        activation_parts[key] = activations if known is None else np.maximum(known, activations)
 
-    def by_recompute(x):  # [row, recompute] -> [row, 1, recompute]
-        return x[:, None, :]
-
-    def by_zero(x):  # [row, zero] -> [row, zero, 1]
-        return x[:, :, None]
-
-    fixed, grads = by_zero(states["fixed"]), by_zero(states["grads"])
-    before = 0.0 * grads if f.autograd_gradients else grads  # gradients alive before backward starts
-    stored = by_recompute(held[:, None] * layer_mib)
-    forward = stored + col(embedding) + fixed + before
-    candidates = [forward, forward + col(np.where(gpipe, count, 1) * logits)]  # last forward, the loss
-    backward_only = by_recompute(recomputed) + col(working) + by_zero(states["backward_only"])
-    backward_logits = col(np.where(gpipe, count - 1, 0) * logits)
-    steady = col(b["chunks"] * v > count)
+    forward = held[:, None] * layer_mib + embedding  # the last forward pass
+    before = "none" if autograd else "grads"  # gradients alive before backward starts
+    hold(before, forward)
+    hold(before, forward + np.where(gpipe, count, 1)[:, None] * logits)  # the loss
+    backward = recomputed + working[:, None] + np.where(gpipe, count - 1, 0)[:, None] * logits + embedding
     top = m.chunk_layers[-1]
-    for layer in (top, 1) if top else ():
-        kept = by_recompute((held - top + layer)[:, None] * layer_mib)
-        common = kept + backward_logits + backward_only + col(embedding) + fixed
-        done = top - layer
-        first_grads = (by_zero(states["head_grads"] + states["layer_grads"] * done / m.layers)
-                       if f.autograd_gradients else grads)
-        candidates += [common + first_grads, np.where(steady, common + grads, -np.inf)]
-    second = stored + col(embedding) + fixed + grads
-    candidates += [np.where(steady, second, -np.inf), np.where(steady, second + col(logits), -np.inf)]
-    candidates.append(fixed - by_zero(states["gathered"]) + grads + by_zero(states["optimizer_step"]))
-    peak = candidates[0]
-    for candidate in candidates[1:]:
-        peak = np.maximum(peak, candidate)
-    buffers = t["buffers"]
-    total = peak + f.cuda_context_mib + f.fragmentation_per_mib * peak + col(buffers)
-    rows = len(b["tp"])
-    shape = (rows, len(ZERO_STAGES), len(RECOMPUTE))
-    return {"peak_mib": total.reshape(-1),
-            "params": np.broadcast_to(col(states["params"]), shape).reshape(-1),
-            "layers": np.full(rows * shape[1] * shape[2], m.layers + m.mtp),
-            "moe_layers": np.full(rows * shape[1] * shape[2], m.moe_activations)}
+    for layer in (top, 1) if top else ():  # the first and the last layer of the first backward pass
+        layer_backward = (held - top + layer)[:, None] * layer_mib + backward
+        if autograd:  # the head's gradients and those of the layers done so far
+            done = states["head_grads"] + states["layer_grads"] * (top - layer) / m.layers
+            state_parts[layer] = with_backward + done
+            hold(layer, layer_backward)
+            layer_backward = np.where(steady, layer_backward, -np.inf)  # the steady state's: every gradient
+        hold("backward", layer_backward)
+    hold("grads", np.where(steady, np.maximum(forward, forward + logits), -np.inf))  # steady forward and loss
+    # the optimizer step: no activations, no gathered parameters
+    peak = (fixed - states["gathered"] + grads + states["optimizer_step"])[:, :, None]
+    for key, activations in activation_parts.items():
+        peak = np.maximum(peak, state_parts[key][:, :, None] + activations[:, None, :])
+    total = peak + f.cuda_context_mib + f.fragmentation_per_mib * peak + t["buffers"][:, None, None]
+    return total, states["params"]
 
 
-def _rows(t: dict, pick: np.ndarray) -> dict:
-    """The tables' rows at `pick`."""
+def _rows(t: dict, pick: np.ndarray | None) -> dict:
+    """The tables' rows at `pick` (all where None)."""
+    if pick is None:
+        return t
     return {key: ({k: v[pick] for k, v in value.items()} if isinstance(value, dict) else value[pick])
             for key, value in t.items()}
 
@@ -213,13 +224,28 @@ def _first_steady_stage(f: Factors, m: StageMakeup, pp: int, v: int, schedule: i
     return -1
 
 
+def _evaluations(f: Factors, b: dict[str, np.ndarray], pp: int, v: int,
+                 makeups: list[StageMakeup]) -> list[tuple[int, StageMakeup, np.ndarray | None]]:
+    """(stage, make-up, rows of `b` or None for all) of every stage that can be the peak, lowest stage first.
+
+    The lowest stage of a make-up holds the most passes; with fewer passes than the step has, a higher
+    stage also runs a steady state (every gradient allocated), so the lowest such stage too.
+    """
+    found = []
+    for makeup in makeups:
+        found.append((makeup.stage, makeup, None))
+        steady = lookup(lambda s, c, m=makeup: _first_steady_stage(f, m, pp, v, s, c), b["schedule"],
+                        b["chunks"])[:, 0].astype(np.int64)
+        found += [(stage, makeup, np.flatnonzero(steady == stage)) for stage in np.unique(steady[steady >= 0]).tolist()]
+    return sorted(found, key=lambda evaluation: evaluation[0])
+
+
 def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> dict[str, np.ndarray]:
-    """The most loaded stage of every row (base rows x ZeRO stages x recompute modes, in that order);
-    ties go to the lowest stage, as Estimate.peak_stage."""
-    repeat = len(ZERO_STAGES) * len(RECOMPUTE)
-    size = len(base["tp"]) * repeat
-    best = {"peak_mib": np.full(size, -np.inf), "peak_stage": np.zeros(size, np.int64),
-            "params": np.zeros(size), "layers": np.zeros(size, np.int64), "moe_layers": np.zeros(size, np.int64)}
+    """The most loaded stage of every row [base row, ZeRO stage, recompute mode]: its total, number,
+    parameters, layers and MoE layers; ties go to the lowest stage, as Estimate.peak_stage."""
+    shape = (len(base["tp"]), len(ZERO_STAGES), len(RECOMPUTE))
+    best = {"peak_mib": np.empty(shape), "peak_stage": np.empty(shape, np.int64), "params": np.empty(shape),
+            "layers": np.empty(shape, np.int64), "moe_layers": np.empty(shape, np.int64)}
     common = {"kept": _kept(f, base), "micro": _micro_batch(f, base)}
     tables: dict[int, dict] = {}
     for (pp, v), candidates in makeups.items():
@@ -234,21 +260,22 @@ def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> di
         position = np.searchsorted(tables[pp]["rows"], where)
         t = {"kept": {moe: kept[where] for moe, kept in common["kept"].items()}, "micro": common["micro"][where],
              **{key: value[position] for key, value in tables[pp].items() if key != "rows"}}
-        rows = (where[:, None] * repeat + np.arange(repeat)).reshape(-1)
-        for makeup in candidates:
-            # The lowest stage holds the most passes; with fewer passes than the step has, a higher
-            # stage also runs a steady state (every gradient allocated), so the lowest such stage too.
-            steady = lookup(lambda s, c, m=makeup, pp=pp, v=v: _first_steady_stage(f, m, pp, v, s, c), b["schedule"],
-                            b["chunks"])[:, 0].astype(np.int64)
-            for stage in {makeup.stage, *steady[steady >= 0].tolist()}:
-                pick = np.flatnonzero((steady == stage) | (stage == makeup.stage))
-                found = stage_total_mib(f, {key: values[pick] for key, values in b.items()}, _rows(t, pick), pp, v,
-                                        replace(makeup, stage=stage))
-                chosen_rows = rows.reshape(-1, repeat)[pick].reshape(-1)
-                current, current_stage = best["peak_mib"][chosen_rows], best["peak_stage"][chosen_rows]
-                better = (found["peak_mib"] > current) | ((found["peak_mib"] == current) & (stage < current_stage))
-                chosen = chosen_rows[better]
-                for key in ("peak_mib", "params", "layers", "moe_layers"):
-                    best[key][chosen] = found[key][better]
-                best["peak_stage"][chosen] = stage
+        evaluations = _evaluations(f, b, pp, v, candidates)
+        peak = np.full((len(where),) + shape[1:], -np.inf)
+        which = np.zeros(peak.shape, np.int64)  # the evaluation giving the peak
+        params = np.zeros((len(where), len(evaluations)))
+        for i, (stage, makeup, pick) in enumerate(evaluations):
+            rows = slice(None) if pick is None else pick
+            found, params[rows, i] = stage_total_mib(f, _rows(b, pick), _rows(t, pick), pp, v,
+                                                     replace(makeup, stage=stage))
+            current = peak[rows]
+            better = found > current  # a tie keeps the lower stage, evaluated before
+            peak[rows] = np.where(better, found, current)
+            which[rows] = np.where(better, i, which[rows])
+        best["peak_mib"][where] = peak
+        for key, values in (("peak_stage", [stage for stage, _m, _p in evaluations]),
+                            ("layers", [m.layers + m.mtp for _s, m, _p in evaluations]),
+                            ("moe_layers", [m.moe_activations for _s, m, _p in evaluations])):
+            best[key][where] = np.asarray(values, dtype=np.int64)[which]
+        best["params"][where] = np.take_along_axis(params, which.reshape(len(where), -1), axis=1).reshape(peak.shape)
     return best

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .costs import COMM_KINDS
+from .order import lexsort
 
 STRATEGY_KEYS = ("tp", "pp", "dp", "ep", "etp", "zero_stage", "micro_batch_size", "chunks", "context_parallel",
                  "recompute", "schedule", "virtual_stages")
@@ -86,6 +87,6 @@ def finish(mode: str, capacity_mib: float, columns: dict[str, np.ndarray], exclu
     overhead, then the least communication, then the least memory."""
     columns["headroom_mib"] = capacity_mib - columns["peak_mib"]
     columns["fits"] = columns["peak_mib"] <= capacity_mib
-    order = np.lexsort((columns["peak_mib"], comm_total(columns), columns["bubble"] + columns["recompute_overhead"],
+    order = lexsort((columns["peak_mib"], comm_total(columns), columns["bubble"] + columns["recompute_overhead"],
                         ~columns["fits"]))
     return Exploration(mode, capacity_mib, columns, excluded, order, labels or {})
