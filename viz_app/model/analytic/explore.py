@@ -12,6 +12,7 @@ docs/explorer.md.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from types import SimpleNamespace
 
@@ -86,6 +87,20 @@ def expert_choices(arch: Architecture):
     return lambda tp, n: [(ep, etp) for etp in sorted({1, tp}) if etp <= MAX_ETP for ep in divisors(n // etp)]
 
 
+def _verdict(rule, *args, **kwargs) -> StrategyError | None:
+    """The StrategyError `rule(*args, **kwargs)` raises, or None."""
+    try:
+        rule(*args, **kwargs)
+    except StrategyError as exc:
+        return exc
+    return None
+
+
+def _check_cp_divides_seq(cp: int, seq: int) -> None:
+    if seq % cp:
+        raise StrategyError(key="error.cp_divides_seq", cp=cp, seq=seq)
+
+
 def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOptions, gpus: int,
                excluded: Counter) -> tuple[dict[str, np.ndarray], dict]:
     """The base rows (layout, micro-batch size, schedule, virtual stages) and each (pp, v)'s stage make-ups."""
@@ -95,35 +110,53 @@ def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOpti
     one_chunk = option_values(options, virtual_stages=1)
 
     model = ReadOnce(arch)
+    verdicts = {  # each rule's verdict once per distinct input (raising builds a translated message)
+        "tp": functools.cache(lambda tp: _verdict(check_tensor_parallel, model, tp)),
+        "experts": functools.cache(lambda tp, dp, ep, etp, cp: _verdict(
+            check_expert_parallel, model, tp=tp, dp=dp, ep=ep, etp=etp, context_parallel=cp)),
+        "cp": functools.cache(lambda cp: _verdict(_check_cp_divides_seq, cp, seq)),
+        "split": functools.cache(lambda pp: _verdict(chunk_layer_counts, num_layers, pp, one_chunk)),
+    }
 
     def check(lay: Layout) -> None:  # the estimate's checks, in resolve_run's order
-        check_tensor_parallel(model, lay.tp)
-        check_expert_parallel(model, tp=lay.tp, dp=lay.dp, ep=lay.ep, etp=lay.etp, context_parallel=lay.cp)
-        if seq % lay.cp:
-            raise StrategyError(key="error.cp_divides_seq", cp=lay.cp, seq=seq)
-        chunk_layer_counts(num_layers, lay.pp, one_chunk)
+        for rule, args in (("tp", (lay.tp,)), ("experts", (lay.tp, lay.dp, lay.ep, lay.etp, lay.cp)),
+                           ("cp", (lay.cp,)), ("split", (lay.pp,))):
+            if (failed := verdicts[rule](*args)) is not None:
+                raise failed.with_traceback(None)
 
-    schedules: dict[int, tuple[list[tuple[str, int]], Counter]] = {}
+    schedules: dict[int, list[tuple[str, int]]] = {}
+    schedule_excluded: dict[int, Counter] = {}
     makeups: dict[tuple[int, int], list[StageMakeup]] = {}
-    rows: dict[str, list] = {key: [] for key in ("tp", "pp", "cp", "dp", "ep", "etp", "mbs", "schedule", "v")}
+    patterns: dict[tuple[int, int], dict[str, np.ndarray]] = {}  # (dp, pp): mbs, schedule and v of a layout's rows
+    layout_rows: dict[str, list] = {key: [] for key in ("tp", "pp", "cp", "dp", "ep", "etp", "count")}
+    pattern_rows: dict[str, list] = {key: [] for key in ("mbs", "schedule", "v")}
+    layouts_per_pp: Counter = Counter()
     for lay in layouts(gpus, gbs, check, excluded, expert_choices=expert_choices(arch)):
         if lay.pp not in schedules:
-            schedules[lay.pp] = schedule_choices(lay.pp, num_layers, options)
-            for _name, v in schedules[lay.pp][0]:
+            schedules[lay.pp], schedule_excluded[lay.pp] = schedule_choices(lay.pp, num_layers, options)
+            for _name, v in schedules[lay.pp]:
                 chunks = chunk_layer_counts(num_layers, lay.pp, option_values(options, virtual_stages=v))
                 makeups[lay.pp, v] = stage_makeups(arch, chunks)
-        choices, schedule_excluded = schedules[lay.pp]
-        excluded.update(schedule_excluded)  # counted for every layout they apply to
-        sizes = micro_batch_sizes(gbs, lay.dp)
+        layouts_per_pp[lay.pp] += 1
+        if (lay.dp, lay.pp) not in patterns:
+            choices, sizes = schedules[lay.pp], micro_batch_sizes(gbs, lay.dp)
+            patterns[lay.dp, lay.pp] = {
+                "mbs": np.repeat(np.asarray(sizes, dtype=np.int64), len(choices)),
+                "schedule": np.tile(np.asarray([SCHEDULES.index(name) for name, _v in choices], dtype=np.int64),
+                                    len(sizes)),
+                "v": np.tile(np.asarray([v for _name, v in choices], dtype=np.int64), len(sizes))}
+        pattern = patterns[lay.dp, lay.pp]
         for key in ("tp", "pp", "cp", "dp", "ep", "etp"):
-            rows[key].append((getattr(lay, key), len(sizes) * len(choices)))
-        rows["mbs"] += [size for size in sizes for _choice in choices]
-        rows["schedule"] += [SCHEDULES.index(name) for name, _v in choices] * len(sizes)
-        rows["v"] += [v for _name, v in choices] * len(sizes)
-    base = {key: np.asarray(rows[key], dtype=np.int64) for key in ("mbs", "schedule", "v")}
+            layout_rows[key].append(getattr(lay, key))
+        layout_rows["count"].append(len(pattern["mbs"]))
+        for key, values in pattern.items():
+            pattern_rows[key].append(values)
+    for pp, count in layouts_per_pp.items():  # a schedule's exclusion counts for every layout it applies to
+        excluded.update({reason: n * count for reason, n in schedule_excluded[pp].items()})
+    counts = np.asarray(layout_rows["count"], dtype=np.intp)
+    base = {key: np.concatenate(values) if values else np.zeros(0, np.int64) for key, values in pattern_rows.items()}
     for key in ("tp", "pp", "cp", "dp", "ep", "etp"):  # one value per layout, repeated over its rows
-        values, counts = zip(*rows[key], strict=True) if rows[key] else ((), ())
-        base[key] = np.repeat(np.asarray(values, dtype=np.int64), np.asarray(counts, dtype=np.intp))
+        base[key] = np.repeat(np.asarray(layout_rows[key], dtype=np.int64), counts)
     base["chunks"] = gbs // np.maximum(base["dp"] * base["mbs"], 1)
     return base, makeups
 

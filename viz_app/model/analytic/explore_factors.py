@@ -78,13 +78,13 @@ def stage_makeups(arch: Architecture, chunk_layers: list[list[int]]) -> list[Sta
     """The lowest stage of each distinct make-up, in stage order, with the stages sharing it: a higher
     stage of the same make-up holds no more in-flight passes (schedule.py)."""
     pp, seen = len(chunk_layers), {}
-    last_moe = arch.is_moe_layer(arch.num_layers - 1)
+    is_moe = [arch.is_moe_layer(index) for index in range(arch.num_layers)]  # read once: param is slow
     for stage in range(pp):
         indices = chunk_layer_indices(chunk_layers, stage)
-        moe = arch.moe_layer_count(indices)
+        moe = sum(is_moe[index] for index in indices)
         makeup = StageMakeup(stage, len(indices), tuple(chunk_layers[stage]), len(indices) - moe, moe,
                              arch.mtp_layers if stage == pp - 1 else 0,
-                             bool(indices) and arch.is_moe_layer(indices[0]), stage == 0, stage == pp - 1, last_moe)
+                             bool(indices) and is_moe[indices[0]], stage == 0, stage == pp - 1, is_moe[-1])
         key = (makeup.chunk_layers, makeup.dense, makeup.moe, makeup.moe_first, makeup.first, makeup.last)
         seen.setdefault(key, []).append(makeup)
     return [replace(same[0], stages=tuple(m.stage for m in same)) for same in seen.values()]
@@ -94,13 +94,27 @@ def lookup(function, *columns: np.ndarray) -> np.ndarray:
     """`function(*key)` for each row's key (one entry of each integer column), called once per distinct
     key; [row, item] (a number is one item)."""
     columns = [np.asarray(c).astype(np.int64) for c in np.broadcast_arrays(*columns)]
-    key, space = np.zeros(len(columns[0]), np.int64), 1
+    size = len(columns[0])
+    key, space = np.zeros(size, np.int64), 1
     for column in columns:  # one integer per row: the columns' codes in mixed radix
-        values, codes = np.unique(column, return_inverse=True)
-        key, space = key * len(values) + codes.reshape(-1), space * len(values)
+        low, high = int(column.min()), int(column.max())
+        if high - low < size + DIRECT_SPAN:  # the values themselves, from the lowest
+            codes, count = column - low, high - low + 1
+        else:
+            values, codes = np.unique(column, return_inverse=True)
+            codes, count = codes.reshape(-1), len(values)
+        key, space = key * count + codes, space * count
         if space >= 1 << 62:
             return _lookup_rows(function, columns)
-    _distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    if space <= 4 * size + DIRECT_SPAN:  # a table over every possible key: no sort
+        present = np.zeros(space, dtype=bool)
+        present[key] = True
+        inverse = (np.cumsum(present) - 1)[key]
+        some_row = np.empty(space, np.int64)
+        some_row[key] = np.arange(size)  # a row of each key (which one does not matter)
+        first = some_row[np.flatnonzero(present)]
+    else:
+        _distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     table = np.asarray([function(*(int(c[i]) for c in columns)) for i in first], dtype=float)
     return table.reshape(len(first), -1)[inverse.reshape(-1)]
 
@@ -111,7 +125,9 @@ def _lookup_rows(function, columns: list[np.ndarray]) -> np.ndarray:
     return table[inverse.reshape(-1)]
 
 
-CACHED = ("layer_mib", "micro_batch_mib", "passes", "parameters", "bytes_per_param",
+DIRECT_SPAN = 1024  # integer ranges this small index a table directly
+
+CACHED = ("layer_mib", "micro_batch_mib", "passes", "layer_parameters", "end_parameters", "bytes_per_param",
           "gathered_mib", "deepspeed_mib", "unsharded_mib", "optimizer_step_mib", "comm_buffers_mib",
           "reduce_scatter_bytes_per_param")
 
@@ -145,8 +161,9 @@ class Factors:
         self.optimizer_temporaries = any(self.optimizer_step_mib(zero, 2, 1 << 30) for zero in range(4))
         # whether the options ask for any DeepSpeed buffer (a probe: every layer on one stage, nothing gathered)
         self.deepspeed_buffers = any(any(self.deepspeed_mib(zero, 1, 1, 0, arch.num_layers, 0, 1)) for zero in range(4))
-        dense = [i for i in range(arch.num_layers) if not arch.is_moe_layer(i)]
-        moe = [i for i in range(arch.num_layers) if arch.is_moe_layer(i)]
+        is_moe = [arch.is_moe_layer(i) for i in range(arch.num_layers)]
+        dense = [i for i in range(arch.num_layers) if not is_moe[i]]
+        moe = [i for i in range(arch.num_layers) if is_moe[i]]
         self.dense_index = dense[0] if dense else None
         self.moe_index = moe[0] if moe else None
         for name in CACHED:  # each answer computed once per factor tuple, for this model and options
@@ -197,21 +214,18 @@ class Factors:
         held = sum(order.count(chunk) * layers for chunk, layers in enumerate(chunk_layers))
         return len(order), held, first_chunk_microbatches(name, stage, pp, chunks, v)
 
-    def parameters(self, tp: int, ep: int, etp: int, pp: int) -> dict[str, tuple[int, int]]:
-        """(dense, expert) parameters per GPU of a dense layer, an MoE layer and an MTP depth; the
-        embedding's and the head's (with the final norm)."""
-        arch = self.arch
+    def layer_parameters(self, tp: int, ep: int, etp: int) -> tuple[int, ...]:
+        """(dense, expert) parameters per GPU of an MTP depth, a dense layer and an MoE layer."""
+        found = [mtp_parameters(self.arch, tp, ep, etp)]
+        found += [layer_parameters(self.arch, index, tp, ep, etp) if index is not None else None
+                  for index in (self.dense_index, self.moe_index)]
+        return tuple(count for params in found for count in ((params.dense, params.expert) if params else (0, 0)))
 
-        def split(params) -> tuple[int, int]:
-            return params.dense, params.expert
-
-        found = {"embedding": (embedding_parameter_count(arch, tp, self.options.vocab_pad_multiple), 0),
-                 "head": (head_parameter_count(arch, tp, self.options.vocab_pad_multiple, pp)
-                          + norm_parameter_count(arch), 0),
-                 "mtp": split(mtp_parameters(arch, tp, ep, etp))}
-        for kind, index in (("dense", self.dense_index), ("moe", self.moe_index)):
-            found[kind] = split(layer_parameters(arch, index, tp, ep, etp)) if index is not None else (0, 0)
-        return found
+    def end_parameters(self, tp: int, pp: int) -> tuple[int, int]:
+        """Parameters per GPU of the embedding and of the head (with the final norm)."""
+        pad = self.options.vocab_pad_multiple
+        return (embedding_parameter_count(self.arch, tp, pad),
+                head_parameter_count(self.arch, tp, pad, pp) + norm_parameter_count(self.arch))
 
     def bytes_per_param(self, zero: int, shards: int, several: int) -> tuple[float, ...]:
         """Bytes per parameter of each model-state part (states.py), ZeRO sharding over `shards` GPUs

@@ -81,7 +81,8 @@ def _tables(f: Factors, b: dict[str, np.ndarray], pp: int) -> dict:
     bytes per parameter [row, ZeRO stage] of the gradient and of the other parts (dense and expert),
     NCCL buffers."""
     several = (b["chunks"] > 1).astype(np.int64)
-    t = {"params": lookup(lambda *k: _flat(f.parameters(*k, pp)), b["tp"], b["ep"], b["etp"]),
+    ends = lookup(lambda tp: f.end_parameters(tp, pp), b["tp"])
+    t = {"params": np.concatenate([ends, lookup(f.layer_parameters, b["tp"], b["ep"], b["etp"])], axis=1),
          "buffers": lookup(lambda tp, dp, cp: f.comm_buffers_mib(tp, pp, dp, cp), b["tp"], b["dp"], b["cp"])[:, 0]}
     for experts in (0, 1) if f.arch.is_moe else (0,):
         shards = f.shards(b, bool(experts))
@@ -145,11 +146,6 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: StageMakeup, pp: i
             out["optimizer_step"][:, z] = step[:, 0]
     out["params"] = params
     return out
-
-
-def _flat(parameters: dict[str, tuple[int, int]]) -> tuple[int, ...]:
-    return (parameters["embedding"][0], parameters["head"][0], *parameters["mtp"], *parameters["dense"],
-            *parameters["moe"])
 
 
 def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, pp: int, v: int,
