@@ -202,6 +202,7 @@ def explore_analytic(arch: Architecture, config: TrainingConfig, options: Analyt
     peak = stage_peak_mib(factors, base, makeups)
     comm = _comm(factors, base, peak)
     overhead = np.asarray([recompute_overhead(arch, config.seq_length, mode) for mode in RECOMPUTE])
+    bubble = bubble_fraction(base["pp"], base["chunks"], base["v"])
     keys = {"tp": "tp", "pp": "pp", "dp": "dp", "ep": "ep", "etp": "etp", "micro_batch_size": "mbs",
             "chunks": "chunks", "context_parallel": "cp", "schedule": "schedule", "virtual_stages": "v"}
     columns = {
@@ -209,8 +210,18 @@ def explore_analytic(arch: Architecture, config: TrainingConfig, options: Analyt
         "zero_stage": np.tile(np.repeat(np.arange(len(ZERO_STAGES)), len(RECOMPUTE)), size),
         "recompute": np.tile(np.arange(len(RECOMPUTE)), size * len(ZERO_STAGES)),
         "peak_mib": peak["peak_mib"].reshape(-1), "peak_stage": peak["peak_stage"].reshape(-1),
-        "bubble": np.repeat(bubble_fraction(base["pp"], base["chunks"], base["v"]), repeat),
+        "bubble": np.repeat(bubble, repeat),
         "recompute_overhead": np.tile(overhead, size * len(ZERO_STAGES)),
         **{comm_column(kind): values.reshape(-1) for kind, values in comm.items()},
     }
-    return finish("analytic", capacity_mib, columns, dict(excluded), {"recompute": RECOMPUTE, "schedule": SCHEDULES})
+    return finish("analytic", capacity_mib, columns, dict(excluded), {"recompute": RECOMPUTE, "schedule": SCHEDULES},
+                  _overhead_rank(bubble, overhead))
+
+
+def _overhead_rank(bubble: np.ndarray, overhead: np.ndarray) -> np.ndarray:
+    """The rank of each row's bubble + recompute overhead among their distinct values, [base row, ZeRO
+    stage, recompute mode]: the few sums of a distinct bubble and a mode's overhead, ranked once."""
+    bubbles, code = np.unique(bubble, return_inverse=True)
+    sums = bubbles[:, None] + overhead[None, :]  # the same additions as the columns'
+    rank = np.unique(sums, return_inverse=True)[1].reshape(sums.shape)[code.reshape(-1)]
+    return np.broadcast_to(rank[:, None, :], (len(bubble), len(ZERO_STAGES), len(overhead)))

@@ -45,8 +45,9 @@ def _kept(f: Factors, b: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
     size_column = np.searchsorted(sizes, b["mbs"])
     for tp in np.unique(b["tp"]).tolist():
         rows = np.flatnonzero(b["tp"] == tp)
-        pairs, pair = np.unique(np.stack([b["cp"][rows], b["etp"][rows]], axis=1), axis=0, return_inverse=True)
-        key = (tuple(pairs[:, 0].tolist()), tuple(pairs[:, 1].tolist()))
+        stride = int(b["etp"].max()) + 1
+        pairs, pair = np.unique(b["cp"][rows] * stride + b["etp"][rows], return_inverse=True)
+        key = (tuple((pairs // stride).tolist()), tuple((pairs % stride).tolist()))
         for moe in kinds:
             for recompute in range(len(RECOMPUTE)):
                 mib = f.layer_mib(tp, *key, recompute, moe, tuple(sizes.tolist()))

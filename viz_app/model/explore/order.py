@@ -46,6 +46,8 @@ def _ordered_ints(key: np.ndarray) -> np.ndarray:
     if key.dtype.kind != "f":
         return key.astype(np.int64)
     bits = (key + 0.0).view(np.int64)
+    if key.min() >= 0:  # no sign bit set: the bits are in order
+        return bits
     return bits ^ ((bits >> 63) & SIGN_OFF)  # a negative float: the larger its magnitude, the smaller
 
 
