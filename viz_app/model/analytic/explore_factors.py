@@ -93,30 +93,31 @@ def stage_makeups(arch: Architecture, chunk_layers: list[list[int]]) -> list[Sta
 def lookup(function, *columns: np.ndarray) -> np.ndarray:
     """`function(*key)` for each row's key (one entry of each integer column), called once per distinct
     key; [row, item] (a number is one item)."""
-    columns = [np.asarray(c).astype(np.int64) for c in np.broadcast_arrays(*columns)]
+    columns = [np.asarray(c, dtype=np.int64) for c in np.broadcast_arrays(*columns)]
     size = len(columns[0])
-    key, space = np.zeros(size, np.int64), 1
+    key, space, radices = np.zeros(size, np.int64), 1, []
     for column in columns:  # one integer per row: the columns' codes in mixed radix
         low, high = int(column.min()), int(column.max())
         if high - low < size + DIRECT_SPAN:  # the values themselves, from the lowest
-            codes, count = column - low, high - low + 1
+            codes, values = column - low, np.arange(low, high + 1)
         else:
             values, codes = np.unique(column, return_inverse=True)
-            codes, count = codes.reshape(-1), len(values)
-        key, space = key * count + codes, space * count
+        key, space = key * len(values) + codes.reshape(-1), space * len(values)
+        radices.append(values)
         if space >= 1 << 62:
             return _lookup_rows(function, columns)
     if space <= 4 * size + DIRECT_SPAN:  # a table over every possible key: no sort
-        present = np.zeros(space, dtype=bool)
-        present[key] = True
+        present = np.bincount(key, minlength=space) > 0
+        distinct = np.flatnonzero(present)
         inverse = (np.cumsum(present) - 1)[key]
-        some_row = np.empty(space, np.int64)
-        some_row[key] = np.arange(size)  # a row of each key (which one does not matter)
-        first = some_row[np.flatnonzero(present)]
     else:
-        _distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    table = np.asarray([function(*(int(c[i]) for c in columns)) for i in first], dtype=float)
-    return table.reshape(len(first), -1)[inverse.reshape(-1)]
+        distinct, inverse = np.unique(key, return_inverse=True)
+    keys = []
+    for values in reversed(radices):  # each distinct key's column values, from its mixed-radix code
+        distinct, code = np.divmod(distinct, len(values))
+        keys.append(values[code].tolist())
+    table = np.asarray([function(*key) for key in zip(*reversed(keys), strict=True)], dtype=float)
+    return table.reshape(len(table), -1)[inverse.reshape(-1)]
 
 
 def _lookup_rows(function, columns: list[np.ndarray]) -> np.ndarray:

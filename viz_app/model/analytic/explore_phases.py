@@ -77,14 +77,13 @@ def _activations(t: dict, m: StageMakeup) -> tuple[np.ndarray, np.ndarray]:
     return own, recomputed
 
 
-def _tables(f: Factors, b: dict[str, np.ndarray], pp: int) -> dict:
-    """What the stages of pipelines of `pp` stages read, for base rows `b`: parameters of each kind,
-    bytes per parameter [row, ZeRO stage] of the gradient and of the other parts (dense and expert),
-    NCCL buffers."""
+def _tables(f: Factors, b: dict[str, np.ndarray]) -> dict:
+    """What every stage reads, for base rows `b`: parameters of each kind, bytes per parameter [row, ZeRO
+    stage] of the gradient and of the other parts (dense and expert), NCCL buffers."""
     several = (b["chunks"] > 1).astype(np.int64)
-    ends = lookup(lambda tp: f.end_parameters(tp, pp), b["tp"])
-    t = {"params": np.concatenate([ends, lookup(f.layer_parameters, b["tp"], b["ep"], b["etp"])], axis=1),
-         "buffers": lookup(lambda tp, dp, cp: f.comm_buffers_mib(tp, pp, dp, cp), b["tp"], b["dp"], b["cp"])[:, 0]}
+    t = {"params": np.concatenate([lookup(f.end_parameters, b["tp"], b["pp"]),
+                                   lookup(f.layer_parameters, b["tp"], b["ep"], b["etp"])], axis=1),
+         "buffers": lookup(f.comm_buffers_mib, b["tp"], b["pp"], b["dp"], b["cp"])[:, 0]}
     for experts in (0, 1) if f.arch.is_moe else (0,):
         shards = f.shards(b, bool(experts))
         per_param = np.stack([lookup(lambda *k, z=z: f.bytes_per_param(z, *k), shards, several)
@@ -243,20 +242,13 @@ def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> di
     shape = (len(base["tp"]), len(ZERO_STAGES), len(RECOMPUTE))
     best = {"peak_mib": np.empty(shape), "peak_stage": np.empty(shape, np.int64), "params": np.empty(shape),
             "layers": np.empty(shape, np.int64), "moe_layers": np.empty(shape, np.int64)}
-    common = {"kept": _kept(f, base), "micro": _micro_batch(f, base)}
-    tables: dict[int, dict] = {}
+    common = {"kept": _kept(f, base), "micro": _micro_batch(f, base), **_tables(f, base)}
     for (pp, v), candidates in makeups.items():
         where = np.flatnonzero((base["pp"] == pp) & (base["v"] == v))
         if not len(where):
             continue
         b = {key: values[where] for key, values in base.items()}
-        if pp not in tables:
-            in_pipeline = base["pp"] == pp
-            tables[pp] = {"rows": np.flatnonzero(in_pipeline),
-                          **_tables(f, {key: values[in_pipeline] for key, values in base.items()}, pp)}
-        position = np.searchsorted(tables[pp]["rows"], where)
-        t = {"kept": {moe: kept[where] for moe, kept in common["kept"].items()}, "micro": common["micro"][where],
-             **{key: value[position] for key, value in tables[pp].items() if key != "rows"}}
+        t = _rows(common, where)
         evaluations = _evaluations(f, b, pp, v, candidates)
         peak = np.full((len(where),) + shape[1:], -np.inf)
         which = np.zeros(peak.shape, np.int64)  # the evaluation giving the peak
