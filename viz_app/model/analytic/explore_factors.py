@@ -107,7 +107,7 @@ def lookup(function, *columns: np.ndarray) -> np.ndarray:
         if space >= 1 << 62:
             return _lookup_rows(function, columns)
     if space <= 4 * size + DIRECT_SPAN:  # a table over every possible key: no sort
-        present = np.bincount(key, minlength=space) > 0
+        present = np.bincount(key.astype(np.intp), minlength=space) > 0  # intp: 32 bits in Pyodide
         distinct = np.flatnonzero(present)
         inverse = (np.cumsum(present) - 1)[key]
     else:
