@@ -98,8 +98,9 @@ def lookup(function, *columns: np.ndarray) -> np.ndarray:
     key, space, radices = np.zeros(size, np.int64), 1, []
     for column in columns:  # one integer per row: the columns' codes in mixed radix
         low, high = int(column.min()), int(column.max())
-        if high - low < size + DIRECT_SPAN:  # the values themselves, from the lowest
-            codes, values = column - low, np.arange(low, high + 1)
+        if high - low < 4 * size + DIRECT_SPAN:  # a table over the range: no sort
+            present = np.bincount((column - low).astype(np.intp), minlength=high - low + 1) > 0
+            codes, values = (np.cumsum(present) - 1)[column - low], np.flatnonzero(present) + low
         else:
             values, codes = np.unique(column, return_inverse=True)
         key, space = key * len(values) + codes.reshape(-1), space * len(values)

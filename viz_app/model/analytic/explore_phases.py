@@ -7,11 +7,12 @@ the layer index and its maximum is at the first or the last layer. The maximum o
 therefore the maximum over these candidate phases: the last forward (and the loss), the first and
 last layer of the first backward, the same of the steady state when there is one, and the optimizer
 step. Each candidate adds the estimate's blocks as step.py makes them alive there.
+
+Every (row, stage) pair that can be the peak is evaluated in one batch: the stage's make-up (its
+layers, dense and MoE layers, first / last) is a column like the strategy's degrees.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 
@@ -26,6 +27,7 @@ GPIPE = SCHEDULES.index("gpipe")
 NONE = RECOMPUTE.index("none")
 PARTS = range(4)  # MODEL_STATE_PARTS: parameter, gradient, optimizer, grad_accumulate
 GRADIENT = 1
+BLOCK_ROWS = 4096  # rows x ZeRO stages x recompute modes of float64: 512 KiB
 
 
 def _by_size(function, b: dict[str, np.ndarray], items: int, *columns: np.ndarray) -> np.ndarray:
@@ -60,19 +62,17 @@ def _micro_batch(f: Factors, b: dict[str, np.ndarray]) -> np.ndarray:
     return _by_size(f.micro_batch_mib, b, 3, b["tp"], b["cp"])
 
 
-def _activations(t: dict, m: StageMakeup) -> tuple[np.ndarray, np.ndarray]:
-    """(one micro-batch through the stage's layers, recompute block), [base row, recompute mode], MiB."""
-    kept = t["kept"]
-    own = sum(count * kept[moe] for moe, count in ((0, m.dense_activations), (1, m.moe_activations)) if count)
+def _activations(t: dict, m: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(one micro-batch through the stage's layers, recompute block), [row, recompute mode], MiB."""
+    zeros = np.zeros_like(next(iter(t["kept"].values())))
+    dense, moe = t["kept"].get(0, zeros), t["kept"].get(1, zeros)
+    own = m["dense_activations"][:, None] * dense + m["moe_activations"][:, None] * moe
     # estimate.recompute_block: the stage's layer with the most activations without recompute
-    present = [moe for moe, count in ((0, m.dense), (1, m.moe)) if count]
-    if len(present) == 2:
-        full_dense, full_moe = kept[0][:, NONE], kept[1][:, NONE]
-        moe_chosen = (full_moe > full_dense) | ((full_moe == full_dense) & m.moe_first)
-        full = np.where(moe_chosen, full_moe, full_dense)[:, None]
-        recomputed = full - np.where(moe_chosen[:, None], kept[1], kept[0])
-    else:
-        recomputed = kept[present[0]][:, NONE, None] - kept[present[0]]
+    full_dense, full_moe = dense[:, NONE], moe[:, NONE]
+    both = (m["dense"] > 0) & (m["moe"] > 0)
+    moe_chosen = np.where(both, (full_moe > full_dense) | ((full_moe == full_dense) & m["moe_first"]), m["moe"] > 0)
+    full = np.where(moe_chosen, full_moe, full_dense)[:, None]
+    recomputed = full - np.where(moe_chosen[:, None], moe, dense)
     recomputed[:, NONE] = 0.0  # no recompute: no block
     return own, recomputed
 
@@ -93,17 +93,17 @@ def _tables(f: Factors, b: dict[str, np.ndarray]) -> dict:
     return t
 
 
-def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: StageMakeup, pp: int) -> dict[str, np.ndarray]:
-    """Model-state sums of the stage [base row, ZeRO stage], MiB, as step.py groups them, and its parameters."""
+def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Model-state sums of each row's stage [row, ZeRO stage], MiB, as step.py groups them, and its parameters."""
     o = f.options
     emb, head, mtp_d, mtp_e, dense_d, dense_e, moe_d, moe_e = t["params"].T
-    layers = m.dense * dense_d + m.moe * moe_d + m.mtp * mtp_d
-    experts = m.dense * dense_e + m.moe * moe_e + m.mtp * mtp_e
-    embedding = emb if m.first else 0 * emb
-    head = head if m.last else 0 * head
+    layers = m["dense"] * dense_d + m["moe"] * moe_d + m["mtp"] * mtp_d
+    experts = m["dense"] * dense_e + m["moe"] * moe_e + m["mtp"] * mtp_e
+    embedding = np.where(m["first"], emb, 0 * emb)
+    head = np.where(m["last"], head, 0 * head)
     params = layers + experts + embedding + head
-    per_layer = (layers + experts) // max(m.layers, 1)
-    largest_layer = np.maximum(dense_d + dense_e if m.dense else 0, moe_d + moe_e if m.moe else 0)
+    per_layer = (layers + experts) // np.maximum(m["layers"], 1)
+    largest_layer = np.maximum(np.where(m["dense"] > 0, dense_d + dense_e, 0), np.where(m["moe"] > 0, moe_d + moe_e, 0))
     several = (b["chunks"] > 1).astype(np.int64)
     dense = (layers + embedding + head)[:, None]  # parameters sharded over the data-parallel group
     out = {"fixed": dense * t["other", 0] / MIB, "grads": dense * t["gradient", 0] / MIB,
@@ -115,25 +115,27 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: StageMakeup, pp: i
     for key in ("gathered", "backward_only", "optimizer_step"):
         out[key] = np.zeros_like(out["fixed"])
     shards = zero_shard_degree(b["dp"], b["cp"], o.zero_shards_over_cp)
-    unsharded_under_pp = o.fsdp_unsharded_under_pp and pp > 1
-    if unsharded_under_pp:
+    unsharded_under_pp = o.fsdp_unsharded_under_pp & (b["pp"] > 1)  # FSDP2 keeps the stage unsharded
+    if unsharded_under_pp.any():
         unsharded = lookup(f.unsharded_mib, params, several)
-    elif any(zero_shards("parameter", z) for z in ZERO_STAGES):
-        gathered = lookup(lambda tp, per: f.gathered_mib(tp, pp, m.stage, m.layers, per), b["tp"], per_layer)
+    if not unsharded_under_pp.all() and any(zero_shards("parameter", z) for z in ZERO_STAGES):
+        gathered = lookup(f.gathered_mib, b["tp"], b["pp"], m["stage"], m["layers"], per_layer)
     for z in ZERO_STAGES:
         gathering = zero_shards("parameter", z) & (shards > 1)
         gathered_numel = np.zeros(len(b["tp"]), np.int64)
-        if unsharded_under_pp:
-            out["fixed"][:, z] += np.where(gathering, unsharded[:, 0], 0.0)
-            out["grads"][:, z] += np.where(gathering, unsharded[:, 1], 0.0)
-        elif zero_shards("parameter", z):
-            out["gathered"][:, z] = np.where(gathering, gathered[:, 0], 0.0)
-            out["fixed"][:, z] += out["gathered"][:, z]
-            gathered_numel = np.where(gathering, gathered[:, 1], 0).astype(np.int64)
+        if zero_shards("parameter", z):
+            unsharded_here, gathered_here = gathering & unsharded_under_pp, gathering & ~unsharded_under_pp
+            if unsharded_here.any():
+                out["fixed"][:, z] += np.where(unsharded_here, unsharded[:, 0], 0.0)
+                out["grads"][:, z] += np.where(unsharded_here, unsharded[:, 1], 0.0)
+            if gathered_here.any():
+                out["gathered"][:, z] = np.where(gathered_here, gathered[:, 0], 0.0)
+                out["fixed"][:, z] += out["gathered"][:, z]
+                gathered_numel = np.where(gathered_here, gathered[:, 1], 0).astype(np.int64)
         if f.deepspeed_buffers:
             bucket, unreduced, prefetch, persistent = lookup(
-                lambda tp, numel, sharded, z=z: f.deepspeed_mib(z, tp, pp, m.stage, m.layers, numel, sharded),
-                b["tp"], gathered_numel, gathering.astype(np.int64)).T
+                lambda *k, z=z: f.deepspeed_mib(z, *k),
+                b["tp"], b["pp"], m["stage"], m["layers"], gathered_numel, gathering.astype(np.int64)).T
             # step.py: ZeRO-1/2's bucket lives in backward only, ZeRO-3's all step; the prefetch goes with
             # the gathered parameters before the optimizer step
             out["backward_only"][:, z] += unreduced + (bucket if z < 3 else 0.0)
@@ -148,27 +150,29 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: StageMakeup, pp: i
     return out
 
 
-def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, pp: int, v: int,
-                    m: StageMakeup) -> tuple[np.ndarray, np.ndarray]:
-    """Stage `m`'s total at its step peak (estimate.stage_at_peak) for base rows `b` [row, ZeRO, recompute],
-    with their tables `t`, and its parameters [row].
+def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarray],
+                    chunk_layers: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's stage (make-up `m`, its layers per chunk chunk_layers[m["chunks_id"]]) at its step peak
+    (estimate.stage_at_peak), [row, ZeRO, recompute], with the rows' tables `t`, and its parameters [row].
 
     Each candidate phase holds a part that varies with the recompute mode (activations) plus one that
     varies with the ZeRO stage (model states); candidates with the same model-state part are maxed
     over their activation parts first, so the grid of both is formed once per distinct state part.
     """
     own, recomputed = _activations(t, m)
-    layer_mib = own / m.layers
-    passes = lookup(lambda s, c: f.passes(s, m.stage, pp, c, v, m.chunk_layers), b["schedule"], b["chunks"])
+    layer_mib = own / m["layers"][:, None]
+    passes = lookup(lambda schedule, stage, pp, chunks, v, chunks_id: f.passes(
+        schedule, stage, pp, chunks, v, chunk_layers[chunks_id]),
+        b["schedule"], m["stage"], b["pp"], b["chunks"], b["v"], m["chunks_id"])
     count, held, first_microbatches = passes.T
     embedding_one, logits_one, working = t["micro"].T
     gpipe = b["schedule"] == GPIPE
-    embedding = (first_microbatches * embedding_one if m.first else 0 * embedding_one)[:, None]
-    logits_block = np.where(gpipe, b["chunks"], 1) * logits_one if m.last else 0 * logits_one
+    embedding = np.where(m["first"], first_microbatches * embedding_one, 0 * embedding_one)[:, None]
+    logits_block = np.where(m["last"], np.where(gpipe, b["chunks"], 1) * logits_one, 0 * logits_one)
     logits = (logits_block / np.where(gpipe, count, 1))[:, None]
-    states = _states(f, b, t, m, pp)
+    states = _states(f, b, t, m)
     fixed, grads = states["fixed"], states["grads"]
-    steady = (b["chunks"] * v > count)[:, None]  # more passes than in flight: a steady state follows
+    steady = (b["chunks"] * b["v"] > count)[:, None]  # more passes than in flight: a steady state follows
     autograd = f.autograd_gradients  # gradients allocated as backward reaches them, else all before the step
     with_backward = fixed + states["backward_only"]
     state_parts = {"none": fixed, "grads": fixed + grads, "backward": with_backward + grads}
@@ -183,30 +187,27 @@ def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, pp: int, v: i
     hold(before, forward)
     hold(before, forward + np.where(gpipe, count, 1)[:, None] * logits)  # the loss
     backward = recomputed + working[:, None] + np.where(gpipe, count - 1, 0)[:, None] * logits + embedding
-    top = m.chunk_layers[-1]
-    for layer in (top, 1) if top else ():  # the first and the last layer of the first backward pass
-        layer_backward = (held - top + layer)[:, None] * layer_mib + backward
+    top = m["top"]  # layers of the stage's last chunk, whose backward comes first
+    for name, layer in (("top", top), ("bottom", 1)):  # the first and the last layer of the first backward pass
+        layer_backward = np.where((top > 0)[:, None], (held - top + layer)[:, None] * layer_mib + backward, -np.inf)
         if autograd:  # the head's gradients and those of the layers done so far
-            done = states["head_grads"] + states["layer_grads"] * (top - layer) / m.layers
-            state_parts[layer] = with_backward + done
-            hold(layer, layer_backward)
+            done = states["head_grads"] + states["layer_grads"] * (top - layer)[:, None] / m["layers"][:, None]
+            state_parts[name] = with_backward + done
+            hold(name, layer_backward)
             layer_backward = np.where(steady, layer_backward, -np.inf)  # the steady state's: every gradient
         hold("backward", layer_backward)
     hold("grads", np.where(steady, np.maximum(forward, forward + logits), -np.inf))  # steady forward and loss
     # the optimizer step: no activations, no gathered parameters
-    peak = (fixed - states["gathered"] + grads + states["optimizer_step"])[:, :, None]
-    for key, activations in activation_parts.items():
-        peak = np.maximum(peak, state_parts[key][:, :, None] + activations[:, None, :])
-    total = peak + f.cuda_context_mib + f.fragmentation_per_mib * peak + t["buffers"][:, None, None]
+    optimizer = fixed - states["gathered"] + grads + states["optimizer_step"]
+    total = np.empty((len(optimizer), len(ZERO_STAGES), len(RECOMPUTE)))
+    for start in range(0, len(total), BLOCK_ROWS):  # in blocks of rows that stay in the CPU's cache
+        rows = slice(start, start + BLOCK_ROWS)
+        peak, candidate = np.repeat(optimizer[rows, :, None], len(RECOMPUTE), axis=2), np.empty_like(total[rows])
+        for key, activations in activation_parts.items():
+            np.maximum(peak, np.add(state_parts[key][rows, :, None], activations[rows, None, :], out=candidate),
+                       out=peak)
+        total[rows] = peak + f.cuda_context_mib + f.fragmentation_per_mib * peak + t["buffers"][rows, None, None]
     return total, states["params"]
-
-
-def _rows(t: dict, pick: np.ndarray | None) -> dict:
-    """The tables' rows at `pick` (all where None)."""
-    if pick is None:
-        return t
-    return {key: ({k: v[pick] for k, v in value.items()} if isinstance(value, dict) else value[pick])
-            for key, value in t.items()}
 
 
 def _first_steady_stage(f: Factors, m: StageMakeup, pp: int, v: int, schedule: int, chunks: int) -> int:
@@ -220,51 +221,65 @@ def _first_steady_stage(f: Factors, m: StageMakeup, pp: int, v: int, schedule: i
     return -1
 
 
-def _evaluations(f: Factors, b: dict[str, np.ndarray], pp: int, v: int,
-                 makeups: list[StageMakeup]) -> list[tuple[int, StageMakeup, np.ndarray | None]]:
-    """(stage, make-up, rows of `b` or None for all) of every stage that can be the peak, lowest stage first.
+MAKEUP_KEYS = ("stage", "layers", "dense", "moe", "mtp", "first", "last", "moe_first", "dense_activations",
+               "moe_activations", "top", "chunks_id")
+
+
+def _evaluations(f: Factors, base: dict[str, np.ndarray],
+                 makeups: dict) -> tuple[np.ndarray, dict[str, np.ndarray], list[tuple[int, ...]]]:
+    """Every (base row, stage) that can be the peak, ordered by row then stage: the rows, the stages'
+    make-ups as columns, and the layers per chunk their chunks_id column points to.
 
     The lowest stage of a make-up holds the most passes; with fewer passes than the step has, a higher
     stage also runs a steady state (every gradient allocated), so the lowest such stage too.
     """
-    found = []
-    for makeup in makeups:
-        found.append((makeup.stage, makeup, None))
-        steady = lookup(lambda s, c, m=makeup: _first_steady_stage(f, m, pp, v, s, c), b["schedule"],
-                        b["chunks"])[:, 0].astype(np.int64)
-        found += [(stage, makeup, np.flatnonzero(steady == stage)) for stage in np.unique(steady[steady >= 0]).tolist()]
-    return sorted(found, key=lambda evaluation: evaluation[0])
+    rows, columns, chunk_layers = [], {key: [] for key in MAKEUP_KEYS}, []
+    for (pp, v), candidates in makeups.items():
+        where = np.flatnonzero((base["pp"] == pp) & (base["v"] == v))
+        if not len(where):
+            continue
+        for makeup in candidates:
+            chunk_layers.append(makeup.chunk_layers)
+            steady = lookup(lambda s, c, m=makeup, pp=pp, v=v: _first_steady_stage(f, m, pp, v, s, c),
+                            base["schedule"][where], base["chunks"][where])[:, 0].astype(np.int64)
+            for stage in [makeup.stage, *np.unique(steady[steady >= 0]).tolist()]:
+                picked = where if stage == makeup.stage else where[steady == stage]
+                rows.append(picked)
+                values = (stage, makeup.layers, makeup.dense, makeup.moe, makeup.mtp, makeup.first, makeup.last,
+                          makeup.moe_first, makeup.dense_activations, makeup.moe_activations, makeup.chunk_layers[-1],
+                          len(chunk_layers) - 1)
+                for key, value in zip(MAKEUP_KEYS, values, strict=True):
+                    columns[key].append(np.full(len(picked), value, dtype=np.int64))
+    rows = np.concatenate(rows)
+    columns = {key: np.concatenate(values) for key, values in columns.items()}
+    order = np.lexsort((columns["stage"], rows))
+    columns = {key: values[order].astype(bool) if key in ("first", "last", "moe_first") else values[order]
+               for key, values in columns.items()}
+    return rows[order], columns, chunk_layers
 
 
 def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> dict[str, np.ndarray]:
     """The most loaded stage of every row [base row, ZeRO stage, recompute mode]: its total, number,
     parameters, layers and MoE layers; ties go to the lowest stage, as Estimate.peak_stage."""
-    shape = (len(base["tp"]), len(ZERO_STAGES), len(RECOMPUTE))
-    best = {"peak_mib": np.empty(shape), "peak_stage": np.empty(shape, np.int64), "params": np.empty(shape),
-            "layers": np.empty(shape, np.int64), "moe_layers": np.empty(shape, np.int64)}
+    rows, m, chunk_layers = _evaluations(f, base, makeups)
     common = {"kept": _kept(f, base), "micro": _micro_batch(f, base), **_tables(f, base)}
-    for (pp, v), candidates in makeups.items():
-        where = np.flatnonzero((base["pp"] == pp) & (base["v"] == v))
-        if not len(where):
-            continue
-        b = {key: values[where] for key, values in base.items()}
-        t = _rows(common, where)
-        evaluations = _evaluations(f, b, pp, v, candidates)
-        peak = np.full((len(where),) + shape[1:], -np.inf)
-        which = np.zeros(peak.shape, np.int64)  # the evaluation giving the peak
-        params = np.zeros((len(where), len(evaluations)))
-        for i, (stage, makeup, pick) in enumerate(evaluations):
-            rows = slice(None) if pick is None else pick
-            found, params[rows, i] = stage_total_mib(f, _rows(b, pick), _rows(t, pick), pp, v,
-                                                     replace(makeup, stage=stage))
-            current = peak[rows]
-            better = found > current  # a tie keeps the lower stage, evaluated before
-            peak[rows] = np.where(better, found, current)
-            which[rows] = np.where(better, i, which[rows])
-        best["peak_mib"][where] = peak
-        for key, values in (("peak_stage", [stage for stage, _m, _p in evaluations]),
-                            ("layers", [m.layers + m.mtp for _s, m, _p in evaluations]),
-                            ("moe_layers", [m.moe_activations for _s, m, _p in evaluations])):
-            best[key][where] = np.asarray(values, dtype=np.int64)[which]
-        best["params"][where] = np.take_along_axis(params, which.reshape(len(where), -1), axis=1).reshape(peak.shape)
-    return best
+    total, params = stage_total_mib(f, {key: values[rows] for key, values in base.items()}, _rows(common, rows), m,
+                                    chunk_layers)
+    starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))  # each base row's stages, lowest first
+    counts = np.diff(np.append(starts, len(rows)))
+    peak, first = total[starts], np.repeat(starts, total[0].size).reshape(total[starts].shape)
+    for k in range(1, int(counts.max())):  # each row's k-th stage against the highest so far
+        has = np.flatnonzero(counts > k)
+        at = starts[has] + k
+        found, current = total[at], peak[has]
+        better = found > current  # a tie keeps the lower stage
+        peak[has] = np.where(better, found, current)
+        first[has] = np.where(better, at[:, None, None], first[has])
+    return {"peak_mib": peak, "peak_stage": m["stage"][first], "params": params[first],
+            "layers": (m["layers"] + m["mtp"])[first], "moe_layers": m["moe_activations"][first]}
+
+
+def _rows(t: dict, pick: np.ndarray) -> dict:
+    """The tables' rows at `pick`."""
+    return {key: ({k: v[pick] for k, v in value.items()} if isinstance(value, dict) else value[pick])
+            for key, value in t.items()}
