@@ -119,44 +119,43 @@ def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOpti
     }
 
     def check(lay: Layout) -> None:  # the estimate's checks, in resolve_run's order
-        for rule, args in (("tp", (lay.tp,)), ("experts", (lay.tp, lay.dp, lay.ep, lay.etp, lay.cp)),
-                           ("cp", (lay.cp,)), ("split", (lay.pp,))):
-            if (failed := verdicts[rule](*args)) is not None:
-                raise failed.with_traceback(None)
+        failed = (verdicts["tp"](lay.tp) or verdicts["experts"](lay.tp, lay.dp, lay.ep, lay.etp, lay.cp)
+                  or verdicts["cp"](lay.cp) or verdicts["split"](lay.pp))
+        if failed is not None:
+            raise failed.with_traceback(None)
 
     schedules: dict[int, list[tuple[str, int]]] = {}
     schedule_excluded: dict[int, Counter] = {}
     makeups: dict[tuple[int, int], list[StageMakeup]] = {}
     patterns: dict[tuple[int, int], dict[str, np.ndarray]] = {}  # (dp, pp): mbs, schedule and v of a layout's rows
-    layout_rows: dict[str, list] = {key: [] for key in ("tp", "pp", "cp", "dp", "ep", "etp", "count")}
+    valid: list[Layout] = []
     pattern_rows: dict[str, list] = {key: [] for key in ("mbs", "schedule", "v")}
-    layouts_per_pp: Counter = Counter()
+    is_moe = [arch.is_moe_layer(index) for index in range(num_layers)]  # read once: param is slow
     for lay in layouts(gpus, gbs, check, excluded, expert_choices=expert_choices(arch)):
         if lay.pp not in schedules:
             schedules[lay.pp], schedule_excluded[lay.pp] = schedule_choices(lay.pp, num_layers, options)
             for _name, v in schedules[lay.pp]:
                 chunks = chunk_layer_counts(num_layers, lay.pp, option_values(options, virtual_stages=v))
-                makeups[lay.pp, v] = stage_makeups(arch, chunks)
-        layouts_per_pp[lay.pp] += 1
-        if (lay.dp, lay.pp) not in patterns:
+                makeups[lay.pp, v] = stage_makeups(arch, chunks, is_moe)
+        valid.append(lay)
+        pattern = patterns.get((lay.dp, lay.pp))
+        if pattern is None:
             choices, sizes = schedules[lay.pp], micro_batch_sizes(gbs, lay.dp)
-            patterns[lay.dp, lay.pp] = {
+            pattern = patterns[lay.dp, lay.pp] = {
                 "mbs": np.repeat(np.asarray(sizes, dtype=np.int64), len(choices)),
                 "schedule": np.tile(np.asarray([SCHEDULES.index(name) for name, _v in choices], dtype=np.int64),
                                     len(sizes)),
                 "v": np.tile(np.asarray([v for _name, v in choices], dtype=np.int64), len(sizes))}
-        pattern = patterns[lay.dp, lay.pp]
-        for key in ("tp", "pp", "cp", "dp", "ep", "etp"):
-            layout_rows[key].append(getattr(lay, key))
-        layout_rows["count"].append(len(pattern["mbs"]))
         for key, values in pattern.items():
             pattern_rows[key].append(values)
+    layouts_per_pp = Counter(lay.pp for lay in valid)
     for pp, count in layouts_per_pp.items():  # a schedule's exclusion counts for every layout it applies to
         excluded.update({reason: n * count for reason, n in schedule_excluded[pp].items()})
-    counts = np.asarray(layout_rows["count"], dtype=np.intp)
+    counts = np.asarray([len(values) for values in pattern_rows["mbs"]], dtype=np.intp)
     base = {key: np.concatenate(values) if values else np.zeros(0, np.int64) for key, values in pattern_rows.items()}
-    for key in ("tp", "pp", "cp", "dp", "ep", "etp"):  # one value per layout, repeated over its rows
-        base[key] = np.repeat(np.asarray(layout_rows[key], dtype=np.int64), counts)
+    table = np.asarray(valid, dtype=np.int64).reshape(-1, len(Layout._fields))
+    for i, key in enumerate(Layout._fields):  # one value per layout, repeated over its rows
+        base[key] = np.repeat(table[:, i], counts)
     base["chunks"] = gbs // np.maximum(base["dp"] * base["mbs"], 1)
     return base, makeups
 

@@ -74,11 +74,11 @@ class StageMakeup:
         return self.moe + (self.mtp if self.last_layer_moe else 0)
 
 
-def stage_makeups(arch: Architecture, chunk_layers: list[list[int]]) -> list[StageMakeup]:
+def stage_makeups(arch: Architecture, chunk_layers: list[list[int]], is_moe: list[bool]) -> list[StageMakeup]:
     """The lowest stage of each distinct make-up, in stage order, with the stages sharing it: a higher
-    stage of the same make-up holds no more in-flight passes (schedule.py)."""
+    stage of the same make-up holds no more in-flight passes (schedule.py). `is_moe`: each layer's
+    arch.is_moe_layer."""
     pp, seen = len(chunk_layers), {}
-    is_moe = [arch.is_moe_layer(index) for index in range(arch.num_layers)]  # read once: param is slow
     for stage in range(pp):
         indices = chunk_layer_indices(chunk_layers, stage)
         moe = sum(is_moe[index] for index in indices)
