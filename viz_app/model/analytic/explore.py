@@ -36,6 +36,7 @@ from ..explore.table import Exploration, comm_column, empty_columns, finish
 from ..limits import LIMITS
 from ..precision import compute_dtype_bytes
 from .architecture import Architecture
+from .estimate import check_context_parallel
 from .expert_parallel import check_expert_parallel
 from .explore_factors import Factors, ReadOnce, StageMakeup, stage_makeups
 from .explore_phases import stage_peak_mib
@@ -96,11 +97,6 @@ def _verdict(rule, *args, **kwargs) -> StrategyError | None:
     return None
 
 
-def _check_cp_divides_seq(cp: int, seq: int) -> None:
-    if seq % cp:
-        raise StrategyError(key="error.cp_divides_seq", cp=cp, seq=seq)
-
-
 def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOptions, gpus: int,
                excluded: Counter) -> tuple[dict[str, np.ndarray], dict]:
     """The base rows (layout, micro-batch size, schedule, virtual stages) and each (pp, v)'s stage make-ups."""
@@ -114,7 +110,7 @@ def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOpti
         "tp": functools.cache(lambda tp: _verdict(check_tensor_parallel, model, tp)),
         "experts": functools.cache(lambda tp, dp, ep, etp, cp: _verdict(
             check_expert_parallel, model, tp=tp, dp=dp, ep=ep, etp=etp, context_parallel=cp)),
-        "cp": functools.cache(lambda cp: _verdict(_check_cp_divides_seq, cp, seq)),
+        "cp": functools.cache(lambda cp: _verdict(check_context_parallel, cp, seq)),
         "split": functools.cache(lambda pp: _verdict(chunk_layer_counts, num_layers, pp, one_chunk)),
     }
 
