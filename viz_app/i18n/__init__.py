@@ -57,6 +57,8 @@ class Joined(str):
 
 def localize(text: str, lang: str = DEFAULT_LANGUAGE) -> str:
     """`text` in `lang`: a `Text` or `Joined` translated, any other string as it is (a symbol, a name)."""
+    if lang == DEFAULT_LANGUAGE:  # a Text or Joined is its English text already
+        return str(text)
     if isinstance(text, Text):
         return t(text.key, lang, **text.values)
     if isinstance(text, Joined):

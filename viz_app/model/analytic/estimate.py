@@ -96,13 +96,18 @@ class Run:
                                self.dtype_bytes, self.options.context_parallel)
 
 
+def check_context_parallel(cp: int, seq_length: int) -> None:
+    """Context parallelism splits the sequence into cp equal parts."""
+    if seq_length % cp:
+        raise StrategyError(key="error.cp_divides_seq", cp=cp, seq=seq_length)
+
+
 def resolve_run(config: TrainingConfig, arch: Architecture, options: AnalyticOptions) -> Run:
     """Check the strategy against the architecture; raise StrategyError with the reason."""
     check_tensor_parallel(arch, config.tp)
     check_expert_parallel(arch, tp=config.tp, dp=config.dp, ep=config.ep, etp=config.etp,
                           context_parallel=options.context_parallel)
-    if config.seq_length % options.context_parallel:
-        raise StrategyError(key="error.cp_divides_seq", cp=options.context_parallel, seq=config.seq_length)
+    check_context_parallel(options.context_parallel, config.seq_length)
     check_recompute_modules(options.recompute_modules)
     check_schedule(options.schedule, options.virtual_stages)
     chunk_layers = chunk_layer_counts(config.num_layers, config.pp, options)

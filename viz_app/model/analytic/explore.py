@@ -12,6 +12,7 @@ docs/explorer.md.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from types import SimpleNamespace
 
@@ -35,6 +36,7 @@ from ..explore.table import Exploration, comm_column, empty_columns, finish
 from ..limits import LIMITS
 from ..precision import compute_dtype_bytes
 from .architecture import Architecture
+from .estimate import check_context_parallel
 from .expert_parallel import check_expert_parallel
 from .explore_factors import Factors, ReadOnce, StageMakeup, stage_makeups
 from .explore_phases import stage_peak_mib
@@ -86,6 +88,15 @@ def expert_choices(arch: Architecture):
     return lambda tp, n: [(ep, etp) for etp in sorted({1, tp}) if etp <= MAX_ETP for ep in divisors(n // etp)]
 
 
+def _verdict(rule, *args, **kwargs) -> StrategyError | None:
+    """The StrategyError `rule(*args, **kwargs)` raises, or None."""
+    try:
+        rule(*args, **kwargs)
+    except StrategyError as exc:
+        return exc
+    return None
+
+
 def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOptions, gpus: int,
                excluded: Counter) -> tuple[dict[str, np.ndarray], dict]:
     """The base rows (layout, micro-batch size, schedule, virtual stages) and each (pp, v)'s stage make-ups."""
@@ -95,60 +106,77 @@ def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOpti
     one_chunk = option_values(options, virtual_stages=1)
 
     model = ReadOnce(arch)
+    verdicts = {  # each rule's verdict once per distinct input (raising builds a translated message)
+        "tp": functools.cache(lambda tp: _verdict(check_tensor_parallel, model, tp)),
+        "experts": functools.cache(lambda tp, dp, ep, etp, cp: _verdict(
+            check_expert_parallel, model, tp=tp, dp=dp, ep=ep, etp=etp, context_parallel=cp)),
+        "cp": functools.cache(lambda cp: _verdict(check_context_parallel, cp, seq)),
+        "split": functools.cache(lambda pp: _verdict(chunk_layer_counts, num_layers, pp, one_chunk)),
+    }
 
     def check(lay: Layout) -> None:  # the estimate's checks, in resolve_run's order
-        check_tensor_parallel(model, lay.tp)
-        check_expert_parallel(model, tp=lay.tp, dp=lay.dp, ep=lay.ep, etp=lay.etp, context_parallel=lay.cp)
-        if seq % lay.cp:
-            raise StrategyError(key="error.cp_divides_seq", cp=lay.cp, seq=seq)
-        chunk_layer_counts(num_layers, lay.pp, one_chunk)
+        failed = (verdicts["tp"](lay.tp) or verdicts["experts"](lay.tp, lay.dp, lay.ep, lay.etp, lay.cp)
+                  or verdicts["cp"](lay.cp) or verdicts["split"](lay.pp))
+        if failed is not None:
+            raise failed.with_traceback(None)
 
-    schedules: dict[int, tuple[list[tuple[str, int]], Counter]] = {}
+    schedules: dict[int, list[tuple[str, int]]] = {}
+    schedule_excluded: dict[int, Counter] = {}
     makeups: dict[tuple[int, int], list[StageMakeup]] = {}
-    rows: dict[str, list] = {key: [] for key in ("tp", "pp", "cp", "dp", "ep", "etp", "mbs", "schedule", "v")}
+    patterns: dict[tuple[int, int], dict[str, np.ndarray]] = {}  # (dp, pp): mbs, schedule and v of a layout's rows
+    valid: list[Layout] = []
+    pattern_rows: dict[str, list] = {key: [] for key in ("mbs", "schedule", "v")}
+    is_moe = [arch.is_moe_layer(index) for index in range(num_layers)]  # read once: param is slow
     for lay in layouts(gpus, gbs, check, excluded, expert_choices=expert_choices(arch)):
         if lay.pp not in schedules:
-            schedules[lay.pp] = schedule_choices(lay.pp, num_layers, options)
-            for _name, v in schedules[lay.pp][0]:
+            schedules[lay.pp], schedule_excluded[lay.pp] = schedule_choices(lay.pp, num_layers, options)
+            for _name, v in schedules[lay.pp]:
                 chunks = chunk_layer_counts(num_layers, lay.pp, option_values(options, virtual_stages=v))
-                makeups[lay.pp, v] = stage_makeups(arch, chunks)
-        choices, schedule_excluded = schedules[lay.pp]
-        excluded.update(schedule_excluded)  # counted for every layout they apply to
-        sizes = micro_batch_sizes(gbs, lay.dp)
-        for key in ("tp", "pp", "cp", "dp", "ep", "etp"):
-            rows[key].append((getattr(lay, key), len(sizes) * len(choices)))
-        rows["mbs"] += [size for size in sizes for _choice in choices]
-        rows["schedule"] += [SCHEDULES.index(name) for name, _v in choices] * len(sizes)
-        rows["v"] += [v for _name, v in choices] * len(sizes)
-    base = {key: np.asarray(rows[key], dtype=np.int64) for key in ("mbs", "schedule", "v")}
-    for key in ("tp", "pp", "cp", "dp", "ep", "etp"):  # one value per layout, repeated over its rows
-        values, counts = zip(*rows[key], strict=True) if rows[key] else ((), ())
-        base[key] = np.repeat(np.asarray(values, dtype=np.int64), np.asarray(counts, dtype=np.intp))
+                makeups[lay.pp, v] = stage_makeups(arch, chunks, is_moe)
+        valid.append(lay)
+        pattern = patterns.get((lay.dp, lay.pp))
+        if pattern is None:
+            choices, sizes = schedules[lay.pp], micro_batch_sizes(gbs, lay.dp)
+            pattern = patterns[lay.dp, lay.pp] = {
+                "mbs": np.repeat(np.asarray(sizes, dtype=np.int64), len(choices)),
+                "schedule": np.tile(np.asarray([SCHEDULES.index(name) for name, _v in choices], dtype=np.int64),
+                                    len(sizes)),
+                "v": np.tile(np.asarray([v for _name, v in choices], dtype=np.int64), len(sizes))}
+        for key, values in pattern.items():
+            pattern_rows[key].append(values)
+    layouts_per_pp = Counter(lay.pp for lay in valid)
+    for pp, count in layouts_per_pp.items():  # a schedule's exclusion counts for every layout it applies to
+        excluded.update({reason: n * count for reason, n in schedule_excluded[pp].items()})
+    counts = np.asarray([len(values) for values in pattern_rows["mbs"]], dtype=np.intp)
+    base = {key: np.concatenate(values) if values else np.zeros(0, np.int64) for key, values in pattern_rows.items()}
+    table = np.asarray(valid, dtype=np.int64).reshape(-1, len(Layout._fields))
+    for i, key in enumerate(Layout._fields):  # one value per layout, repeated over its rows
+        base[key] = np.repeat(table[:, i], counts)
     base["chunks"] = gbs // np.maximum(base["dp"] * base["mbs"], 1)
     return base, makeups
 
 
-def _comm(factors: Factors, rows: dict[str, np.ndarray], peak: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Bytes each GPU of the peak stage sends per step, by kind (explore/costs.py)."""
+def _comm(factors: Factors, base: dict[str, np.ndarray], peak: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Bytes each GPU of the peak stage sends per step, by kind (explore/costs.py), [base row, ZeRO
+    stage, recompute mode]."""
     arch, c, o = factors.arch, factors.config, factors.options
     e = compute_dtype_bytes(c)
-    tp, cp, mbs, chunks, recompute = rows["tp"], rows["cp"], rows["mbs"], rows["chunks"], rows["recompute"]
+    tp, pp, cp, dp, ep, v, mbs, chunks = (base[key][:, None, None] for key in
+                                          ("tp", "pp", "cp", "dp", "ep", "v", "mbs", "chunks"))
+    zero = np.arange(len(ZERO_STAGES))[:, None]
     sp = np.where(c.sequence_parallel & (tp > 1), tp, 1)
     tokens = c.seq_length / cp * mbs
     activation = tokens * arch.hidden_size * e
     kv = 2 * tokens * arch.kv_width / tp * e
-    tp_units = np.asarray([TP_RECOMPUTE_UNITS[mode] for mode in RECOMPUTE])[recompute]
-    cp_units = np.asarray([CP_RECOMPUTE_UNITS[mode] for mode in RECOMPUTE])[recompute]
-    ep_units = np.asarray([EP_RECOMPUTE_UNITS[mode] for mode in RECOMPUTE])[recompute]
-    gather_once = o.fsdp_unsharded_under_pp & (rows["pp"] > 1)
+    tp_units, cp_units, ep_units = (np.asarray([units[mode] for mode in RECOMPUTE])
+                                    for units in (TP_RECOMPUTE_UNITS, CP_RECOMPUTE_UNITS, EP_RECOMPUTE_UNITS))
+    gather_once = o.fsdp_unsharded_under_pp & (pp > 1)
     return {
         "tp": tp_bytes(tp, peak["layers"], chunks, activation, tp_units),
         "cp": cp_bytes(cp, peak["layers"], chunks, kv, cp_units),
-        "ep": ep_bytes(rows["ep"], peak["moe_layers"], chunks, tokens / sp * arch.moe_top_k * arch.hidden_size * e,
-                       ep_units),
-        "dp": dp_bytes(rows["dp"] * cp, rows["zero_stage"], chunks, peak["params"], gradient_bytes(c, o), e,
-                       gather_once),
-        "pp": pp_bytes(rows["pp"], peak["peak_stage"], chunks, rows["v"], activation / sp),
+        "ep": ep_bytes(ep, peak["moe_layers"], chunks, tokens / sp * arch.moe_top_k * arch.hidden_size * e, ep_units),
+        "dp": dp_bytes(dp * cp, zero, chunks, peak["params"], gradient_bytes(c, o), e, gather_once),
+        "pp": pp_bytes(pp, peak["peak_stage"], chunks, v, activation / sp),
     }
 
 
@@ -164,21 +192,31 @@ def explore_analytic(arch: Architecture, config: TrainingConfig, options: Analyt
     if not len(base["tp"]):
         return finish("analytic", capacity_mib, empty_columns(), dict(excluded))
     repeat = len(ZERO_STAGES) * len(RECOMPUTE)
-    rows = {key: np.repeat(values, repeat) for key, values in base.items()}
-    rows["zero_stage"] = np.tile(np.repeat(np.arange(len(ZERO_STAGES)), len(RECOMPUTE)), len(base["tp"]))
-    rows["recompute"] = np.tile(np.arange(len(RECOMPUTE)), len(base["tp"]) * len(ZERO_STAGES))
+    size = len(base["tp"])
     factors = Factors(arch, config, options)
     peak = stage_peak_mib(factors, base, makeups)
-    comm = _comm(factors, rows, peak)
+    comm = _comm(factors, base, peak)
     overhead = np.asarray([recompute_overhead(arch, config.seq_length, mode) for mode in RECOMPUTE])
+    bubble = bubble_fraction(base["pp"], base["chunks"], base["v"])
+    keys = {"tp": "tp", "pp": "pp", "dp": "dp", "ep": "ep", "etp": "etp", "micro_batch_size": "mbs",
+            "chunks": "chunks", "context_parallel": "cp", "schedule": "schedule", "virtual_stages": "v"}
     columns = {
-        "tp": rows["tp"], "pp": rows["pp"], "dp": rows["dp"], "ep": rows["ep"], "etp": rows["etp"],
-        "zero_stage": rows["zero_stage"], "micro_batch_size": rows["mbs"], "chunks": rows["chunks"],
-        "context_parallel": rows["cp"], "recompute": rows["recompute"], "schedule": rows["schedule"],
-        "virtual_stages": rows["v"],
-        "peak_mib": peak["peak_mib"], "peak_stage": peak["peak_stage"],
-        "bubble": bubble_fraction(rows["pp"], rows["chunks"], rows["v"]),
-        "recompute_overhead": overhead[rows["recompute"]],
-        **{comm_column(kind): values for kind, values in comm.items()},
+        **{column: np.repeat(base[key], repeat) for column, key in keys.items()},
+        "zero_stage": np.tile(np.repeat(np.arange(len(ZERO_STAGES)), len(RECOMPUTE)), size),
+        "recompute": np.tile(np.arange(len(RECOMPUTE)), size * len(ZERO_STAGES)),
+        "peak_mib": peak["peak_mib"].reshape(-1), "peak_stage": peak["peak_stage"].reshape(-1),
+        "bubble": np.repeat(bubble, repeat),
+        "recompute_overhead": np.tile(overhead, size * len(ZERO_STAGES)),
+        **{comm_column(kind): values.reshape(-1) for kind, values in comm.items()},
     }
-    return finish("analytic", capacity_mib, columns, dict(excluded), {"recompute": RECOMPUTE, "schedule": SCHEDULES})
+    return finish("analytic", capacity_mib, columns, dict(excluded), {"recompute": RECOMPUTE, "schedule": SCHEDULES},
+                  _overhead_rank(bubble, overhead))
+
+
+def _overhead_rank(bubble: np.ndarray, overhead: np.ndarray) -> np.ndarray:
+    """The rank of each row's bubble + recompute overhead among their distinct values, [base row, ZeRO
+    stage, recompute mode]: the few sums of a distinct bubble and a mode's overhead, ranked once."""
+    bubbles, code = np.unique(bubble, return_inverse=True)
+    sums = bubbles[:, None] + overhead[None, :]  # the same additions as the columns'
+    rank = np.unique(sums, return_inverse=True)[1].reshape(sums.shape)[code.reshape(-1)]
+    return np.broadcast_to(rank[:, None, :], (len(bubble), len(ZERO_STAGES), len(overhead)))

@@ -74,17 +74,17 @@ class StageMakeup:
         return self.moe + (self.mtp if self.last_layer_moe else 0)
 
 
-def stage_makeups(arch: Architecture, chunk_layers: list[list[int]]) -> list[StageMakeup]:
+def stage_makeups(arch: Architecture, chunk_layers: list[list[int]], is_moe: list[bool]) -> list[StageMakeup]:
     """The lowest stage of each distinct make-up, in stage order, with the stages sharing it: a higher
-    stage of the same make-up holds no more in-flight passes (schedule.py)."""
+    stage of the same make-up holds no more in-flight passes (schedule.py). `is_moe`: each layer's
+    arch.is_moe_layer."""
     pp, seen = len(chunk_layers), {}
-    last_moe = arch.is_moe_layer(arch.num_layers - 1)
     for stage in range(pp):
         indices = chunk_layer_indices(chunk_layers, stage)
-        moe = arch.moe_layer_count(indices)
+        moe = sum(is_moe[index] for index in indices)
         makeup = StageMakeup(stage, len(indices), tuple(chunk_layers[stage]), len(indices) - moe, moe,
                              arch.mtp_layers if stage == pp - 1 else 0,
-                             bool(indices) and arch.is_moe_layer(indices[0]), stage == 0, stage == pp - 1, last_moe)
+                             bool(indices) and is_moe[indices[0]], stage == 0, stage == pp - 1, is_moe[-1])
         key = (makeup.chunk_layers, makeup.dense, makeup.moe, makeup.moe_first, makeup.first, makeup.last)
         seen.setdefault(key, []).append(makeup)
     return [replace(same[0], stages=tuple(m.stage for m in same)) for same in seen.values()]
@@ -93,16 +93,32 @@ def stage_makeups(arch: Architecture, chunk_layers: list[list[int]]) -> list[Sta
 def lookup(function, *columns: np.ndarray) -> np.ndarray:
     """`function(*key)` for each row's key (one entry of each integer column), called once per distinct
     key; [row, item] (a number is one item)."""
-    columns = [np.asarray(c).astype(np.int64) for c in np.broadcast_arrays(*columns)]
-    key, space = np.zeros(len(columns[0]), np.int64), 1
+    columns = [np.asarray(c, dtype=np.int64) for c in np.broadcast_arrays(*columns)]
+    size = len(columns[0])
+    key, space, radices = np.zeros(size, np.int64), 1, []
     for column in columns:  # one integer per row: the columns' codes in mixed radix
-        values, codes = np.unique(column, return_inverse=True)
+        low, high = int(column.min()), int(column.max())
+        if high - low < 4 * size + DIRECT_SPAN:  # a table over the range: no sort
+            present = np.bincount((column - low).astype(np.intp), minlength=high - low + 1) > 0
+            codes, values = (np.cumsum(present) - 1)[column - low], np.flatnonzero(present) + low
+        else:
+            values, codes = np.unique(column, return_inverse=True)
         key, space = key * len(values) + codes.reshape(-1), space * len(values)
+        radices.append(values)
         if space >= 1 << 62:
             return _lookup_rows(function, columns)
-    _distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
-    table = np.asarray([function(*(int(c[i]) for c in columns)) for i in first], dtype=float)
-    return table.reshape(len(first), -1)[inverse.reshape(-1)]
+    if space <= 4 * size + DIRECT_SPAN:  # a table over every possible key: no sort
+        present = np.bincount(key.astype(np.intp), minlength=space) > 0  # intp: 32 bits in Pyodide
+        distinct = np.flatnonzero(present)
+        inverse = (np.cumsum(present) - 1)[key]
+    else:
+        distinct, inverse = np.unique(key, return_inverse=True)
+    keys = []
+    for values in reversed(radices):  # each distinct key's column values, from its mixed-radix code
+        distinct, code = np.divmod(distinct, len(values))
+        keys.append(values[code].tolist())
+    table = np.asarray([function(*key) for key in zip(*reversed(keys), strict=True)], dtype=float)
+    return table.reshape(len(table), -1)[inverse.reshape(-1)]
 
 
 def _lookup_rows(function, columns: list[np.ndarray]) -> np.ndarray:
@@ -111,7 +127,9 @@ def _lookup_rows(function, columns: list[np.ndarray]) -> np.ndarray:
     return table[inverse.reshape(-1)]
 
 
-CACHED = ("layer_mib", "micro_batch_mib", "passes", "parameters", "bytes_per_param",
+DIRECT_SPAN = 1024  # integer ranges this small index a table directly
+
+CACHED = ("layer_mib", "micro_batch_mib", "passes", "layer_parameters", "end_parameters", "bytes_per_param",
           "gathered_mib", "deepspeed_mib", "unsharded_mib", "optimizer_step_mib", "comm_buffers_mib",
           "reduce_scatter_bytes_per_param")
 
@@ -145,8 +163,9 @@ class Factors:
         self.optimizer_temporaries = any(self.optimizer_step_mib(zero, 2, 1 << 30) for zero in range(4))
         # whether the options ask for any DeepSpeed buffer (a probe: every layer on one stage, nothing gathered)
         self.deepspeed_buffers = any(any(self.deepspeed_mib(zero, 1, 1, 0, arch.num_layers, 0, 1)) for zero in range(4))
-        dense = [i for i in range(arch.num_layers) if not arch.is_moe_layer(i)]
-        moe = [i for i in range(arch.num_layers) if arch.is_moe_layer(i)]
+        is_moe = [arch.is_moe_layer(i) for i in range(arch.num_layers)]
+        dense = [i for i in range(arch.num_layers) if not is_moe[i]]
+        moe = [i for i in range(arch.num_layers) if is_moe[i]]
         self.dense_index = dense[0] if dense else None
         self.moe_index = moe[0] if moe else None
         for name in CACHED:  # each answer computed once per factor tuple, for this model and options
@@ -160,16 +179,18 @@ class Factors:
         options = SimpleNamespace(**{**self._option_values, **{k: v for k, v in values.items() if k in option_keys}})
         return Run(config, self.arch, options, recompute, stage_layers or {}, [])
 
-    def layer_mib(self, tp: int, cp: int, etp: int, recompute: int, moe: int, sizes: tuple[int, ...]) -> np.ndarray:
-        """MiB one dense or MoE decoder layer saves for one micro-batch of each size (activations.py,
-        called with the sizes as an array)."""
+    def layer_mib(self, tp: int, cps: tuple[int, ...], etps: tuple[int, ...], recompute: int, moe: int,
+                  sizes: tuple[int, ...]) -> np.ndarray:
+        """MiB one dense or MoE decoder layer saves for one micro-batch [(cp, etp) pair, size]
+        (activations.py, called with the pairs and the sizes as arrays)."""
+        shape = (len(cps), len(sizes))
         index = self.moe_index if moe else self.dense_index
         if index is None:
-            return np.zeros(len(sizes))
-        mbs = np.asarray(sizes)
+            return np.zeros(shape)
+        mbs, cp, etp = np.asarray(sizes)[None, :], np.asarray(cps)[:, None], np.asarray(etps)[:, None]
         run = self.run(tp=tp, micro_batch_size=mbs, etp=etp, context_parallel=cp, recompute=RECOMPUTE[recompute])
         nbytes = act.layer_activation_bytes(self.arch, run.config.seq_length, mbs, layer_index=index, **run.saved())
-        return (nbytes + np.zeros(len(sizes))) / MIB
+        return (nbytes + np.zeros(shape)) / MIB
 
     def micro_batch_mib(self, tp: int, cp: int, sizes: tuple[int, ...]) -> np.ndarray:
         """[embedding, logits with the MTP heads, backward working set] x size: MiB one micro-batch of
@@ -196,21 +217,18 @@ class Factors:
         held = sum(order.count(chunk) * layers for chunk, layers in enumerate(chunk_layers))
         return len(order), held, first_chunk_microbatches(name, stage, pp, chunks, v)
 
-    def parameters(self, tp: int, ep: int, etp: int, pp: int) -> dict[str, tuple[int, int]]:
-        """(dense, expert) parameters per GPU of a dense layer, an MoE layer and an MTP depth; the
-        embedding's and the head's (with the final norm)."""
-        arch = self.arch
+    def layer_parameters(self, tp: int, ep: int, etp: int) -> tuple[int, ...]:
+        """(dense, expert) parameters per GPU of an MTP depth, a dense layer and an MoE layer."""
+        found = [mtp_parameters(self.arch, tp, ep, etp)]
+        found += [layer_parameters(self.arch, index, tp, ep, etp) if index is not None else None
+                  for index in (self.dense_index, self.moe_index)]
+        return tuple(count for params in found for count in ((params.dense, params.expert) if params else (0, 0)))
 
-        def split(params) -> tuple[int, int]:
-            return params.dense, params.expert
-
-        found = {"embedding": (embedding_parameter_count(arch, tp, self.options.vocab_pad_multiple), 0),
-                 "head": (head_parameter_count(arch, tp, self.options.vocab_pad_multiple, pp)
-                          + norm_parameter_count(arch), 0),
-                 "mtp": split(mtp_parameters(arch, tp, ep, etp))}
-        for kind, index in (("dense", self.dense_index), ("moe", self.moe_index)):
-            found[kind] = split(layer_parameters(arch, index, tp, ep, etp)) if index is not None else (0, 0)
-        return found
+    def end_parameters(self, tp: int, pp: int) -> tuple[int, int]:
+        """Parameters per GPU of the embedding and of the head (with the final norm)."""
+        pad = self.options.vocab_pad_multiple
+        return (embedding_parameter_count(self.arch, tp, pad),
+                head_parameter_count(self.arch, tp, pad, pp) + norm_parameter_count(self.arch))
 
     def bytes_per_param(self, zero: int, shards: int, several: int) -> tuple[float, ...]:
         """Bytes per parameter of each model-state part (states.py), ZeRO sharding over `shards` GPUs

@@ -7,11 +7,12 @@ the layer index and its maximum is at the first or the last layer. The maximum o
 therefore the maximum over these candidate phases: the last forward (and the loss), the first and
 last layer of the first backward, the same of the steady state when there is one, and the optimizer
 step. Each candidate adds the estimate's blocks as step.py makes them alive there.
+
+Every (row, stage) pair that can be the peak is evaluated in one batch: the stage's make-up (its
+layers, dense and MoE layers, first / last) is a column like the strategy's degrees.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 
@@ -26,6 +27,7 @@ GPIPE = SCHEDULES.index("gpipe")
 NONE = RECOMPUTE.index("none")
 PARTS = range(4)  # MODEL_STATE_PARTS: parameter, gradient, optimizer, grad_accumulate
 GRADIENT = 1
+BLOCK_ROWS = 4096  # rows x ZeRO stages x recompute modes of float64: 512 KiB
 
 
 def _by_size(function, b: dict[str, np.ndarray], items: int, *columns: np.ndarray) -> np.ndarray:
@@ -37,11 +39,22 @@ def _by_size(function, b: dict[str, np.ndarray], items: int, *columns: np.ndarra
 
 
 def _kept(f: Factors, b: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
-    """MiB a dense (0) and an MoE (1) layer save for one micro-batch, [base row, recompute mode]."""
+    """MiB a dense (0) and an MoE (1) layer save for one micro-batch, [base row, recompute mode]: one call
+    per tp, recompute mode and kind, with every (cp, etp) pair and micro-batch size as arrays."""
     kinds = [moe for moe, index in ((0, f.dense_index), (1, f.moe_index)) if index is not None]
-    return {moe: _by_size(lambda *k, moe=moe: np.concatenate([f.layer_mib(*k[:-1], r, moe, k[-1])
-                                                              for r in range(len(RECOMPUTE))]),
-                          b, len(RECOMPUTE), b["tp"], b["cp"], b["etp"]) for moe in kinds}
+    kept = {moe: np.empty((len(b["tp"]), len(RECOMPUTE))) for moe in kinds}
+    sizes = np.unique(b["mbs"])
+    size_column = np.searchsorted(sizes, b["mbs"])
+    for tp in np.unique(b["tp"]).tolist():
+        rows = np.flatnonzero(b["tp"] == tp)
+        stride = int(b["etp"].max()) + 1
+        pairs, pair = np.unique(b["cp"][rows] * stride + b["etp"][rows], return_inverse=True)
+        key = (tuple((pairs // stride).tolist()), tuple((pairs % stride).tolist()))
+        for moe in kinds:
+            for recompute in range(len(RECOMPUTE)):
+                mib = f.layer_mib(tp, *key, recompute, moe, tuple(sizes.tolist()))
+                kept[moe][rows, recompute] = mib[pair.reshape(-1), size_column[rows]]
+    return kept
 
 
 def _micro_batch(f: Factors, b: dict[str, np.ndarray]) -> np.ndarray:
@@ -49,78 +62,80 @@ def _micro_batch(f: Factors, b: dict[str, np.ndarray]) -> np.ndarray:
     return _by_size(f.micro_batch_mib, b, 3, b["tp"], b["cp"])
 
 
-def _activations(t: dict, m: StageMakeup) -> tuple[np.ndarray, np.ndarray]:
-    """(one micro-batch through the stage's layers, recompute block), [base row, recompute mode], MiB."""
-    kept = t["kept"]
-    own = sum(count * kept[moe] for moe, count in ((0, m.dense_activations), (1, m.moe_activations)) if count)
+def _activations(t: dict, m: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(one micro-batch through the stage's layers, recompute block), [row, recompute mode], MiB."""
+    zeros = np.zeros_like(next(iter(t["kept"].values())))
+    dense, moe = t["kept"].get(0, zeros), t["kept"].get(1, zeros)
+    own = m["dense_activations"][:, None] * dense + m["moe_activations"][:, None] * moe
     # estimate.recompute_block: the stage's layer with the most activations without recompute
-    present = [moe for moe, count in ((0, m.dense), (1, m.moe)) if count]
-    if len(present) == 2:
-        full_dense, full_moe = kept[0][:, NONE], kept[1][:, NONE]
-        moe_chosen = (full_moe > full_dense) | ((full_moe == full_dense) & m.moe_first)
-        full = np.where(moe_chosen, full_moe, full_dense)[:, None]
-        recomputed = full - np.where(moe_chosen[:, None], kept[1], kept[0])
-    else:
-        recomputed = kept[present[0]][:, NONE, None] - kept[present[0]]
+    full_dense, full_moe = dense[:, NONE], moe[:, NONE]
+    both = (m["dense"] > 0) & (m["moe"] > 0)
+    moe_chosen = np.where(both, (full_moe > full_dense) | ((full_moe == full_dense) & m["moe_first"]), m["moe"] > 0)
+    full = np.where(moe_chosen, full_moe, full_dense)[:, None]
+    recomputed = full - np.where(moe_chosen[:, None], moe, dense)
     recomputed[:, NONE] = 0.0  # no recompute: no block
     return own, recomputed
 
 
-def _tables(f: Factors, b: dict[str, np.ndarray], pp: int) -> dict:
-    """What the stages of pipelines of `pp` stages read, for base rows `b`: parameters of each kind,
-    bytes per parameter [row, ZeRO stage, part] (dense and expert), NCCL buffers."""
+def _tables(f: Factors, b: dict[str, np.ndarray]) -> dict:
+    """What every stage reads, for base rows `b`: parameters of each kind, bytes per parameter [row, ZeRO
+    stage] of the gradient and of the other parts (dense and expert), NCCL buffers."""
     several = (b["chunks"] > 1).astype(np.int64)
-    t = {"params": lookup(lambda *k: _flat(f.parameters(*k, pp)), b["tp"], b["ep"], b["etp"]),
-         "buffers": lookup(lambda tp, dp, cp: f.comm_buffers_mib(tp, pp, dp, cp), b["tp"], b["dp"], b["cp"])[:, 0]}
+    t = {"params": np.concatenate([lookup(f.end_parameters, b["tp"], b["pp"]),
+                                   lookup(f.layer_parameters, b["tp"], b["ep"], b["etp"])], axis=1),
+         "buffers": lookup(f.comm_buffers_mib, b["tp"], b["pp"], b["dp"], b["cp"])[:, 0]}
     for experts in (0, 1) if f.arch.is_moe else (0,):
         shards = f.shards(b, bool(experts))
-        t[experts] = np.stack([lookup(lambda *k, z=z: f.bytes_per_param(z, *k), shards, several)
-                               for z in ZERO_STAGES], axis=1)
+        per_param = np.stack([lookup(lambda *k, z=z: f.bytes_per_param(z, *k), shards, several)
+                              for z in ZERO_STAGES], axis=1)
+        t["gradient", experts] = per_param[:, :, GRADIENT]
+        t["other", experts] = per_param[:, :, [part for part in PARTS if part != GRADIENT]].sum(axis=2)
     return t
 
 
-def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: StageMakeup, pp: int) -> dict[str, np.ndarray]:
-    """Model-state sums of the stage [base row, ZeRO stage], MiB, as step.py groups them, and its parameters."""
+def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Model-state sums of each row's stage [row, ZeRO stage], MiB, as step.py groups them, and its parameters."""
     o = f.options
     emb, head, mtp_d, mtp_e, dense_d, dense_e, moe_d, moe_e = t["params"].T
-    layers = m.dense * dense_d + m.moe * moe_d + m.mtp * mtp_d
-    experts = m.dense * dense_e + m.moe * moe_e + m.mtp * mtp_e
-    embedding = emb if m.first else 0 * emb
-    head = head if m.last else 0 * head
+    layers = m["dense"] * dense_d + m["moe"] * moe_d + m["mtp"] * mtp_d
+    experts = m["dense"] * dense_e + m["moe"] * moe_e + m["mtp"] * mtp_e
+    embedding = np.where(m["first"], emb, 0 * emb)
+    head = np.where(m["last"], head, 0 * head)
     params = layers + experts + embedding + head
-    per_layer = (layers + experts) // max(m.layers, 1)
-    largest_layer = np.maximum(dense_d + dense_e if m.dense else 0, moe_d + moe_e if m.moe else 0)
+    per_layer = (layers + experts) // np.maximum(m["layers"], 1)
+    largest_layer = np.maximum(np.where(m["dense"] > 0, dense_d + dense_e, 0), np.where(m["moe"] > 0, moe_d + moe_e, 0))
     several = (b["chunks"] > 1).astype(np.int64)
-    shape = (len(b["tp"]), len(ZERO_STAGES))
-    out = {key: np.zeros(shape) for key in ("fixed", "gathered", "grads", "head_grads", "layer_grads",
-                                             "backward_only", "optimizer_step")}
+    dense = (layers + embedding + head)[:, None]  # parameters sharded over the data-parallel group
+    out = {"fixed": dense * t["other", 0] / MIB, "grads": dense * t["gradient", 0] / MIB,
+           "head_grads": head[:, None] * t["gradient", 0] / MIB,
+           "layer_grads": layers[:, None] * t["gradient", 0] / MIB}
+    if f.arch.is_moe:  # routed experts, sharded over their expert-data-parallel group
+        out["fixed"] += experts[:, None] * t["other", 1] / MIB
+        out["grads"] += experts[:, None] * t["gradient", 1] / MIB
+    for key in ("gathered", "backward_only", "optimizer_step"):
+        out[key] = np.zeros_like(out["fixed"])
+    shards = zero_shard_degree(b["dp"], b["cp"], o.zero_shards_over_cp)
+    unsharded_under_pp = o.fsdp_unsharded_under_pp & (b["pp"] > 1)  # FSDP2 keeps the stage unsharded
+    if unsharded_under_pp.any():
+        unsharded = lookup(f.unsharded_mib, params, several)
+    if not unsharded_under_pp.all() and any(zero_shards("parameter", z) for z in ZERO_STAGES):
+        gathered = lookup(f.gathered_mib, b["tp"], b["pp"], m["stage"], m["layers"], per_layer)
     for z in ZERO_STAGES:
-        dense_bytes = t[0][:, z]
-        groups = [(layers, dense_bytes), (embedding, dense_bytes), (head, dense_bytes)]
-        if f.arch.is_moe:
-            groups.append((experts, t[1][:, z]))
-        for count, per_param in groups:
-            for part in PARTS:
-                mib = count * per_param[:, part] / MIB
-                out["grads" if part == GRADIENT else "fixed"][:, z] += mib
-        out["head_grads"][:, z] = head * dense_bytes[:, GRADIENT] / MIB
-        out["layer_grads"][:, z] = layers * dense_bytes[:, GRADIENT] / MIB
-        shards = zero_shard_degree(b["dp"], b["cp"], o.zero_shards_over_cp)
         gathering = zero_shards("parameter", z) & (shards > 1)
-        if o.fsdp_unsharded_under_pp and pp > 1:
-            unsharded = lookup(f.unsharded_mib, params, several)
-            out["fixed"][:, z] += np.where(gathering, unsharded[:, 0], 0.0)
-            out["grads"][:, z] += np.where(gathering, unsharded[:, 1], 0.0)
         gathered_numel = np.zeros(len(b["tp"]), np.int64)
-        if zero_shards("parameter", z) and not (o.fsdp_unsharded_under_pp and pp > 1):
-            gathered = lookup(lambda tp, per: f.gathered_mib(tp, pp, m.stage, m.layers, per), b["tp"], per_layer)
-            out["gathered"][:, z] = np.where(gathering, gathered[:, 0], 0.0)
-            out["fixed"][:, z] += out["gathered"][:, z]
-            gathered_numel = np.where(gathering, gathered[:, 1], 0).astype(np.int64)
+        if zero_shards("parameter", z):
+            unsharded_here, gathered_here = gathering & unsharded_under_pp, gathering & ~unsharded_under_pp
+            if unsharded_here.any():
+                out["fixed"][:, z] += np.where(unsharded_here, unsharded[:, 0], 0.0)
+                out["grads"][:, z] += np.where(unsharded_here, unsharded[:, 1], 0.0)
+            if gathered_here.any():
+                out["gathered"][:, z] = np.where(gathered_here, gathered[:, 0], 0.0)
+                out["fixed"][:, z] += out["gathered"][:, z]
+                gathered_numel = np.where(gathered_here, gathered[:, 1], 0).astype(np.int64)
         if f.deepspeed_buffers:
             bucket, unreduced, prefetch, persistent = lookup(
-                lambda tp, numel, sharded, z=z: f.deepspeed_mib(z, tp, pp, m.stage, m.layers, numel, sharded),
-                b["tp"], gathered_numel, gathering.astype(np.int64)).T
+                lambda *k, z=z: f.deepspeed_mib(z, *k),
+                b["tp"], b["pp"], m["stage"], m["layers"], gathered_numel, gathering.astype(np.int64)).T
             # step.py: ZeRO-1/2's bucket lives in backward only, ZeRO-3's all step; the prefetch goes with
             # the gathered parameters before the optimizer step
             out["backward_only"][:, z] += unreduced + (bucket if z < 3 else 0.0)
@@ -135,71 +150,64 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: StageMakeup, pp: i
     return out
 
 
-def _flat(parameters: dict[str, tuple[int, int]]) -> tuple[int, ...]:
-    return (parameters["embedding"][0], parameters["head"][0], *parameters["mtp"], *parameters["dense"],
-            *parameters["moe"])
+def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarray],
+                    chunk_layers: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's stage (make-up `m`, its layers per chunk chunk_layers[m["chunks_id"]]) at its step peak
+    (estimate.stage_at_peak), [row, ZeRO, recompute], with the rows' tables `t`, and its parameters [row].
 
-
-def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, pp: int, v: int,
-                    m: StageMakeup) -> dict[str, np.ndarray]:
-    """Stage `m`'s total at its step peak (estimate.stage_at_peak) for base rows `b` [row, ZeRO, recompute],
-    with their tables `t`."""
+    Each candidate phase holds a part that varies with the recompute mode (activations) plus one that
+    varies with the ZeRO stage (model states); candidates with the same model-state part are maxed
+    over their activation parts first, so the grid of both is formed once per distinct state part.
+    """
     own, recomputed = _activations(t, m)
-    layer_mib = own / m.layers
-    passes = lookup(lambda s, c: f.passes(s, m.stage, pp, c, v, m.chunk_layers), b["schedule"], b["chunks"])
+    layer_mib = own / m["layers"][:, None]
+    passes = lookup(lambda schedule, stage, pp, chunks, v, chunks_id: f.passes(
+        schedule, stage, pp, chunks, v, chunk_layers[chunks_id]),
+        b["schedule"], m["stage"], b["pp"], b["chunks"], b["v"], m["chunks_id"])
     count, held, first_microbatches = passes.T
     embedding_one, logits_one, working = t["micro"].T
     gpipe = b["schedule"] == GPIPE
-    embedding = first_microbatches * embedding_one if m.first else 0 * embedding_one
-    logits_block = np.where(gpipe, b["chunks"], 1) * logits_one if m.last else 0 * logits_one
-    logits = logits_block / np.where(gpipe, count, 1)
-    states = _states(f, b, t, m, pp)
+    embedding = np.where(m["first"], first_microbatches * embedding_one, 0 * embedding_one)[:, None]
+    logits_block = np.where(m["last"], np.where(gpipe, b["chunks"], 1) * logits_one, 0 * logits_one)
+    logits = (logits_block / np.where(gpipe, count, 1))[:, None]
+    states = _states(f, b, t, m)
+    fixed, grads = states["fixed"], states["grads"]
+    steady = (b["chunks"] * b["v"] > count)[:, None]  # more passes than in flight: a steady state follows
+    autograd = f.autograd_gradients  # gradients allocated as backward reaches them, else all before the step
+    with_backward = fixed + states["backward_only"]
+    state_parts = {"none": fixed, "grads": fixed + grads, "backward": with_backward + grads}
+    activation_parts: dict = {}
 
-    def col(x):  # [row] -> [row, 1, 1]
-        return x[:, None, None]
+    def hold(key, activations: np.ndarray) -> None:  # a candidate: [row, recompute] on top of state_parts[key]
+        known = activation_parts.get(key)
+        activation_parts[key] = activations if known is None else np.maximum(known, activations)
 
-    def by_recompute(x):  # [row, recompute] -> [row, 1, recompute]
-        return x[:, None, :]
-
-    def by_zero(x):  # [row, zero] -> [row, zero, 1]
-        return x[:, :, None]
-
-    fixed, grads = by_zero(states["fixed"]), by_zero(states["grads"])
-    before = 0.0 * grads if f.autograd_gradients else grads  # gradients alive before backward starts
-    stored = by_recompute(held[:, None] * layer_mib)
-    forward = stored + col(embedding) + fixed + before
-    candidates = [forward, forward + col(np.where(gpipe, count, 1) * logits)]  # last forward, the loss
-    backward_only = by_recompute(recomputed) + col(working) + by_zero(states["backward_only"])
-    backward_logits = col(np.where(gpipe, count - 1, 0) * logits)
-    steady = col(b["chunks"] * v > count)
-    top = m.chunk_layers[-1]
-    for layer in (top, 1) if top else ():
-        kept = by_recompute((held - top + layer)[:, None] * layer_mib)
-        common = kept + backward_logits + backward_only + col(embedding) + fixed
-        done = top - layer
-        first_grads = (by_zero(states["head_grads"] + states["layer_grads"] * done / m.layers)
-                       if f.autograd_gradients else grads)
-        candidates += [common + first_grads, np.where(steady, common + grads, -np.inf)]
-    second = stored + col(embedding) + fixed + grads
-    candidates += [np.where(steady, second, -np.inf), np.where(steady, second + col(logits), -np.inf)]
-    candidates.append(fixed - by_zero(states["gathered"]) + grads + by_zero(states["optimizer_step"]))
-    peak = candidates[0]
-    for candidate in candidates[1:]:
-        peak = np.maximum(peak, candidate)
-    buffers = t["buffers"]
-    total = peak + f.cuda_context_mib + f.fragmentation_per_mib * peak + col(buffers)
-    rows = len(b["tp"])
-    shape = (rows, len(ZERO_STAGES), len(RECOMPUTE))
-    return {"peak_mib": total.reshape(-1),
-            "params": np.broadcast_to(col(states["params"]), shape).reshape(-1),
-            "layers": np.full(rows * shape[1] * shape[2], m.layers + m.mtp),
-            "moe_layers": np.full(rows * shape[1] * shape[2], m.moe_activations)}
-
-
-def _rows(t: dict, pick: np.ndarray) -> dict:
-    """The tables' rows at `pick`."""
-    return {key: ({k: v[pick] for k, v in value.items()} if isinstance(value, dict) else value[pick])
-            for key, value in t.items()}
+    forward = held[:, None] * layer_mib + embedding  # the last forward pass
+    before = "none" if autograd else "grads"  # gradients alive before backward starts
+    hold(before, forward)
+    hold(before, forward + np.where(gpipe, count, 1)[:, None] * logits)  # the loss
+    backward = recomputed + working[:, None] + np.where(gpipe, count - 1, 0)[:, None] * logits + embedding
+    top = m["top"]  # layers of the stage's last chunk, whose backward comes first
+    for name, layer in (("top", top), ("bottom", 1)):  # the first and the last layer of the first backward pass
+        layer_backward = np.where((top > 0)[:, None], (held - top + layer)[:, None] * layer_mib + backward, -np.inf)
+        if autograd:  # the head's gradients and those of the layers done so far
+            done = states["head_grads"] + states["layer_grads"] * (top - layer)[:, None] / m["layers"][:, None]
+            state_parts[name] = with_backward + done
+            hold(name, layer_backward)
+            layer_backward = np.where(steady, layer_backward, -np.inf)  # the steady state's: every gradient
+        hold("backward", layer_backward)
+    hold("grads", np.where(steady, np.maximum(forward, forward + logits), -np.inf))  # steady forward and loss
+    # the optimizer step: no activations, no gathered parameters
+    optimizer = fixed - states["gathered"] + grads + states["optimizer_step"]
+    total = np.empty((len(optimizer), len(ZERO_STAGES), len(RECOMPUTE)))
+    for start in range(0, len(total), BLOCK_ROWS):  # in blocks of rows that stay in the CPU's cache
+        rows = slice(start, start + BLOCK_ROWS)
+        peak, candidate = np.repeat(optimizer[rows, :, None], len(RECOMPUTE), axis=2), np.empty_like(total[rows])
+        for key, activations in activation_parts.items():
+            np.maximum(peak, np.add(state_parts[key][rows, :, None], activations[rows, None, :], out=candidate),
+                       out=peak)
+        total[rows] = peak + f.cuda_context_mib + f.fragmentation_per_mib * peak + t["buffers"][rows, None, None]
+    return total, states["params"]
 
 
 def _first_steady_stage(f: Factors, m: StageMakeup, pp: int, v: int, schedule: int, chunks: int) -> int:
@@ -213,42 +221,65 @@ def _first_steady_stage(f: Factors, m: StageMakeup, pp: int, v: int, schedule: i
     return -1
 
 
-def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> dict[str, np.ndarray]:
-    """The most loaded stage of every row (base rows x ZeRO stages x recompute modes, in that order);
-    ties go to the lowest stage, as Estimate.peak_stage."""
-    repeat = len(ZERO_STAGES) * len(RECOMPUTE)
-    size = len(base["tp"]) * repeat
-    best = {"peak_mib": np.full(size, -np.inf), "peak_stage": np.zeros(size, np.int64),
-            "params": np.zeros(size), "layers": np.zeros(size, np.int64), "moe_layers": np.zeros(size, np.int64)}
-    common = {"kept": _kept(f, base), "micro": _micro_batch(f, base)}
-    tables: dict[int, dict] = {}
+MAKEUP_KEYS = ("stage", "layers", "dense", "moe", "mtp", "first", "last", "moe_first", "dense_activations",
+               "moe_activations", "top", "chunks_id")
+
+
+def _evaluations(f: Factors, base: dict[str, np.ndarray],
+                 makeups: dict) -> tuple[np.ndarray, dict[str, np.ndarray], list[tuple[int, ...]]]:
+    """Every (base row, stage) that can be the peak, ordered by row then stage: the rows, the stages'
+    make-ups as columns, and the layers per chunk their chunks_id column points to.
+
+    The lowest stage of a make-up holds the most passes; with fewer passes than the step has, a higher
+    stage also runs a steady state (every gradient allocated), so the lowest such stage too.
+    """
+    rows, columns, chunk_layers = [], {key: [] for key in MAKEUP_KEYS}, []
     for (pp, v), candidates in makeups.items():
         where = np.flatnonzero((base["pp"] == pp) & (base["v"] == v))
         if not len(where):
             continue
-        b = {key: values[where] for key, values in base.items()}
-        if pp not in tables:
-            in_pipeline = base["pp"] == pp
-            tables[pp] = {"rows": np.flatnonzero(in_pipeline),
-                          **_tables(f, {key: values[in_pipeline] for key, values in base.items()}, pp)}
-        position = np.searchsorted(tables[pp]["rows"], where)
-        t = {"kept": {moe: kept[where] for moe, kept in common["kept"].items()}, "micro": common["micro"][where],
-             **{key: value[position] for key, value in tables[pp].items() if key != "rows"}}
-        rows = (where[:, None] * repeat + np.arange(repeat)).reshape(-1)
         for makeup in candidates:
-            # The lowest stage holds the most passes; with fewer passes than the step has, a higher
-            # stage also runs a steady state (every gradient allocated), so the lowest such stage too.
-            steady = lookup(lambda s, c, m=makeup, pp=pp, v=v: _first_steady_stage(f, m, pp, v, s, c), b["schedule"],
-                            b["chunks"])[:, 0].astype(np.int64)
-            for stage in {makeup.stage, *steady[steady >= 0].tolist()}:
-                pick = np.flatnonzero((steady == stage) | (stage == makeup.stage))
-                found = stage_total_mib(f, {key: values[pick] for key, values in b.items()}, _rows(t, pick), pp, v,
-                                        replace(makeup, stage=stage))
-                chosen_rows = rows.reshape(-1, repeat)[pick].reshape(-1)
-                current, current_stage = best["peak_mib"][chosen_rows], best["peak_stage"][chosen_rows]
-                better = (found["peak_mib"] > current) | ((found["peak_mib"] == current) & (stage < current_stage))
-                chosen = chosen_rows[better]
-                for key in ("peak_mib", "params", "layers", "moe_layers"):
-                    best[key][chosen] = found[key][better]
-                best["peak_stage"][chosen] = stage
-    return best
+            chunk_layers.append(makeup.chunk_layers)
+            steady = lookup(lambda s, c, m=makeup, pp=pp, v=v: _first_steady_stage(f, m, pp, v, s, c),
+                            base["schedule"][where], base["chunks"][where])[:, 0].astype(np.int64)
+            for stage in [makeup.stage, *np.unique(steady[steady >= 0]).tolist()]:
+                picked = where if stage == makeup.stage else where[steady == stage]
+                rows.append(picked)
+                values = (stage, makeup.layers, makeup.dense, makeup.moe, makeup.mtp, makeup.first, makeup.last,
+                          makeup.moe_first, makeup.dense_activations, makeup.moe_activations, makeup.chunk_layers[-1],
+                          len(chunk_layers) - 1)
+                for key, value in zip(MAKEUP_KEYS, values, strict=True):
+                    columns[key].append(np.full(len(picked), value, dtype=np.int64))
+    rows = np.concatenate(rows)
+    columns = {key: np.concatenate(values) for key, values in columns.items()}
+    order = np.lexsort((columns["stage"], rows))
+    columns = {key: values[order].astype(bool) if key in ("first", "last", "moe_first") else values[order]
+               for key, values in columns.items()}
+    return rows[order], columns, chunk_layers
+
+
+def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> dict[str, np.ndarray]:
+    """The most loaded stage of every row [base row, ZeRO stage, recompute mode]: its total, number,
+    parameters, layers and MoE layers; ties go to the lowest stage, as Estimate.peak_stage."""
+    rows, m, chunk_layers = _evaluations(f, base, makeups)
+    common = {"kept": _kept(f, base), "micro": _micro_batch(f, base), **_tables(f, base)}
+    total, params = stage_total_mib(f, {key: values[rows] for key, values in base.items()}, _rows(common, rows), m,
+                                    chunk_layers)
+    starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))  # each base row's stages, lowest first
+    counts = np.diff(np.append(starts, len(rows)))
+    peak, first = total[starts], np.repeat(starts, total[0].size).reshape(total[starts].shape)
+    for k in range(1, int(counts.max())):  # each row's k-th stage against the highest so far
+        has = np.flatnonzero(counts > k)
+        at = starts[has] + k
+        found, current = total[at], peak[has]
+        better = found > current  # a tie keeps the lower stage
+        peak[has] = np.where(better, found, current)
+        first[has] = np.where(better, at[:, None, None], first[has])
+    return {"peak_mib": peak, "peak_stage": m["stage"][first], "params": params[first],
+            "layers": (m["layers"] + m["mtp"])[first], "moe_layers": m["moe_activations"][first]}
+
+
+def _rows(t: dict, pick: np.ndarray) -> dict:
+    """The tables' rows at `pick`."""
+    return {key: ({k: v[pick] for k, v in value.items()} if isinstance(value, dict) else value[pick])
+            for key, value in t.items()}

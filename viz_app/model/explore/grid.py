@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import StrategyError
 
@@ -24,9 +24,8 @@ EXCLUSION_REASONS = ("tp_divides_heads", "tp_divides_kv_heads", "tp_divides_ffn"
 ERROR_PREFIX = "error."
 
 
-@dataclass(frozen=True)
-class Layout:
-    """How N GPUs are split; dp is what remains of N after tp x pp x cp."""
+class Layout(NamedTuple):
+    """How N GPUs are split; dp is what remains of N after tp x pp x cp (a tuple: made by the thousand)."""
 
     tp: int
     pp: int

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .costs import COMM_KINDS
+from .order import lexsort
 
 STRATEGY_KEYS = ("tp", "pp", "dp", "ep", "etp", "zero_stage", "micro_batch_size", "chunks", "context_parallel",
                  "recompute", "schedule", "virtual_stages")
@@ -81,11 +82,13 @@ def comm_total(columns: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def finish(mode: str, capacity_mib: float, columns: dict[str, np.ndarray], excluded: dict[str, int],
-           labels: dict[str, tuple] | None = None) -> Exploration:
+           labels: dict[str, tuple] | None = None, overhead_rank: np.ndarray | None = None) -> Exploration:
     """Add the verdict and the default order: fitting first, then the least bubble plus recompute
-    overhead, then the least communication, then the least memory."""
+    overhead, then the least communication, then the least memory. `overhead_rank`, where the caller
+    has it cheaper, numbers the distinct values of bubble + recompute overhead in their order."""
     columns["headroom_mib"] = capacity_mib - columns["peak_mib"]
     columns["fits"] = columns["peak_mib"] <= capacity_mib
-    order = np.lexsort((columns["peak_mib"], comm_total(columns), columns["bubble"] + columns["recompute_overhead"],
-                        ~columns["fits"]))
+    if overhead_rank is None:
+        overhead_rank = np.unique(columns["bubble"] + columns["recompute_overhead"], return_inverse=True)[1]
+    order = lexsort((columns["peak_mib"], comm_total(columns), overhead_rank.reshape(-1), ~columns["fits"]))
     return Exploration(mode, capacity_mib, columns, excluded, order, labels or {})
