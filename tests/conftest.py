@@ -107,12 +107,22 @@ def shipped_site(tmp_path_factory) -> tuple[Path, dict]:
     return _shared_build(tmp_path_factory, "shipped-site", ship_snapshot=True)
 
 
+HEAVY_MARKERS = ("browser", "slow", "torch")
+
+
+def pytest_configure(config):
+    """pytest-xdist hands out the modules with the most tests first unless told not to
+    (`--no-loadscope-reorder`); the order below must reach the workers as it is."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(config, items):
-    """Modules with the most browser or slow tests first, the rest in their order: pytest-xdist's
-    loadfile hands out modules in collection order, so the long ones start first and no worker is
-    left alone with one at the end."""
+    """Modules with the most browser, slow or torch tests first, the rest in their order: with
+    `--dist loadfile` pytest-xdist hands out modules in this order (pytest_configure), so the long ones
+    start first and no worker is left alone with one at the end."""
     heavy = collections.Counter(item.path for item in items
-                                if item.get_closest_marker("browser") or item.get_closest_marker("slow"))
+                                if any(item.get_closest_marker(name) for name in HEAVY_MARKERS))
     items.sort(key=lambda item: -heavy[item.path])
 
 
