@@ -60,9 +60,10 @@ def _total_mib(markup: str) -> float:
 
 
 def test_whole_page_renders(session, cli_json):
-    template = create_app(session, View())
+    view = View()
+    template = create_app(session, view)
     roots = [pn.panel(item).get_root() for area in (template.sidebar, template.main, template.header) for item in area]
-    assert _charts(*roots) == sorted([TREEMAP, STAGES, EXPLORER, *TAB_CHARTS["bars"]])
+    assert _charts(*roots) == sorted([TREEMAP, STAGES, *TAB_CHARTS["bars"]])  # the explorer closed: no search
     assert {plot.output_backend for root in roots for plot in root.select({"type": Plot})} == {"canvas"}
     markup = _markup(*roots)
     sections = {t(key, "en") for key in ("section.model", "section.strategy", "section.batch", "section.training")}
@@ -71,6 +72,9 @@ def test_whole_page_renders(session, cli_json):
                                                t("explore.title", "en", gpus=64)}
     assert _total_mib(markup) == pytest.approx(cli_json("--preset", DEFAULT_PRESET)["peak_total_mib"], abs=1e-6)
     assert 'class="memviz-status" data-live="1"' in markup  # no served page: Panel runs onload at once
+    view.explore.shown = True
+    assert _charts(*roots) == sorted([TREEMAP, STAGES, EXPLORER, *TAB_CHARTS["bars"]])
+    assert re.search(r'class="memviz-text" data-count="[1-9][0-9]*"', _markup(*roots))
 
 
 def test_views_render_every_tab_and_language(session):
@@ -80,7 +84,7 @@ def test_views_render_every_tab_and_language(session):
         view.lang = lang
         for tab, charts in TAB_CHARTS.items():
             view.tab = tab
-            assert _charts(root) == sorted([TREEMAP, STAGES, EXPLORER, *charts]), (lang, tab)
+            assert _charts(root) == sorted([TREEMAP, STAGES, *charts]), (lang, tab)
             markup = _markup(root)
             assert ('class="memviz-formulas"' in markup) == (tab == "formulas")
             assert ('class="memviz-legend"' in markup) == (tab == "proportion")
@@ -88,7 +92,7 @@ def test_views_render_every_tab_and_language(session):
         assert _card_titles(markup) == {t("treemap.title", lang, stage=0), t("analysis.title", lang, stage=0),
                                         t("stages.title", lang), t("explore.title", lang, gpus=64)}
         view.tab, view.drill = "donut", True  # the donut's model-states ring
-        assert _charts(root) == sorted([TREEMAP, STAGES, EXPLORER, ("MultiPolygons", "Text")])
+        assert _charts(root) == sorted([TREEMAP, STAGES, ("MultiPolygons", "Text")])
         view.unit, view.drill = "GiB", False
         assert re.search(r'class="memviz-total"[^>]*>[0-9.]+ GiB<', _markup(root))
         view.unit = "MiB"
@@ -128,7 +132,7 @@ def test_analytic_mode_renders_every_view_with_the_cli_numbers(session, capsys):
     assert session.mode == "analytic" and session.problem == ""
     for tab, charts in TAB_CHARTS.items():
         view.tab = tab
-        assert _charts(root) == sorted([TREEMAP, STAGES, EXPLORER, *charts]), tab
+        assert _charts(root) == sorted([TREEMAP, STAGES, *charts]), tab
     assert main(["estimate", "--model", "qwen2.5-7b", "--tp", str(session.config.tp), "--json"]) == 0
     expected = json.loads(capsys.readouterr().out)["peak_total_mib"]
     assert session.estimate.peak_stage.total_mib == pytest.approx(expected, rel=1e-12)
@@ -237,6 +241,7 @@ STAGE_NAMING_TABS = ("formulas", "step")
 def test_chinese_page_of_a_moe_model_shows_no_english(model):
     """Every stage, every tab (the formulas table and the step chart too): only names, units and symbols are Latin."""
     session, view = Session(), View(lang="zh")
+    view.explore.shown = True  # its table and chart are read too
     template = create_app(session, view)
     roots = [pn.panel(item).get_root() for area in (template.sidebar, template.main, template.header) for item in area]
     config, options = MOE_PAGES[model]

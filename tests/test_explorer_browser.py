@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from viz_app.i18n import t
 from viz_app.model.analytic.explore import explore_analytic
 from viz_app.model.analytic.model_presets import load_model_preset
 from viz_app.model.analytic.options import AnalyticOptions
@@ -60,6 +61,16 @@ def test_shared_explorer_link_shows_the_table_and_a_click_loads_the_strategy(app
         wait_until(lambda: total_mib(page), lambda v: v == pytest.approx(rows[3]["peak_mib"], rel=1e-9),
                    "the clicked strategy's total")
         assert page.locator(".memviz-tp select").input_value() == str(rows[3]["tp"])
+        # Closed, it shows why to open it and the link says so; opened again, the same search is back.
+        toggle = page.locator(".memviz-explore-show button")
+        toggle.click()
+        closed_hint = page.locator(".memviz-explorer .memviz-hint")
+        wait_until(closed_hint.all_inner_texts, lambda texts: texts == [t("explore.closed", "en")],
+                   "the closed explorer's hint")
+        assert page.locator(".memviz-explore-summary").count() == 0
+        wait_until(lambda: page.url, lambda url: "explore=false" in url, "the link of the closed explorer")
+        toggle.click()
+        shows_the_linked_exploration(page, expected, rows)
         assert requests_elsewhere(page) == []
         page.close()
 

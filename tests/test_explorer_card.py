@@ -16,7 +16,7 @@ from viz_app.view import View
 def card():
     configure_process()
     session, view = Session(mode="analytic"), View()
-    view.explore.param.update(gpus=16, global_batch_size=32, seq_length=2048)
+    view.explore.param.update(shown=True, gpus=16, global_batch_size=32, seq_length=2048)
     card = ExplorerCard(session, view)
     card.__panel__()
     return card
@@ -43,6 +43,30 @@ def test_a_table_row_and_a_chart_point_load_their_strategy(card):
     assert session.estimate.peak_stage.total_mib == rows[31]["peak_mib"]
     assert card.exploration is searched  # loading a strategy does not search again
     assert estimate_analytic(session.config, session.arch, session.options).peak_stage.total_mib == rows[31]["peak_mib"]
+
+
+def test_it_searches_only_while_open_and_builds_its_table_when_first_opened():
+    configure_process()
+    session, view = Session(mode="analytic"), View()
+    card = ExplorerCard(session, view)
+    card.__panel__()
+    assert card.exploration is None and not hasattr(card, "table")  # closed by default: no search, no table
+    view.explore.param.update(gpus=16, global_batch_size=32, seq_length=2048)
+    session.model = "mixtral-8x7b"
+    assert card.exploration is None
+    view.explore.shown = True  # the inputs and model chosen while it was closed
+    searched = card.exploration
+    assert searched.mode == "analytic" and len(card.table.value) == min(TABLE_ROWS, len(searched))
+    assert searched.column("ep").max() > 1  # mixtral's experts: the model chosen while closed
+    view.explore.shown = False
+    session.model = "llama-3-8b"
+    assert card.exploration is searched  # closed: the new model is not searched
+    view.explore.shown = True
+    assert card.exploration is not searched and card.exploration.column("ep").max() == 1
+    reopened = card.exploration
+    view.explore.shown = False
+    view.explore.shown = True
+    assert card.exploration is reopened  # nothing changed while closed: no new search
 
 
 def test_inputs_and_the_model_search_again(card):

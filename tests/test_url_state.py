@@ -100,3 +100,19 @@ def test_the_link_keeps_only_what_was_applied():
     refused = restore(Session(), View(), query)
     assert url_state.accepted_search(query, refused) == "?pp=4"
     assert url_state.accepted_search({"tp": "x"}, restore(Session(), View(), {"tp": "x"})) == ""
+
+
+@pytest.mark.parametrize(("query", "shown"), [
+    ({}, False),
+    ({"explore": "true"}, True),
+    ({"explore": "false", "explore_gpus": "16"}, False),
+    ({"explore_gpus": "16"}, True),  # a link from before the `explore` key: the explorer was always open
+    ({"explore_seq": "2048", "tp": "2"}, True),
+])
+def test_the_explorer_opens_from_a_link_that_opens_it_or_carries_its_inputs(query, shown):
+    view = View()
+    assert restore(Session(), view, query) == []
+    assert view.explore.shown is shown
+    assert view.explore.gpus == int(query.get("explore_gpus", View().explore.gpus))
+    assert url_state.accepted_search(query, []) == ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query
+                                                    else "")

@@ -6,7 +6,11 @@ import param
 
 
 class ExploreInputs(param.Parameterized):
-    """GPUs, global batch and sequence length the strategy explorer searches for."""
+    """Whether the strategy explorer is open, and the GPUs, global batch and sequence length it searches for."""
+
+    # Closed by default: a search (up to ~1 s for a 671B MoE on thousands of GPUs) and its table and
+    # chart cost every page load and every model change, for users who never look at them.
+    shown = param.Boolean(False, doc="Whether the explorer is open; it searches only while it is.")
 
     gpus = param.Integer(64, bounds=(1, 65536), doc="GPUs in the job.")
     global_batch_size = param.Integer(256, bounds=(1, None), doc="Samples per optimizer step.")

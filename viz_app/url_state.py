@@ -37,7 +37,8 @@ OPTION_KEYS = {name: name for name in (
 )}
 MAX_QUERY_FIELDS = 200  # a link carries ~40 keys; the rest of a longer one is not read
 VIEW_KEYS = {"lang": "lang", "unit": "unit", "gpu": "gpu", "gib": "custom_gib", "tab": "tab"}
-EXPLORE_KEYS = {"explore_gpus": "gpus", "explore_gbs": "global_batch_size", "explore_seq": "seq_length"}
+EXPLORE_KEYS = {"explore": "shown", "explore_gpus": "gpus", "explore_gbs": "global_batch_size",
+                "explore_seq": "seq_length"}
 PIN_KEYS = {"pins": "link"}  # the pinned configurations (viz_app/pins.py), compared side by side
 
 # Which object each group of keys sets, in `link_targets` order.
@@ -124,7 +125,10 @@ def restore(session: Session, view: param.Parameterized, query: dict, pins: para
             setattr(session, name, chosen[name])
     apply_options(session.options, _parsed(session.options, OPTION_KEYS, query, refused))
     view.param.update(**_parsed(view, VIEW_KEYS, query, refused))
-    view.explore.param.update(**_parsed(view.explore, EXPLORE_KEYS, query, refused))
+    explore = _parsed(view.explore, EXPLORE_KEYS, query, refused)
+    if "explore" not in query and set(query) & set(EXPLORE_KEYS):
+        explore["shown"] = True  # links from before the `explore` key: the explorer was always open then
+    view.explore.param.update(**explore)
     config = _parsed(session.config, CONFIG_KEYS, query, refused)
     pp = config.get("pp", session.config.pp)
     if config.get("stage", 0) > pp - 1:  # a stage the strategy does not have

@@ -413,6 +413,11 @@ CATALOG = {
     "expect.tp_degrees": "at least one tensor-parallel degree",
     "expect.positive_int": "a positive whole number",
     'explore.title': 'Strategy explorer: every valid strategy on {gpus} GPUs',
+    'explore.show': 'Search strategies',
+    'explore.closed': (
+        'Open the search to list every valid strategy on these GPUs, with its peak memory, pipeline '
+        'bubble, recompute overhead and communication.'
+    ),
     'explore.gpus': 'GPUs',
     'explore.gbs': 'Global batch',
     'explore.seq': 'Sequence length',

@@ -403,6 +403,8 @@ CATALOG = {
     "expect.tp_degrees": "至少一个张量并行度",
     "expect.positive_int": "正整数",
     'explore.title': '策略搜索：{gpus} 张 GPU 上的所有有效策略',
+    'explore.show': '搜索策略',
+    'explore.closed': '打开搜索，列出这些 GPU 上的所有有效策略，及其峰值显存、流水线气泡、重计算开销和通信量。',
     'explore.gpus': 'GPU 数',
     'explore.gbs': '全局批大小',
     'explore.seq': '序列长度',

@@ -1,8 +1,10 @@
 """The explorer card: every valid strategy for the current model on N GPUs, as a sortable table and a
 chart; clicking a row or a point loads that strategy into the main view.
 
-The exploration is redone only when what it depends on changes (the model, the options it does not
-vary, precision, its own inputs, the GPU), not when the user moves through strategies.
+It searches only while it is open (`ExploreInputs.shown`), and its table and chart are built when it
+is first opened. The exploration is redone only when what it depends on changes (the model, the
+options it does not vary, precision, its own inputs, the GPU), not when the user moves through
+strategies or closes and opens the card again.
 """
 
 from __future__ import annotations
@@ -47,12 +49,13 @@ class ExplorerCard(pn.viewable.Viewer):
         super().__init__(**params)
         self.session, self.view = session, view
         self._signature: tuple | None = None
+        self._results: pn.Column | None = None  # the summary, chart and table, built when first shown
         session.param.watch(self._refresh, ["estimate", "mode", "profile"])
         # Edited in place, and an edit the estimate refuses changes no estimate.
         session.config.param.watch(self._refresh, list(CONFIG_INPUTS))
         for obj in (session.arch, session.options):
             obj.param.watch(self._refresh, [name for name in obj.param if name != "name"])
-        view.explore.param.watch(self._refresh, ["gpus", "global_batch_size", "seq_length"])
+        view.explore.param.watch(self._refresh, ["shown", "gpus", "global_batch_size", "seq_length"])
         view.param.watch(self._refresh, ["gpu", "custom_gib"])
         self._refresh()
 
@@ -67,6 +70,8 @@ class ExplorerCard(pn.viewable.Viewer):
                 gpu_capacity_mib(v.gpu, v.custom_gib))
 
     def _refresh(self, *_events) -> None:
+        if not self.view.explore.shown:
+            return
         signature = self._inputs()
         if signature == self._signature:
             return
@@ -130,21 +135,33 @@ class ExplorerCard(pn.viewable.Viewer):
         self.chart_selection.add_subscriber(lambda index: self._load_point(index[0]) if index else None)
         return pn.pane.HoloViews(chart, height=320, sizing_mode="stretch_width", linked_axes=False)
 
+    def _results_or_hint(self, shown: bool) -> pn.viewable.Viewable:
+        """The search's summary, chart and table while the card is open (made once); a hint while it is closed."""
+        v = self.view
+        if not shown:
+            return text(label("explore.closed", v.param.lang), "memviz-hint")
+        if self._results is None:
+            summary = html(pn.bind(_summary_html, self.param.exploration, self.param.problem, v.param.lang),
+                           css_classes=["memviz-explore-summary"])
+            table = pn.panel(pn.bind(self._table, self.param.exploration, v.param.lang, v.param.unit),
+                             sizing_mode="stretch_width")
+            hint = text(label("explore.hint", v.param.lang), "memviz-hint")
+            self._results = pn.Column(summary, self._chart(), table, hint, sizing_mode="stretch_width")
+        return self._results
+
     def __panel__(self) -> pn.Column:
         v, inputs = self.view, self.view.explore
         fields = [from_param(pn.widgets.IntInput, inputs.param[name], name=label(f"explore.{key}", v.param.lang),
                              width=150, css_classes=[f"memviz-explore-{key}"])
                   for name, key in (("gpus", "gpus"), ("global_batch_size", "gbs"), ("seq_length", "seq"))]
+        show = from_param(pn.widgets.Toggle, inputs.param.shown, name=label("explore.show", v.param.lang),
+                          color="primary", variant="outline", width=190, align="end",
+                          css_classes=["memviz-explore-show"])
         title = html(pn.bind(lambda lang, gpus: '<div class="memviz-card-title">'
                              f'{escape(t("explore.title", lang, gpus=gpus))}</div>', v.param.lang, inputs.param.gpus),
                      margin=(4, 10))
-        summary = html(pn.bind(_summary_html, self.param.exploration, self.param.problem, v.param.lang),
-                       css_classes=["memviz-explore-summary"])
-        hint = text(label("explore.hint", v.param.lang), "memviz-hint")
-        table = pn.panel(pn.bind(self._table, self.param.exploration, v.param.lang, v.param.unit),
-                         sizing_mode="stretch_width")
-        return card(title, pn.FlexBox(*fields, flex_wrap="wrap"), summary, self._chart(), table, hint,
-                    css_classes=("memviz-explorer",))
+        body = pn.panel(pn.bind(self._results_or_hint, inputs.param.shown), sizing_mode="stretch_width")
+        return card(title, pn.FlexBox(*fields, show, flex_wrap="wrap"), body, css_classes=("memviz-explorer",))
 
 
 def _chart(exploration: Exploration | None, lang: str, unit: str) -> hv.Overlay:
