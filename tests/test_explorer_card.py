@@ -107,3 +107,17 @@ def test_the_tables_option_cells_are_named_in_the_pages_language():
                                                             for r in rows]
     assert list(frame[t("explore.col.schedule", "zh")]) == [t(f"opt.schedule.{r['schedule']}", "zh") for r in rows]
     assert "none" not in set(frame[t("explore.col.recompute", "zh")])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_each_table_column_is_as_wide_as_its_title_and_cells(card, lang):
+    """Titles are not cut to a few letters: the table scrolls sideways instead."""
+    from viz_app.ui.explorer import _column_widths, _frame, _text_px
+
+    frame = _frame(card.exploration, lang, "GiB")
+    widths = _column_widths(frame)
+    assert set(widths) == set(frame.columns) and len(widths) == 22
+    for name in frame.columns:
+        assert widths[name] > _text_px(name) and widths[name] > max(_text_px(str(v)) for v in frame[name])
+    assert _text_px("TP") == 14 and _text_px("峰值") == 26
+    assert _column_widths(frame.iloc[:0]) == {name: 16 + _text_px(name) for name in frame.columns}  # no rows

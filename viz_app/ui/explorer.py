@@ -9,6 +9,7 @@ strategies or closes and opens the card again.
 
 from __future__ import annotations
 
+import unicodedata
 from html import escape
 
 import holoviews as hv
@@ -37,6 +38,7 @@ CHART_POINTS = 500
 VARIED_OPTIONS = {"recompute", "schedule", "virtual_stages", "context_parallel", "pp_division"}
 CONFIG_INPUTS = ("sequence_parallel", "mixed_precision", "num_layers")
 GIB = 1 << 30
+LATIN_CHAR_PX, CJK_CHAR_PX, CELL_PADDING_PX = 7, 13, 16
 
 
 class ExplorerCard(pn.viewable.Viewer):
@@ -118,11 +120,14 @@ class ExplorerCard(pn.viewable.Viewer):
 
     def _table(self, exploration: Exploration | None, lang: str, unit: str) -> pn.widgets.DataFrame:
         """A new table for each search (a Bokeh DataTable whose data is replaced keeps showing the old rows)."""
+        frame = _frame(exploration, lang, unit)
         table = pn.widgets.DataFrame(
-            _frame(exploration, lang, unit), show_index=False, disabled=True, sortable=True, reorderable=False,
+            frame, show_index=False, disabled=True, sortable=True, reorderable=False,
             height=360, sizing_mode="stretch_width", css_classes=["memviz-explore-table"], selection=[],
-            # force_fit: Bokeh 3.9's content-based autosizing throws in the browser ("row is not defined")
-            autosize_mode="force_fit",
+            # Widths of our own, the table scrolling sideways: squeezed into the card (force_fit), 22
+            # columns cut every title to a few letters; Bokeh 3.9's content-based autosizing throws in
+            # the browser ("row is not defined").
+            autosize_mode="none", widths=_column_widths(frame),
         )
         table.param.watch(lambda event: self.load(event.new[0]) if event.new else None, "selection")
         self.table = table
@@ -198,6 +203,17 @@ NAMED_CELLS = {"recompute": "formula.recompute.{}", "schedule": "opt.schedule.{}
 
 def _cell(field: str, value, lang: str):
     return t(NAMED_CELLS[field].format(value), lang) if field in NAMED_CELLS else value
+
+
+def _text_px(text: str) -> int:
+    """About how wide `text` is drawn in the table's font: a CJK character takes about two Latin ones."""
+    return sum(CJK_CHAR_PX if unicodedata.east_asian_width(c) in "WF" else LATIN_CHAR_PX for c in text)
+
+
+def _column_widths(frame: pd.DataFrame) -> dict[str, int]:
+    """Each column as wide as its title or its widest cell, whichever is wider."""
+    return {name: CELL_PADDING_PX + max([_text_px(str(name)), *(_text_px(str(v)) for v in frame[name])])
+            for name in frame.columns}
 
 
 def _frame(exploration: Exploration | None, lang: str, unit: str) -> pd.DataFrame:
