@@ -1,9 +1,11 @@
 """The served app in Debian's Chromium: totals match the CLI, uploads, languages, units, stages.
 
-One `memviz serve` process (the same `panel serve` command line) for the module; every test
-opens its own browser page, which is a fresh Panel session. Expected numbers come from the
-CLI and expected texts from the catalogs, never from literals. Screenshots go to
-test-artifacts/screenshots/.
+One `memviz serve` process (the same `panel serve` command line) for the test run. The tests on the
+default page go on in one page (one Panel session), in file order, as a user goes on: a page load is
+the costly part (~10 s of CPU on the server and in the browser). Each leaves the page as it found it,
+except for what it says; one that fails leaves the page to it, and the next test opens a new one.
+Expected numbers come from the CLI and expected texts from the catalogs, never from literals.
+Screenshots go to test-artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -145,12 +147,25 @@ def open_app(browser, url: str, viewport: dict = DESKTOP, live_timeout_ms: int =
     return page
 
 
+@pytest.fixture(scope="module")
+def _module_page() -> dict:
+    """The default page the module's tests go on in ({"page": ...} once opened)."""
+    held: dict = {}
+    yield held
+    if "page" in held:
+        held["page"].close()
+
+
 @pytest.fixture
-def page(browser, app_url):
-    page = open_app(browser, app_url)
+def page(browser, app_url, _module_page, request):
+    """The module's default page, opened by the first test that needs it; after a failed test, a new one."""
+    if "page" not in _module_page:
+        _module_page["page"] = open_app(browser, app_url)
+    page, failed_before = _module_page["page"], request.session.testsfailed
     yield page
-    page.close()
     assert requests_elsewhere(page) == []  # no web fonts, CDNs or anything else beyond the app's server
+    if request.session.testsfailed != failed_before:
+        _module_page.pop("page").close()
 
 
 def test_the_served_page_asks_no_other_host(page):
@@ -187,39 +202,6 @@ def test_default_preset_tp_and_impossible_strategy(page, cli_json):
     assert total_mib(page) == tp4
 
 
-def test_upload_valid_then_malformed_keeps_the_last_total(page, cli_json, tmp_path):
-    page.locator(".memviz-tp select").select_option("4")
-    wait_total(page, cli_json("--preset", DEFAULT_PRESET, "--tp", "4")["peak_total_mib"], "the TP 4 total")
-    page.locator(".memviz-upload input[type=file]").set_input_files(str(UPLOAD))
-    message = page.locator(".memviz-message")
-    wait_until(lambda: message.first.get_attribute("data-kind"), lambda k: k == "success", "the upload message")
-    layers = int(page.locator(".memviz-num-layers input").first.input_value())
-    tp = page.locator(".memviz-tp select").input_value()
-    # TP kept; the file has no model_config.n_layers, so the preset's layer count stays.
-    assert (tp, layers) == ("4", load_preset(DEFAULT_PRESET).model.num_layers)
-    expected = cli_json("--profile", str(UPLOAD), "--tp", tp, "--layers", str(layers))
-    assert message.first.inner_text().endswith(t("msg.upload_loaded", "en", name=UPLOAD.name, shape="main",
-                                                  layers=layers, seq=expected["config"]["seq_length"]))
-    uploaded_total = wait_total(page, expected["peak_total_mib"], "the uploaded profile's total")
-
-    not_json = tmp_path / "not_json.json"
-    not_json.write_text('{"layertype_0_sp": ')
-    missing = json.loads(preset_path(DEFAULT_PRESET).read_text())
-    del missing["other_memory_pp_on_first_sp"]
-    missing_key = tmp_path / "missing_key.json"
-    missing_key.write_text(json.dumps(missing))
-    for bad in (not_json, missing_key):
-        with pytest.raises(ProfileError) as problem:
-            parse_profile(bad.read_bytes(), bad.name)
-        text = t("msg.upload_failed", "en", error=str(problem.value))
-        page.locator(".memviz-upload input[type=file]").set_input_files(str(bad))
-        error = page.locator('.memviz-message[data-kind="error"]')
-        wait_until(error.all_inner_texts, lambda texts, want=text: any(want in x for x in texts),
-                   f"the error for {bad.name}")
-        assert total_mib(page) == uploaded_total
-        assert page.locator(".memviz-total").inner_text() == format_memory(uploaded_total, "MiB")
-
-
 def test_chinese_changes_titles_labels_and_axes(page):
     def axes() -> list[str]:
         return page.evaluate(AXIS_LABELS_JS)
@@ -252,7 +234,7 @@ def test_chinese_changes_titles_labels_and_axes(page):
 
 
 def test_gib_switch_and_pipeline_stages(page, cli_json):
-    mib = total_mib(page)
+    mib, tp = total_mib(page), page.locator(".memviz-tp select").input_value()
     page.locator(".memviz-unit button", has_text="GiB").click()
     total = page.locator(".memviz-total")
     wait_until(total.inner_text, lambda v: v == format_memory(mib, "GiB"), "the total in GiB")
@@ -265,10 +247,18 @@ def test_gib_switch_and_pipeline_stages(page, cli_json):
     pp = page.locator(".memviz-pp input").first
     pp.fill("2")
     pp.press("Enter")
-    expected = cli_json("--preset", DEFAULT_PRESET, "--pp", "2")
+    expected = cli_json("--preset", DEFAULT_PRESET, "--tp", tp, "--pp", "2")
     wait_total(page, expected["peak_total_mib"], "the PP 2 total")
     assert int(total.get_attribute("data-stage")) == expected["peak_stage"]
     wait_until(stage.is_visible, bool, "the pipeline stage picker")
+
+    # Back to one stage and MiB: the same total as before, and no stage picker.
+    pp.fill("1")
+    pp.press("Enter")
+    wait_total(page, mib, "the PP 1 total again")
+    wait_until(stage.is_visible, lambda visible: not visible, "the stage picker to go")
+    page.locator(".memviz-unit button", has_text="MiB").click()
+    wait_until(total.inner_text, lambda v: v == format_memory(mib, "MiB"), "the total in MiB again")
 
 
 def test_details_treemap_and_phone_screenshots(page):
@@ -301,6 +291,41 @@ def test_details_treemap_and_phone_screenshots(page):
     card, canvas = page.locator(".memviz-analysis").bounding_box(), page.locator(".memviz-analysis canvas").first
     donut = canvas.bounding_box()
     assert card["x"] <= donut["x"] and donut["x"] + donut["width"] <= card["x"] + card["width"], (card, donut)
+    page.locator(".memviz-tabs button", has_text=t("tab.bars", "en")).click()  # as it was
+    page.set_viewport_size(DESKTOP)
+
+
+def test_upload_valid_then_malformed_keeps_the_last_total(page, cli_json, tmp_path):
+    page.locator(".memviz-tp select").select_option("4")
+    wait_total(page, cli_json("--preset", DEFAULT_PRESET, "--tp", "4")["peak_total_mib"], "the TP 4 total")
+    page.locator(".memviz-upload input[type=file]").set_input_files(str(UPLOAD))
+    message = page.locator(".memviz-message")
+    wait_until(lambda: message.first.get_attribute("data-kind"), lambda k: k == "success", "the upload message")
+    layers = int(page.locator(".memviz-num-layers input").first.input_value())
+    tp = page.locator(".memviz-tp select").input_value()
+    # TP kept; the file has no model_config.n_layers, so the preset's layer count stays.
+    assert (tp, layers) == ("4", load_preset(DEFAULT_PRESET).model.num_layers)
+    expected = cli_json("--profile", str(UPLOAD), "--tp", tp, "--layers", str(layers))
+    assert message.first.inner_text().endswith(t("msg.upload_loaded", "en", name=UPLOAD.name, shape="main",
+                                                  layers=layers, seq=expected["config"]["seq_length"]))
+    uploaded_total = wait_total(page, expected["peak_total_mib"], "the uploaded profile's total")
+
+    not_json = tmp_path / "not_json.json"
+    not_json.write_text('{"layertype_0_sp": ')
+    missing = json.loads(preset_path(DEFAULT_PRESET).read_text())
+    del missing["other_memory_pp_on_first_sp"]
+    missing_key = tmp_path / "missing_key.json"
+    missing_key.write_text(json.dumps(missing))
+    for bad in (not_json, missing_key):
+        with pytest.raises(ProfileError) as problem:
+            parse_profile(bad.read_bytes(), bad.name)
+        text = t("msg.upload_failed", "en", error=str(problem.value))
+        page.locator(".memviz-upload input[type=file]").set_input_files(str(bad))
+        error = page.locator('.memviz-message[data-kind="error"]')
+        wait_until(error.all_inner_texts, lambda texts, want=text: any(want in x for x in texts),
+                   f"the error for {bad.name}")
+        assert total_mib(page) == uploaded_total
+        assert page.locator(".memviz-total").inner_text() == format_memory(uploaded_total, "MiB")
 
 
 def test_moe_model_link_shows_expert_blocks_and_ep(browser, app_url):
