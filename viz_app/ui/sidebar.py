@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 import panel as pn
@@ -122,25 +123,41 @@ class Sidebar(pn.viewable.Viewer):
             options=pn.bind(_preset_options, s.param.uploaded_name, lang, s.param.preset.objects),
             css_classes=["memviz-preset"],
         )
+        upload_label = text(label("upload.label", lang), "memviz-label", margin=(8, 10, 0, 10))
+        message = html(pn.bind(_message_html, s.param.message, lang))
+        facts = html(pn.bind(_facts_html, s.param.profile, lang, s.config.param.mixed_precision))
+        galvatron = pn.Column(preset, facts, sizing_mode="stretch_width")
+        return self._card("section.model", mode, self._by_mode(lambda: galvatron, self._analytic_model),
+                          upload_label, self.upload, message)
+
+    def _analytic_model(self) -> pn.Column:
+        s, lang = self.session, self._lang
         model = from_param(
             pn.widgets.Select, s.param.model, name=label("model.label", lang), sizing_mode="stretch_width",
             options=pn.bind(_preset_options, s.param.uploaded_model_name, lang, s.param.model.objects),
             css_classes=["memviz-model"],
         )
-        upload_label = text(label("upload.label", lang), "memviz-label", margin=(8, 10, 0, 10))
-        message = html(pn.bind(_message_html, s.param.message, lang))
-        facts = html(pn.bind(_facts_html, s.param.profile, lang, s.config.param.mixed_precision))
-        galvatron = pn.Column(preset, facts, sizing_mode="stretch_width")
-        analytic = pn.Column(model, architecture_editor(s.arch, lang), sizing_mode="stretch_width")
-        return self._card("section.model", mode, self._by_mode(galvatron, analytic), upload_label, self.upload,
-                          message)
+        return pn.Column(model, architecture_editor(s.arch, lang), sizing_mode="stretch_width")
 
-    def _by_mode(self, galvatron: pn.viewable.Viewable, analytic: pn.viewable.Viewable) -> pn.viewable.Viewable:
-        """Only the current mode's inputs are in the page: hidden widgets would still slow every redraw."""
-        return pn.panel(pn.bind(lambda mode: analytic if mode == ANALYTIC else galvatron, self.session.param.mode),
-                        sizing_mode="stretch_width")
+    def _by_mode(self, galvatron: Callable[[], pn.viewable.Viewable],
+                 analytic: Callable[[], pn.viewable.Viewable]) -> pn.viewable.Viewable:
+        """Only the current mode's inputs are in the page, each made when its mode is first shown: hidden
+        widgets would still slow every redraw, and making the analytic ones takes ~1 s of the server's CPU."""
+        made: dict[bool, pn.viewable.Viewable] = {}
 
-    def _analytic_card(self) -> pn.Column:
+        def shown(mode: str) -> pn.viewable.Viewable:
+            is_analytic = mode == ANALYTIC
+            if is_analytic not in made:
+                made[is_analytic] = analytic() if is_analytic else galvatron()
+            return made[is_analytic]
+
+        return pn.panel(pn.bind(shown, self.session.param.mode), sizing_mode="stretch_width")
+
+    def _analytic_card(self) -> pn.viewable.Viewable:
+        nothing = pn.Spacer(height=0, sizing_mode="stretch_width")  # an empty layout is Bokeh's warning W-1002
+        return self._by_mode(lambda: nothing, self._analytic_options)
+
+    def _analytic_options(self) -> pn.Column:
         s, lang = self.session, self._lang
         division = pn.widgets.TextInput(
             label=label("opt.pp_division", lang), placeholder="8,8,8,8", css_classes=["memviz-opt-pp-division"],
@@ -149,9 +166,7 @@ class Sidebar(pn.viewable.Viewer):
         division.param.watch(lambda e: self._set_pp_division(e.new), "value")
         hint = text(label("opt.hint", lang), "memviz-hint")
         experts = [number_slider(s.config.param[p], lang) for p in ("ep", "etp")]
-        nothing = pn.Spacer(height=0, sizing_mode="stretch_width")  # an empty layout is Bokeh's warning W-1002
-        return self._by_mode(nothing, self._card("section.analytic", hint, *experts,
-                                                 options_editor(s.options, lang), division))
+        return self._card("section.analytic", hint, *experts, options_editor(s.options, lang), division)
 
     def _set_pp_division(self, value: str) -> None:
         """"8,8,8,8" -> layers per stage; empty: an even split. Bad text is reported, not applied."""
