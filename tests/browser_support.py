@@ -81,14 +81,17 @@ def server_process(command: list[str], url: str, cwd: Path = ROOT, timeout_s: fl
     return running_server(process, url, timeout_s, log)
 
 
-def static_server(directory: Path) -> tuple[str, contextlib.AbstractContextManager[subprocess.Popen]]:
-    """(origin, server) serving `directory` on a port the server chose itself.
+def static_server(directory: Path, netlify_headers: bool = False
+                  ) -> tuple[str, contextlib.AbstractContextManager[subprocess.Popen]]:
+    """(origin, server) serving `directory` on a port the server chose itself, with netlify.toml's
+    headers if asked (tests/netlify_rules.py), as the site is deployed.
 
     A port found free beforehand can be taken before the server binds it (by a browser's own
     connection, or by a server of a test running beside this one).
     """
-    command = [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(directory)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    command = ([sys.executable, "-u", "-m", "tests.netlify_rules", str(directory)] if netlify_headers else
+               [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(directory)])
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     first_line = process.stdout.readline()  # "Serving HTTP on 127.0.0.1 port 41234 (http://...) ..."
     found = re.search(r" port (\d+) ", first_line)
     if not found:

@@ -47,11 +47,14 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def _server(directory: Path) -> http.server.ThreadingHTTPServer:
+    return http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(directory)))
+
+
 @contextlib.contextmanager
 def netlify_server(directory: Path) -> Iterator[str]:
     """Serve `directory` on 127.0.0.1 with netlify.toml's headers; yields the origin."""
-    handler = functools.partial(_Handler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _server(directory)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -59,3 +62,12 @@ def netlify_server(directory: Path) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+if __name__ == "__main__":  # `python -m tests.netlify_rules DIR`: a process a test can stop (the site offline)
+    import sys
+
+    with _server(Path(sys.argv[1])) as server:
+        # the first line as `python -m http.server` words it: browser_support.static_server reads the port
+        print(f"Serving HTTP on 127.0.0.1 port {server.server_address[1]} (netlify.toml's headers) ...", flush=True)
+        server.serve_forever()

@@ -1,8 +1,9 @@
-"""The static Pyodide site (`memviz build`) in Debian's Chromium, served from 127.0.0.1 only.
+"""The static Pyodide site (`memviz build`) in Debian's Chromium, served from 127.0.0.1 only, under
+netlify.toml's headers as the site is deployed (tests/netlify_rules.py applies them as Netlify does).
 
 The session fixture builds the site (reusing build_cache/, or filling it from the registries on a
-fresh machine) and serves it with `python -m http.server`. Every request to any other origin is
-aborted and recorded, and each test asserts there was none. Expected numbers come from the CLI.
+fresh machine). Every request to any other origin is aborted and recorded, and each test asserts
+there was none. Expected numbers come from the CLI.
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ import zipfile
 import pytest
 
 from viz_app.i18n import t
+from viz_app.model.errors import MemvizError
 from viz_app.model.galvatron.presets import DEFAULT_PRESET
+from viz_app.model.json_input import MAX_PROFILE_BYTES
+from viz_app.model.uploads import read_upload
+from viz_app.session import Session
 from viz_app.site import BuildSetupError, build_site
+from viz_app.url_state import parse_query, restore
+from viz_app.view import View
 
 from .browser_support import ROOT, chromium, screenshot_path, static_server
 from .conftest import DATA
@@ -27,6 +34,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 UPLOAD = DATA / "main_memory_profiling_bf16_llama2-7b_all.json"
 VIEWPORT = {"width": 1280, "height": 2300}
+# Every Content-Security-Policy violation the page or its worker reports (since the page loaded).
+RECORD_CSP_JS = """
+window.memvizCsp = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.memvizCsp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+"""
 LIVE_TIMEOUT_MS = 120_000  # Python starting in wasm on a busy 2-core CI machine
 
 
@@ -101,7 +114,7 @@ def serve(directory):
 
 @pytest.fixture(scope="module")
 def served(site):
-    origin, server = serve(site[0])
+    origin, server = static_server(site[0], netlify_headers=True)
     with server as process:
         yield origin, process
 
@@ -115,6 +128,7 @@ def visit(browser, served):
     the site, then offline. Each test checks its own part (and that nothing left the origin).
     """
     one = Visit(browser, served[0])
+    one.context.add_init_script(RECORD_CSP_JS)
     yield one
     one.context.close()
 
@@ -194,6 +208,72 @@ def test_upload_then_a_malformed_file_then_chinese(visit, cli_json, tmp_path):
     wait_until(titles.all_inner_texts, lambda v: set(v) >= {t(k, "zh") for k in CARD_TITLES}, "Chinese card titles")
     assert page.locator(".memviz-tp label").first.inner_text().strip() == t("param.tp", "zh")
     page.screenshot(path=screenshot_path("static-zh.png"), full_page=True)
+    visit.check()
+
+
+def _message_for(path) -> str:
+    if path.stat().st_size > MAX_PROFILE_BYTES:  # refused in the browser, before Python reads it
+        return t("msg.upload_failed", "en", error=t("error.too_large", "en", name=path.name,
+                                                    mib=f"{path.stat().st_size / 2**20:.1f}",
+                                                    max_mib=MAX_PROFILE_BYTES // 2**20))
+    with pytest.raises(MemvizError) as problem:
+        read_upload(path.read_bytes(), path.name)
+    return t("msg.upload_failed", "en", error=str(problem.value))
+
+
+def _wait_message(page, kind: str, expected: str, what: str) -> None:
+    message = page.locator(".memviz-message").first
+    wait_until(lambda: (message.get_attribute("data-kind"), message.inner_text()),
+               lambda v: v[0] == kind and expected in v[1], what)
+
+
+def test_hostile_files_and_links_under_the_sites_headers(visit, cli_json, tmp_path):
+    """A 20000-deep file, an empty file, a model config with a 401-digit value and a 20 MiB file each get
+    the model layer's message and keep the total, and a later change still recomputes (the worker is
+    alive); those changes keep the link current and add no history entry. Then the PP-80 link goes live
+    with the CLI's total, and a link with a 5000-digit value gets a message naming it and applies
+    nothing. No Content-Security-Policy violation on the way."""
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 20000 + "]" * 20000)
+    empty = tmp_path / "empty.json"
+    empty.write_bytes(b"")
+    absurd = tmp_path / "absurd.json"
+    config = (ROOT / "presets/analytic/llama-3-8b.json").read_text()
+    absurd.write_text(config.replace('"hidden_size": 4096', '"hidden_size": ' + "9" * 401))
+    big = tmp_path / "big.json"
+    big.write_bytes(b" " * (20 * 2**20))
+    page = visit.page
+    response = page.goto(visit.origin)  # a new visit to the start page, in English
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    visit.wait_live()
+    before = total_mib(page)
+    history_length = page.evaluate("history.length")
+    for tp, bad in ((4, deep), (2, empty), (4, absurd), (2, big)):
+        page.locator(".memviz-upload input[type=file]").set_input_files(str(bad))
+        _wait_message(page, "error", _message_for(bad), f"the message for {bad.name}")
+        assert total_mib(page) == before
+        visit.set_tp(tp)  # the worker is alive and recomputes
+        before = wait_total(page, cli_json("--preset", DEFAULT_PRESET, "--tp", str(tp))["peak_total_mib"],
+                            f"the TP {tp} total after {bad.name}")
+        wait_until(lambda: page.evaluate("location.search"), lambda search, tp=tp: f"tp={tp}" in search,
+                   f"the link to follow TP {tp}")
+    assert page.evaluate("history.length") == history_length
+    assert page.evaluate("window.memvizCsp") == []
+
+    page.goto(visit.origin + "?preset=llama2-70b&pp=80&gpus=640")
+    visit.wait_live()
+    wait_total(page, cli_json("--preset", "llama2-70b", "--pp", "80", "--gpus", "640")["peak_total_mib"],
+               "the PP 80 total")
+
+    search = "?tp=" + "9" * 5000  # beyond the 4300 digits Python converts to an int
+    page.goto(visit.origin + search)
+    visit.wait_live()
+    refused = restore(Session(), View(), parse_query(search))
+    _wait_message(page, "error", t("msg.url_ignored", "en", keys=refused), "the message naming tp")
+    assert total_mib(page) == pytest.approx(cli_json("--preset", DEFAULT_PRESET)["peak_total_mib"], rel=1e-9)
+    visit.set_tp(2)
+    wait_total(page, cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"], "the TP 2 total")
+    assert page.evaluate("window.memvizCsp") == []
     visit.check()
 
 
