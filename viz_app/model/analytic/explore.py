@@ -152,6 +152,7 @@ def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOpti
     table = np.asarray(valid, dtype=np.int64).reshape(-1, len(Layout._fields))
     for i, key in enumerate(Layout._fields):  # one value per layout, repeated over its rows
         base[key] = np.repeat(table[:, i], counts)
+    base["layout"] = np.repeat(np.arange(len(valid)), counts)
     base["chunks"] = gbs // np.maximum(base["dp"] * base["mbs"], 1)
     return base, makeups
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..sharding import zero_shard_degree, zero_shards
 from .estimate import MIB
-from .explore_factors import Factors, StageMakeup, lookup
+from .explore_factors import Factors, StageMakeup, distinct, lookup
 from .options import RECOMPUTE, SCHEDULES
 from .schedule import inflight_chunk_passes
 
@@ -78,12 +78,11 @@ def _activations(t: dict, m: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndar
 
 
 def _tables(f: Factors, b: dict[str, np.ndarray]) -> dict:
-    """What every stage reads, for base rows `b`: parameters of each kind, bytes per parameter [row, ZeRO
-    stage] of the gradient and of the other parts (dense and expert), NCCL buffers."""
-    several = (b["chunks"] > 1).astype(np.int64)
+    """What a stage's model states read, for rows `b`: parameters of each kind, bytes per parameter [row,
+    ZeRO stage] of the gradient and of the other parts (dense and expert)."""
+    several = b["several"]
     t = {"params": np.concatenate([lookup(f.end_parameters, b["tp"], b["pp"]),
-                                   lookup(f.layer_parameters, b["tp"], b["ep"], b["etp"])], axis=1),
-         "buffers": lookup(f.comm_buffers_mib, b["tp"], b["pp"], b["dp"], b["cp"])[:, 0]}
+                                   lookup(f.layer_parameters, b["tp"], b["ep"], b["etp"])], axis=1)}
     for experts in (0, 1) if f.arch.is_moe else (0,):
         shards = f.shards(b, bool(experts))
         per_param = np.stack([lookup(lambda *k, z=z: f.bytes_per_param(z, *k), shards, several)
@@ -104,7 +103,7 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarr
     params = layers + experts + embedding + head
     per_layer = (layers + experts) // np.maximum(m["layers"], 1)
     largest_layer = np.maximum(np.where(m["dense"] > 0, dense_d + dense_e, 0), np.where(m["moe"] > 0, moe_d + moe_e, 0))
-    several = (b["chunks"] > 1).astype(np.int64)
+    several = b["several"]
     dense = (layers + embedding + head)[:, None]  # parameters sharded over the data-parallel group
     out = {"fixed": dense * t["other", 0] / MIB, "grads": dense * t["gradient", 0] / MIB,
            "head_grads": head[:, None] * t["gradient", 0] / MIB,
@@ -150,10 +149,41 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarr
     return out
 
 
+def _state_parts(f: Factors, states: dict[str, np.ndarray], m: dict[str, np.ndarray]) -> dict:
+    """The model-state part of each candidate phase [row, ZeRO stage] (keys as stage_total_mib's
+    activation parts), the optimizer step's total ("optimizer") and the stage's parameters ("params")."""
+    fixed, grads = states["fixed"], states["grads"]
+    with_backward = fixed + states["backward_only"]
+    parts = {"none": fixed, "grads": fixed + grads, "backward": with_backward + grads}
+    if f.autograd_gradients:  # the head's gradients and those of the layers done so far
+        for name, layer in (("top", m["top"]), ("bottom", 1)):
+            done = states["head_grads"] + states["layer_grads"] * (m["top"] - layer)[:, None] / m["layers"][:, None]
+            parts[name] = with_backward + done
+    # the optimizer step: no activations, no gathered parameters
+    parts["optimizer"] = fixed - states["gathered"] + grads + states["optimizer_step"]
+    parts["params"] = states["params"]
+    return parts
+
+
+def _stage_states(f: Factors, base: dict[str, np.ndarray], rows: np.ndarray, m: dict[str, np.ndarray]) -> dict:
+    """_state_parts of every (base row, stage) evaluation, computed once per distinct (layout, more than one
+    micro-batch, make-up, stage): the model states depend on nothing else."""
+    several = (base["chunks"] > 1).astype(np.int64)
+    _keys, inverse = distinct(base["layout"][rows], several[rows], m["chunks_id"], m["stage"])
+    one = np.empty(int(inverse.max()) + 1, np.intp)
+    one[inverse] = np.arange(len(inverse))  # a row of each distinct tuple
+    b = {key: base[key][rows[one]] for key in ("tp", "pp", "dp", "cp", "ep", "etp")}
+    b["several"] = several[rows[one]]
+    m_one = {key: values[one] for key, values in m.items()}
+    parts = _state_parts(f, _states(f, b, _tables(f, b), m_one), m_one)
+    return {key: values[inverse] for key, values in parts.items()}
+
+
 def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarray],
-                    chunk_layers: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+                    chunk_layers: list[tuple[int, ...]], state_parts: dict) -> np.ndarray:
     """Each row's stage (make-up `m`, its layers per chunk chunk_layers[m["chunks_id"]]) at its step peak
-    (estimate.stage_at_peak), [row, ZeRO, recompute], with the rows' tables `t`, and its parameters [row].
+    (estimate.stage_at_peak), [row, ZeRO, recompute], with the rows' tables `t` and model-state parts
+    `state_parts` (_state_parts).
 
     Each candidate phase holds a part that varies with the recompute mode (activations) plus one that
     varies with the ZeRO stage (model states); candidates with the same model-state part are maxed
@@ -170,12 +200,8 @@ def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, 
     embedding = np.where(m["first"], first_microbatches * embedding_one, 0 * embedding_one)[:, None]
     logits_block = np.where(m["last"], np.where(gpipe, b["chunks"], 1) * logits_one, 0 * logits_one)
     logits = (logits_block / np.where(gpipe, count, 1))[:, None]
-    states = _states(f, b, t, m)
-    fixed, grads = states["fixed"], states["grads"]
     steady = (b["chunks"] * b["v"] > count)[:, None]  # more passes than in flight: a steady state follows
     autograd = f.autograd_gradients  # gradients allocated as backward reaches them, else all before the step
-    with_backward = fixed + states["backward_only"]
-    state_parts = {"none": fixed, "grads": fixed + grads, "backward": with_backward + grads}
     activation_parts: dict = {}
 
     def hold(key, activations: np.ndarray) -> None:  # a candidate: [row, recompute] on top of state_parts[key]
@@ -190,15 +216,12 @@ def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, 
     top = m["top"]  # layers of the stage's last chunk, whose backward comes first
     for name, layer in (("top", top), ("bottom", 1)):  # the first and the last layer of the first backward pass
         layer_backward = np.where((top > 0)[:, None], (held - top + layer)[:, None] * layer_mib + backward, -np.inf)
-        if autograd:  # the head's gradients and those of the layers done so far
-            done = states["head_grads"] + states["layer_grads"] * (top - layer)[:, None] / m["layers"][:, None]
-            state_parts[name] = with_backward + done
+        if autograd:
             hold(name, layer_backward)
             layer_backward = np.where(steady, layer_backward, -np.inf)  # the steady state's: every gradient
         hold("backward", layer_backward)
     hold("grads", np.where(steady, np.maximum(forward, forward + logits), -np.inf))  # steady forward and loss
-    # the optimizer step: no activations, no gathered parameters
-    optimizer = fixed - states["gathered"] + grads + states["optimizer_step"]
+    optimizer = state_parts["optimizer"]
     total = np.empty((len(optimizer), len(ZERO_STAGES), len(RECOMPUTE)))
     for start in range(0, len(total), BLOCK_ROWS):  # in blocks of rows that stay in the CPU's cache
         rows = slice(start, start + BLOCK_ROWS)
@@ -207,7 +230,7 @@ def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, 
             np.maximum(peak, np.add(state_parts[key][rows, :, None], activations[rows, None, :], out=candidate),
                        out=peak)
         total[rows] = peak + f.cuda_context_mib + f.fragmentation_per_mib * peak + t["buffers"][rows, None, None]
-    return total, states["params"]
+    return total
 
 
 def _first_steady_stage(f: Factors, m: StageMakeup, pp: int, v: int, schedule: int, chunks: int) -> int:
@@ -262,9 +285,12 @@ def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> di
     """The most loaded stage of every row [base row, ZeRO stage, recompute mode]: its total, number,
     parameters, layers and MoE layers; ties go to the lowest stage, as Estimate.peak_stage."""
     rows, m, chunk_layers = _evaluations(f, base, makeups)
-    common = {"kept": _kept(f, base), "micro": _micro_batch(f, base), **_tables(f, base)}
-    total, params = stage_total_mib(f, {key: values[rows] for key, values in base.items()}, _rows(common, rows), m,
-                                    chunk_layers)
+    states = _stage_states(f, base, rows, m)
+    params = states["params"]
+    common = {"kept": _kept(f, base), "micro": _micro_batch(f, base),
+              "buffers": lookup(f.comm_buffers_mib, base["tp"], base["pp"], base["dp"], base["cp"])[:, 0]}
+    total = stage_total_mib(f, {key: values[rows] for key, values in base.items()}, _rows(common, rows), m,
+                            chunk_layers, states)
     starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))  # each base row's stages, lowest first
     counts = np.diff(np.append(starts, len(rows)))
     peak, first = total[starts], np.repeat(starts, total[0].size).reshape(total[starts].shape)
