@@ -92,6 +92,14 @@ def _tables(f: Factors, b: dict[str, np.ndarray]) -> dict:
     return t
 
 
+def _lookup_where(where: np.ndarray, function, *columns: np.ndarray) -> np.ndarray:
+    """lookup(function, *columns) on the rows `where` (some), zeros on the others: no call for a value not used."""
+    found = lookup(function, *(column[where] for column in columns))
+    table = np.zeros((len(where), found.shape[1]))
+    table[where] = found
+    return table
+
+
 def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Model-state sums of each row's stage [row, ZeRO stage], MiB, as step.py groups them, and its parameters."""
     o = f.options
@@ -115,10 +123,12 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarr
         out[key] = np.zeros_like(out["fixed"])
     shards = zero_shard_degree(b["dp"], b["cp"], o.zero_shards_over_cp)
     unsharded_under_pp = o.fsdp_unsharded_under_pp & (b["pp"] > 1)  # FSDP2 keeps the stage unsharded
-    if unsharded_under_pp.any():
-        unsharded = lookup(f.unsharded_mib, params, several)
-    if not unsharded_under_pp.all() and any(zero_shards("parameter", z) for z in ZERO_STAGES):
-        gathered = lookup(f.gathered_mib, b["tp"], b["pp"], m["stage"], m["layers"], per_layer)
+    sharding = any(zero_shards("parameter", z) for z in ZERO_STAGES) & (shards > 1)
+    if (sharding & unsharded_under_pp).any():
+        unsharded = _lookup_where(sharding & unsharded_under_pp, f.unsharded_mib, params, several)
+    if (sharding & ~unsharded_under_pp).any():
+        gathered = _lookup_where(sharding & ~unsharded_under_pp, f.gathered_mib, b["tp"], b["pp"], m["stage"],
+                                 m["layers"], per_layer)
     for z in ZERO_STAGES:
         gathering = zero_shards("parameter", z) & (shards > 1)
         gathered_numel = np.zeros(len(b["tp"]), np.int64)
