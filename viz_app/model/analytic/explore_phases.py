@@ -180,8 +180,7 @@ def _stage_states(f: Factors, base: dict[str, np.ndarray], rows: np.ndarray, m: 
     micro-batch, make-up, stage): the model states depend on nothing else."""
     several = (base["chunks"] > 1).astype(np.int64)
     _keys, inverse = distinct(base["layout"][rows], several[rows], m["chunks_id"], m["stage"])
-    one = np.empty(int(inverse.max()) + 1, np.intp)
-    one[inverse] = np.arange(len(inverse))  # a row of each distinct tuple
+    one = _one_of_each(inverse)
     b = {key: base[key][rows[one]] for key in ("tp", "pp", "dp", "cp", "ep", "etp")}
     b["several"] = several[rows[one]]
     m_one = {key: values[one] for key, values in m.items()}
@@ -189,16 +188,11 @@ def _stage_states(f: Factors, base: dict[str, np.ndarray], rows: np.ndarray, m: 
     return {key: values[inverse] for key, values in parts.items()}
 
 
-def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarray],
-                    chunk_layers: list[tuple[int, ...]], state_parts: dict) -> np.ndarray:
-    """Each row's stage (make-up `m`, its layers per chunk chunk_layers[m["chunks_id"]]) at its step peak
-    (estimate.stage_at_peak), [row, ZeRO, recompute], with the rows' tables `t` and model-state parts
-    `state_parts` (_state_parts).
-
-    Each candidate phase holds a part that varies with the recompute mode (activations) plus one that
-    varies with the ZeRO stage (model states); candidates with the same model-state part are maxed
-    over their activation parts first, so the grid of both is formed once per distinct state part.
-    """
+def _activation_parts(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarray],
+                      chunk_layers: list[tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The activation part of each candidate phase of a row's stage (make-up `m`, its layers per chunk
+    chunk_layers[m["chunks_id"]]) [row, recompute mode], MiB, keyed by the model-state part it adds to
+    (_state_parts), maxed over the candidates that share one; with the rows' tables `t` (kept, micro)."""
     own, recomputed = _activations(t, m)
     layer_mib = own / m["layers"][:, None]
     passes = lookup(lambda schedule, stage, pp, chunks, v, chunks_id: f.passes(
@@ -231,6 +225,36 @@ def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, 
             layer_backward = np.where(steady, layer_backward, -np.inf)  # the steady state's: every gradient
         hold("backward", layer_backward)
     hold("grads", np.where(steady, np.maximum(forward, forward + logits), -np.inf))  # steady forward and loss
+    return activation_parts
+
+
+def _stage_activations(f: Factors, base: dict[str, np.ndarray], rows: np.ndarray, m: dict[str, np.ndarray],
+                       chunk_layers: list[tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """_activation_parts of every (base row, stage) evaluation, computed once per distinct (tp, cp, etp,
+    micro-batch size, schedule, micro-batches, make-up, stage): the activations depend on nothing else."""
+    _keys, kind = distinct(base["tp"], base["cp"], base["etp"], base["mbs"], base["schedule"], base["chunks"])
+    _keys, inverse = distinct(kind[rows], m["chunks_id"], m["stage"])  # chunks_id: pp and v too
+    one = _one_of_each(inverse)
+    b = {key: base[key][rows[one]] for key in ("tp", "cp", "etp", "mbs", "schedule", "chunks", "pp", "v")}
+    m_one = {key: values[one] for key, values in m.items()}
+    parts = _activation_parts(f, b, {"kept": _kept(f, b), "micro": _micro_batch(f, b)}, m_one, chunk_layers)
+    return {key: values[inverse] for key, values in parts.items()}
+
+
+def _one_of_each(inverse: np.ndarray) -> np.ndarray:
+    """A row of each distinct tuple, given each row's tuple number."""
+    one = np.empty(int(inverse.max()) + 1, np.intp)
+    one[inverse] = np.arange(len(inverse))
+    return one
+
+
+def stage_total_mib(f: Factors, state_parts: dict, activation_parts: dict, buffers: np.ndarray) -> np.ndarray:
+    """Each evaluated stage at its step peak (estimate.stage_at_peak), [row, ZeRO, recompute]: the most of
+    the candidate phases (model-state part + activation part) and the optimizer step, plus overheads.
+
+    Candidates with the same model-state part were maxed over their activation parts first, so the grid
+    of both is formed once per distinct state part.
+    """
     optimizer = state_parts["optimizer"]
     total = np.empty((len(optimizer), len(ZERO_STAGES), len(RECOMPUTE)))
     for start in range(0, len(total), BLOCK_ROWS):  # in blocks of rows that stay in the CPU's cache
@@ -239,7 +263,7 @@ def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, 
         for key, activations in activation_parts.items():
             np.maximum(peak, np.add(state_parts[key][rows, :, None], activations[rows, None, :], out=candidate),
                        out=peak)
-        total[rows] = peak + f.cuda_context_mib + f.fragmentation_per_mib * peak + t["buffers"][rows, None, None]
+        total[rows] = peak + f.cuda_context_mib + f.fragmentation_per_mib * peak + buffers[rows, None, None]
     return total
 
 
@@ -297,10 +321,8 @@ def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> di
     rows, m, chunk_layers = _evaluations(f, base, makeups)
     states = _stage_states(f, base, rows, m)
     params = states["params"]
-    common = {"kept": _kept(f, base), "micro": _micro_batch(f, base),
-              "buffers": lookup(f.comm_buffers_mib, base["tp"], base["pp"], base["dp"], base["cp"])[:, 0]}
-    total = stage_total_mib(f, {key: values[rows] for key, values in base.items()}, _rows(common, rows), m,
-                            chunk_layers, states)
+    buffers = lookup(f.comm_buffers_mib, base["tp"], base["pp"], base["dp"], base["cp"])[:, 0]
+    total = stage_total_mib(f, states, _stage_activations(f, base, rows, m, chunk_layers), buffers[rows])
     starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))  # each base row's stages, lowest first
     counts = np.diff(np.append(starts, len(rows)))
     peak, first = total[starts], np.repeat(starts, total[0].size).reshape(total[starts].shape)
@@ -313,9 +335,3 @@ def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> di
         first[has] = np.where(better, at[:, None, None], first[has])
     return {"peak_mib": peak, "peak_stage": m["stage"][first], "params": params[first],
             "layers": (m["layers"] + m["mtp"])[first], "moe_layers": m["moe_activations"][first]}
-
-
-def _rows(t: dict, pick: np.ndarray) -> dict:
-    """The tables' rows at `pick`."""
-    return {key: ({k: v[pick] for k, v in value.items()} if isinstance(value, dict) else value[pick])
-            for key, value in t.items()}
