@@ -20,6 +20,7 @@ import numpy as np
 
 from ..config import TrainingConfig
 from ..errors import StrategyError
+from ..explore.columns import GridColumns
 from ..explore.costs import (
     CP_RECOMPUTE_UNITS,
     EP_RECOMPUTE_UNITS,
@@ -201,15 +202,14 @@ def explore_analytic(arch: Architecture, config: TrainingConfig, options: Analyt
     bubble = bubble_fraction(base["pp"], base["chunks"], base["v"])
     keys = {"tp": "tp", "pp": "pp", "dp": "dp", "ep": "ep", "etp": "etp", "micro_batch_size": "mbs",
             "chunks": "chunks", "context_parallel": "cp", "schedule": "schedule", "virtual_stages": "v"}
-    columns = {
-        **{column: np.repeat(base[key], repeat) for column, key in keys.items()},
-        "zero_stage": np.tile(np.repeat(np.arange(len(ZERO_STAGES)), len(RECOMPUTE)), size),
-        "recompute": np.tile(np.arange(len(RECOMPUTE)), size * len(ZERO_STAGES)),
+    columns = GridColumns(size * repeat, {
         "peak_mib": peak["peak_mib"].reshape(-1), "peak_stage": peak["peak_stage"].reshape(-1),
-        "bubble": np.repeat(bubble, repeat),
-        "recompute_overhead": np.tile(overhead, size * len(ZERO_STAGES)),
         **{comm_column(kind): values.reshape(-1) for kind, values in comm.items()},
-    }
+    }, {  # row = (base row, ZeRO stage, recompute mode)
+        **{column: (base[key], repeat) for column, key in keys.items()},
+        "zero_stage": (np.arange(len(ZERO_STAGES)), len(RECOMPUTE)), "recompute": (np.arange(len(RECOMPUTE)), 1),
+        "bubble": (bubble, repeat), "recompute_overhead": (overhead, 1),
+    }, (*keys, "zero_stage", "recompute", "peak_mib", "peak_stage", "bubble", "recompute_overhead"))
     return finish("analytic", capacity_mib, columns, dict(excluded), {"recompute": RECOMPUTE, "schedule": SCHEDULES},
                   _overhead_rank(bubble, overhead))
 
