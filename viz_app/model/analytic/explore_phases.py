@@ -324,14 +324,14 @@ def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> di
     buffers = lookup(f.comm_buffers_mib, base["tp"], base["pp"], base["dp"], base["cp"])[:, 0]
     total = stage_total_mib(f, states, _stage_activations(f, base, rows, m, chunk_layers), buffers[rows])
     starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))  # each base row's stages, lowest first
-    counts = np.diff(np.append(starts, len(rows)))
-    peak, first = total[starts], np.repeat(starts, total[0].size).reshape(total[starts].shape)
-    for k in range(1, int(counts.max())):  # each row's k-th stage against the highest so far
-        has = np.flatnonzero(counts > k)
-        at = starts[has] + k
-        found, current = total[at], peak[has]
-        better = found > current  # a tie keeps the lower stage
-        peak[has] = np.where(better, found, current)
-        first[has] = np.where(better, at[:, None, None], first[has])
+    last = np.append(starts[1:], len(rows)) - 1
+    peak, first = np.take(total, starts, axis=0), np.empty((len(starts), *total.shape[1:]), np.int64)
+    first[...] = starts[:, None, None]
+    for k in range(1, int((last - starts).max()) + 1):  # each row's k-th stage (its last again if it has fewer)
+        at = np.minimum(starts + k, last)
+        found = np.take(total, at, axis=0)
+        better = found > peak  # a tie keeps the lower stage
+        np.copyto(peak, found, where=better)
+        np.copyto(first, at[:, None, None], where=better)
     return {"peak_mib": peak, "peak_stage": m["stage"][first], "params": params[first],
             "layers": (m["layers"] + m["mtp"])[first], "moe_layers": m["moe_activations"][first]}
