@@ -95,7 +95,7 @@ def lookup(function, *columns: np.ndarray) -> np.ndarray:
     key; [row, item] (a number is one item)."""
     keys, inverse = distinct(*columns)
     table = np.asarray([function(*key) for key in zip(*keys, strict=True)], dtype=float)
-    return table.reshape(len(table), -1)[inverse]
+    return np.take(table.reshape(len(table), -1), inverse, axis=0)  # np.take: faster than [ ]
 
 
 def distinct(*columns: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
@@ -107,7 +107,7 @@ def distinct(*columns: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
         low, high = int(column.min()), int(column.max())
         if high - low < 4 * size + DIRECT_SPAN:  # a table over the range: no sort
             present = np.bincount((column - low).astype(np.intp), minlength=high - low + 1) > 0
-            codes, values = (np.cumsum(present) - 1)[column - low], np.flatnonzero(present) + low
+            codes, values = np.take(np.cumsum(present) - 1, column - low), np.flatnonzero(present) + low
         else:
             values, codes = np.unique(column, return_inverse=True)
         key, space = key * len(values) + codes.reshape(-1), space * len(values)
@@ -118,7 +118,7 @@ def distinct(*columns: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
     if space <= 4 * size + DIRECT_SPAN:  # a table over every possible key: no sort
         present = np.bincount(key.astype(np.intp), minlength=space) > 0  # intp: 32 bits in Pyodide
         found = np.flatnonzero(present)
-        inverse = (np.cumsum(present) - 1)[key]
+        inverse = np.take(np.cumsum(present) - 1, key)
     else:
         found, inverse = np.unique(key, return_inverse=True)
     keys = []

@@ -185,7 +185,7 @@ def _stage_states(f: Factors, base: dict[str, np.ndarray], rows: np.ndarray, m: 
     b["several"] = several[rows[one]]
     m_one = {key: values[one] for key, values in m.items()}
     parts = _state_parts(f, _states(f, b, _tables(f, b), m_one), m_one)
-    return {key: values[inverse] for key, values in parts.items()}
+    return {key: np.take(values, inverse, axis=0) for key, values in parts.items()}  # np.take: faster than [ ]
 
 
 def _activation_parts(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarray],
@@ -238,7 +238,7 @@ def _stage_activations(f: Factors, base: dict[str, np.ndarray], rows: np.ndarray
     b = {key: base[key][rows[one]] for key in ("tp", "cp", "etp", "mbs", "schedule", "chunks", "pp", "v")}
     m_one = {key: values[one] for key, values in m.items()}
     parts = _activation_parts(f, b, {"kept": _kept(f, b), "micro": _micro_batch(f, b)}, m_one, chunk_layers)
-    return {key: values[inverse] for key, values in parts.items()}
+    return {key: np.take(values, inverse, axis=0) for key, values in parts.items()}  # np.take: faster than [ ]
 
 
 def _one_of_each(inverse: np.ndarray) -> np.ndarray:
@@ -310,9 +310,9 @@ def _evaluations(f: Factors, base: dict[str, np.ndarray],
     rows = np.concatenate(rows)
     columns = {key: np.concatenate(values) for key, values in columns.items()}
     order = np.lexsort((columns["stage"], rows))
-    columns = {key: values[order].astype(bool) if key in ("first", "last", "moe_first") else values[order]
-               for key, values in columns.items()}
-    return rows[order], columns, chunk_layers
+    columns = {key: np.take(values, order) for key, values in columns.items()}
+    columns.update({key: columns[key].astype(bool) for key in ("first", "last", "moe_first")})
+    return np.take(rows, order), columns, chunk_layers
 
 
 def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> dict[str, np.ndarray]:
@@ -322,7 +322,8 @@ def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> di
     states = _stage_states(f, base, rows, m)
     params = states["params"]
     buffers = lookup(f.comm_buffers_mib, base["tp"], base["pp"], base["dp"], base["cp"])[:, 0]
-    total = stage_total_mib(f, states, _stage_activations(f, base, rows, m, chunk_layers), buffers[rows])
+    total = stage_total_mib(f, states, _stage_activations(f, base, rows, m, chunk_layers),
+                            np.take(buffers, rows))
     starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))  # each base row's stages, lowest first
     last = np.append(starts[1:], len(rows)) - 1
     peak, first = np.take(total, starts, axis=0), np.empty((len(starts), *total.shape[1:]), np.int64)
@@ -333,5 +334,5 @@ def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> di
         better = found > peak  # a tie keeps the lower stage
         np.copyto(peak, found, where=better)
         np.copyto(first, at[:, None, None], where=better)
-    return {"peak_mib": peak, "peak_stage": m["stage"][first], "params": params[first],
-            "layers": (m["layers"] + m["mtp"])[first], "moe_layers": m["moe_activations"][first]}
+    return {"peak_mib": peak, "peak_stage": np.take(m["stage"], first), "params": np.take(params, first),
+            "layers": np.take(m["layers"] + m["mtp"], first), "moe_layers": np.take(m["moe_activations"], first)}
