@@ -290,7 +290,7 @@ def _evaluations(f: Factors, base: dict[str, np.ndarray],
     The lowest stage of a make-up holds the most passes; with fewer passes than the step has, a higher
     stage also runs a steady state (every gradient allocated), so the lowest such stage too.
     """
-    rows, columns, chunk_layers = [], {key: [] for key in MAKEUP_KEYS}, []
+    rows, blocks, block_values, chunk_layers = [], [], [], []  # a block: the rows of one make-up's stage
     for (pp, v), candidates in makeups.items():
         where = np.flatnonzero((base["pp"] == pp) & (base["v"] == v))
         if not len(where):
@@ -302,17 +302,26 @@ def _evaluations(f: Factors, base: dict[str, np.ndarray],
             for stage in [makeup.stage, *np.unique(steady[steady >= 0]).tolist()]:
                 picked = where if stage == makeup.stage else where[steady == stage]
                 rows.append(picked)
-                values = (stage, makeup.layers, makeup.dense, makeup.moe, makeup.mtp, makeup.first, makeup.last,
-                          makeup.moe_first, makeup.dense_activations, makeup.moe_activations, makeup.chunk_layers[-1],
-                          len(chunk_layers) - 1)
-                for key, value in zip(MAKEUP_KEYS, values, strict=True):
-                    columns[key].append(np.full(len(picked), value, dtype=np.int64))
-    rows = np.concatenate(rows)
-    columns = {key: np.concatenate(values) for key, values in columns.items()}
-    order = np.lexsort((columns["stage"], rows))
-    columns = {key: np.take(values, order) for key, values in columns.items()}
-    columns.update({key: columns[key].astype(bool) for key in ("first", "last", "moe_first")})
-    return np.take(rows, order), columns, chunk_layers
+                blocks.append(np.full(len(picked), len(block_values), dtype=np.intp))
+                block_values.append((stage, makeup.layers, makeup.dense, makeup.moe, makeup.mtp, makeup.first,
+                                     makeup.last, makeup.moe_first, makeup.dense_activations, makeup.moe_activations,
+                                     makeup.chunk_layers[-1], len(chunk_layers) - 1))
+    rows, blocks = np.concatenate(rows), np.concatenate(blocks)
+    values = dict(zip(MAKEUP_KEYS, np.asarray(block_values, dtype=np.int64).T, strict=True))
+    values.update({key: values[key].astype(bool) for key in ("first", "last", "moe_first")})
+    order = _row_stage_order(rows, np.take(values["stage"], blocks))
+    rows, blocks = np.take(rows, order), np.take(blocks, order)
+    return rows, {key: np.take(column, blocks) for key, column in values.items()}, chunk_layers
+
+
+def _row_stage_order(rows: np.ndarray, stages: np.ndarray) -> np.ndarray:
+    """np.lexsort((stages, rows)) of non-negative integers: one sort of (row, stage, position) words."""
+    stage_bits, position_bits = int(stages.max()).bit_length(), max(int(len(rows) - 1).bit_length(), 1)
+    if int(rows.max()).bit_length() + stage_bits + position_bits > 62:
+        return np.lexsort((stages, rows))
+    words = ((rows.astype(np.int64) << stage_bits | stages) << position_bits) | np.arange(len(rows))
+    words.sort()
+    return words & ((1 << position_bits) - 1)
 
 
 def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> dict[str, np.ndarray]:
