@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..config import TrainingConfig
+from ..explore.gather import take
 from ..sharding import MODEL_STATE_PARTS, zero_shard_degree
 from ..terms import Term
 from . import activations as act
@@ -95,7 +96,7 @@ def lookup(function, *columns: np.ndarray) -> np.ndarray:
     key; [row, item] (a number is one item)."""
     keys, inverse = distinct(*columns)
     table = np.asarray([function(*key) for key in zip(*keys, strict=True)], dtype=float)
-    return np.take(table.reshape(len(table), -1), inverse, axis=0)  # np.take: faster than [ ]
+    return take(table.reshape(len(table), -1), inverse, axis=0)
 
 
 def distinct(*columns: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
@@ -107,7 +108,7 @@ def distinct(*columns: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
         low, high = int(column.min()), int(column.max())
         if high - low < 4 * size + DIRECT_SPAN:  # a table over the range: no sort
             present = np.bincount((column - low).astype(np.intp), minlength=high - low + 1) > 0
-            codes, values = np.take(np.cumsum(present) - 1, column - low), np.flatnonzero(present) + low
+            codes, values = take(np.cumsum(present) - 1, column - low), np.flatnonzero(present) + low
         else:
             values, codes = np.unique(column, return_inverse=True)
         key, space = key * len(values) + codes.reshape(-1), space * len(values)
@@ -118,7 +119,7 @@ def distinct(*columns: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
     if space <= 4 * size + DIRECT_SPAN:  # a table over every possible key: no sort
         present = np.bincount(key.astype(np.intp), minlength=space) > 0  # intp: 32 bits in Pyodide
         found = np.flatnonzero(present)
-        inverse = np.take(np.cumsum(present) - 1, key)
+        inverse = take(np.cumsum(present) - 1, key)
     else:
         found, inverse = np.unique(key, return_inverse=True)
     keys = []

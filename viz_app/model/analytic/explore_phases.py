@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..explore.gather import take
 from ..sharding import zero_shard_degree, zero_shards
 from .estimate import MIB
 from .explore_factors import Factors, StageMakeup, distinct, lookup
@@ -185,7 +186,7 @@ def _stage_states(f: Factors, base: dict[str, np.ndarray], rows: np.ndarray, m: 
     b["several"] = several[rows[one]]
     m_one = {key: values[one] for key, values in m.items()}
     parts = _state_parts(f, _states(f, b, _tables(f, b), m_one), m_one)
-    return {key: np.take(values, inverse, axis=0) for key, values in parts.items()}  # np.take: faster than [ ]
+    return {key: take(values, inverse, axis=0) for key, values in parts.items()}
 
 
 def _activation_parts(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarray],
@@ -238,7 +239,7 @@ def _stage_activations(f: Factors, base: dict[str, np.ndarray], rows: np.ndarray
     b = {key: base[key][rows[one]] for key in ("tp", "cp", "etp", "mbs", "schedule", "chunks", "pp", "v")}
     m_one = {key: values[one] for key, values in m.items()}
     parts = _activation_parts(f, b, {"kept": _kept(f, b), "micro": _micro_batch(f, b)}, m_one, chunk_layers)
-    return {key: np.take(values, inverse, axis=0) for key, values in parts.items()}  # np.take: faster than [ ]
+    return {key: take(values, inverse, axis=0) for key, values in parts.items()}
 
 
 def _one_of_each(inverse: np.ndarray) -> np.ndarray:
@@ -309,9 +310,9 @@ def _evaluations(f: Factors, base: dict[str, np.ndarray],
     rows, blocks = np.concatenate(rows), np.concatenate(blocks)
     values = dict(zip(MAKEUP_KEYS, np.asarray(block_values, dtype=np.int64).T, strict=True))
     values.update({key: values[key].astype(bool) for key in ("first", "last", "moe_first")})
-    order = _row_stage_order(rows, np.take(values["stage"], blocks))
-    rows, blocks = np.take(rows, order), np.take(blocks, order)
-    return rows, {key: np.take(column, blocks) for key, column in values.items()}, chunk_layers
+    order = _row_stage_order(rows, take(values["stage"], blocks))
+    rows, blocks = take(rows, order), take(blocks, order)
+    return rows, {key: take(column, blocks) for key, column in values.items()}, chunk_layers
 
 
 def _row_stage_order(rows: np.ndarray, stages: np.ndarray) -> np.ndarray:
@@ -332,16 +333,16 @@ def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> di
     params = states["params"]
     buffers = lookup(f.comm_buffers_mib, base["tp"], base["pp"], base["dp"], base["cp"])[:, 0]
     total = stage_total_mib(f, states, _stage_activations(f, base, rows, m, chunk_layers),
-                            np.take(buffers, rows))
+                            take(buffers, rows))
     starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))  # each base row's stages, lowest first
     last = np.append(starts[1:], len(rows)) - 1
-    peak, first = np.take(total, starts, axis=0), np.empty((len(starts), *total.shape[1:]), np.int64)
+    peak, first = take(total, starts, axis=0), np.empty((len(starts), *total.shape[1:]), np.int64)
     first[...] = starts[:, None, None]
     for k in range(1, int((last - starts).max()) + 1):  # each row's k-th stage (its last again if it has fewer)
         at = np.minimum(starts + k, last)
-        found = np.take(total, at, axis=0)
+        found = take(total, at, axis=0)
         better = found > peak  # a tie keeps the lower stage
         np.copyto(peak, found, where=better)
         np.copyto(first, at[:, None, None], where=better)
-    return {"peak_mib": peak, "peak_stage": np.take(m["stage"], first), "params": np.take(params, first),
-            "layers": np.take(m["layers"] + m["mtp"], first), "moe_layers": np.take(m["moe_activations"], first)}
+    return {"peak_mib": peak, "peak_stage": take(m["stage"], first), "params": take(params, first),
+            "layers": take(m["layers"] + m["mtp"], first), "moe_layers": take(m["moe_activations"], first)}

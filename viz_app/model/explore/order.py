@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .gather import take
+
 WORD_BITS = 63  # bits of a non-negative int64
 MIN_CUT_BITS = 32  # a float key keeps at least this many high bits when exact keys share its word
 SIGN_OFF = np.int64(0x7FFFFFFFFFFFFFFF)
@@ -69,12 +71,12 @@ def _pass(key: np.ndarray, ints: list[np.ndarray], order: np.ndarray | None, pos
         word |= (upper - int(upper.min())) << width
         width += _exact_bits(upper)
     if order is not None:
-        word = np.take(word, order)  # np.take: faster than [ ] on a million rows
+        word = take(word, order)
     word <<= position_bits
     word |= np.arange(len(word), dtype=np.int64)
     word.sort()
     step = word & ((1 << position_bits) - 1)
-    order = step if order is None else np.take(order, step)
+    order = step if order is None else take(order, step)
     if shift:
         word >>= position_bits
         _resort_near_ties(order, key, word)
@@ -83,7 +85,7 @@ def _pass(key: np.ndarray, ints: list[np.ndarray], order: np.ndarray | None, pos
 
 def _resort_near_ties(order: np.ndarray, key: np.ndarray, word: np.ndarray) -> None:
     """Order, in place, each run of equal words holding different key values by (value, place in run)."""
-    ordered = np.take(key, order)
+    ordered = take(key, order)
     same_word = word[1:] == word[:-1]
     same_word &= ordered[1:] != ordered[:-1]
     near = np.flatnonzero(same_word)
