@@ -264,7 +264,11 @@ def stage_total_mib(f: Factors, state_parts: dict, activation_parts: dict, buffe
         for key, activations in activation_parts.items():
             np.maximum(peak, np.add(state_parts[key][rows, :, None], activations[rows, None, :], out=candidate),
                        out=peak)
-        total[rows] = peak + f.cuda_context_mib + f.fragmentation_per_mib * peak + buffers[rows, None, None]
+        # peak + cuda context + fragmentation x peak + buffers, added in that order, in place
+        np.multiply(f.fragmentation_per_mib, peak, out=candidate)
+        np.add(peak, f.cuda_context_mib, out=peak)
+        np.add(peak, candidate, out=peak)
+        np.add(peak, buffers[rows, None, None], out=total[rows])
     return total
 
 

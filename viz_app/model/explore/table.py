@@ -94,5 +94,8 @@ def finish(mode: str, capacity_mib: float, columns: MutableMapping[str, np.ndarr
     columns["fits"] = columns["peak_mib"] <= capacity_mib
     if overhead_rank is None:
         overhead_rank = np.unique(columns["bubble"] + columns["recompute_overhead"], return_inverse=True)[1]
-    order = lexsort((columns["peak_mib"], comm_total(columns), overhead_rank.reshape(-1), ~columns["fits"]))
+    rank = overhead_rank.reshape(-1)
+    ranks = int(rank.max()) + 1 if len(rank) else 0
+    fitting_first = np.where(columns["fits"], rank, rank + ranks)  # one key: fits first, then the rank
+    order = lexsort((columns["peak_mib"], comm_total(columns), fitting_first))
     return Exploration(mode, capacity_mib, columns, excluded, order, labels or {})
