@@ -86,8 +86,9 @@ def _english(key: str, values: dict) -> str:
     text = CATALOGS[DEFAULT_LANGUAGE].get(key) or key
     if not values:
         return text
-    if any(isinstance(value, list) for value in values.values()):
-        return t(key, DEFAULT_LANGUAGE, **values)
+    for value in values.values():  # a loop, not any(): cost models make thousands of these
+        if isinstance(value, list):
+            return t(key, DEFAULT_LANGUAGE, **values)
     return text.format(**values)
 
 
