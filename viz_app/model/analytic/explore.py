@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from itertools import chain
 from types import SimpleNamespace
 
 import numpy as np
@@ -150,7 +151,8 @@ def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOpti
         excluded.update({reason: n * count for reason, n in schedule_excluded[pp].items()})
     counts = np.asarray([len(values) for values in pattern_rows["mbs"]], dtype=np.intp)
     base = {key: np.concatenate(values) if values else np.zeros(0, np.int64) for key, values in pattern_rows.items()}
-    table = np.asarray(valid, dtype=np.int64).reshape(-1, len(Layout._fields))
+    table = np.fromiter(chain.from_iterable(valid), np.int64, len(valid) * len(Layout._fields))  # asarray: slower
+    table = table.reshape(-1, len(Layout._fields))
     for i, key in enumerate(Layout._fields):  # one value per layout, repeated over its rows
         base[key] = np.repeat(table[:, i], counts)
     base["layout"] = np.repeat(np.arange(len(valid)), counts)
