@@ -33,6 +33,7 @@ from ..explore.costs import (
     pp_bytes,
     tp_bytes,
 )
+from ..explore.gather import take
 from ..explore.grid import Layout, divisors, layouts, micro_batch_sizes, reason_of
 from ..explore.table import Exploration, comm_column, empty_columns, finish
 from ..limits import LIMITS
@@ -175,12 +176,15 @@ def _comm(factors: Factors, base: dict[str, np.ndarray], peak: dict[str, np.ndar
     tp_units, cp_units, ep_units = (np.asarray([units[mode] for mode in RECOMPUTE])
                                     for units in (TP_RECOMPUTE_UNITS, CP_RECOMPUTE_UNITS, EP_RECOMPUTE_UNITS))
     gather_once = o.fsdp_unsharded_under_pp & (pp > 1)
+    rows = peak["evaluation_rows"]
     return {
         "tp": tp_bytes(tp, peak["layers"], chunks, activation, tp_units),
         "cp": cp_bytes(cp, peak["layers"], chunks, kv, cp_units),
         "ep": ep_bytes(ep, peak["moe_layers"], chunks, tokens / sp * arch.moe_top_k * arch.hidden_size * e, ep_units),
         "dp": dp_bytes(dp * cp, zero, chunks, peak["params"], gradient_bytes(c, o), e, gather_once),
-        "pp": pp_bytes(pp, peak["peak_stage"], chunks, v, activation / sp),
+        "pp": take(pp_bytes(take(pp.reshape(-1), rows), peak["evaluation_stages"], take(chunks.reshape(-1), rows),
+                            take(v.reshape(-1), rows), take((activation / sp).reshape(-1), rows)),
+                   peak["evaluation"]),  # once per evaluated stage, then gathered
     }
 
 

@@ -331,7 +331,8 @@ def _row_stage_order(rows: np.ndarray, stages: np.ndarray) -> np.ndarray:
 
 def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> dict[str, np.ndarray]:
     """The most loaded stage of every row [base row, ZeRO stage, recompute mode]: its total, number,
-    parameters, layers and MoE layers; ties go to the lowest stage, as Estimate.peak_stage."""
+    parameters, layers and MoE layers, and which evaluation it is ("evaluation" into the evaluations'
+    base rows and stages); ties go to the lowest stage, as Estimate.peak_stage."""
     rows, m, chunk_layers = _evaluations(f, base, makeups)
     states = _stage_states(f, base, rows, m)
     params = states["params"]
@@ -349,4 +350,5 @@ def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> di
         np.copyto(peak, found, where=better)
         np.copyto(first, at[:, None, None], where=better)
     return {"peak_mib": peak, "peak_stage": take(m["stage"], first), "params": take(params, first),
-            "layers": take(m["layers"] + m["mtp"], first), "moe_layers": take(m["moe_activations"], first)}
+            "layers": take(m["layers"] + m["mtp"], first), "moe_layers": take(m["moe_activations"], first),
+            "evaluation": first, "evaluation_rows": rows, "evaluation_stages": m["stage"]}
