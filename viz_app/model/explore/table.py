@@ -81,8 +81,12 @@ def empty_columns() -> dict[str, np.ndarray]:
     return {key: np.zeros(0) for key in keys + tuple(comm_column(kind) for kind in COMM_KINDS)}
 
 
-def comm_total(columns: dict[str, np.ndarray]) -> np.ndarray:
-    return sum(columns[comm_column(kind)] for kind in COMM_KINDS)
+def comm_total(columns: MutableMapping[str, np.ndarray]) -> np.ndarray:
+    """Bytes sent of every kind, added in COMM_KINDS' order (as sum() adds them), into one array."""
+    total = 0 + columns[comm_column(COMM_KINDS[0])]
+    for kind in COMM_KINDS[1:]:
+        total += columns[comm_column(kind)]
+    return total
 
 
 def finish(mode: str, capacity_mib: float, columns: MutableMapping[str, np.ndarray], excluded: dict[str, int],
