@@ -27,8 +27,8 @@ class Text(str):
     values: dict
 
     def __new__(cls, key: str, values: dict | None = None):
-        values = dict(values or {})
-        text = super().__new__(cls, t(key, DEFAULT_LANGUAGE, **values))
+        values = dict(values) if values else {}
+        text = super().__new__(cls, _english(key, values))
         text.key, text.values = key, values
         return text
 
@@ -46,9 +46,14 @@ class Joined(str):
     parts: tuple
 
     def __new__(cls, *parts: str):
-        flat = tuple(q for p in parts for q in (p.parts if isinstance(p, Joined) else (p,)) if q)
+        flat: list = []
+        for part in parts:  # a plain loop: cost models join thousands of formulas per search
+            if isinstance(part, Joined):
+                flat += part.parts
+            elif part:
+                flat.append(part)
         joined = super().__new__(cls, "".join(flat))
-        joined.parts = flat
+        joined.parts = tuple(flat)
         return joined
 
     def __reduce__(self):
@@ -74,6 +79,17 @@ def t(key: str, lang: str = DEFAULT_LANGUAGE, **fmt) -> str:
     if not fmt:
         return text
     return text.format(**{name: _in_language(v, lang) for name, v in fmt.items()})
+
+
+def _english(key: str, values: dict) -> str:
+    """t(key, "en", **values), faster: English puts a Text or Joined in as its own text (no list to join)."""
+    text = CATALOGS[DEFAULT_LANGUAGE].get(key) or key
+    if not values:
+        return text
+    for value in values.values():  # a loop, not any(): cost models make thousands of these
+        if isinstance(value, list):
+            return t(key, DEFAULT_LANGUAGE, **values)
+    return text.format(**values)
 
 
 def _in_language(value: object, lang: str) -> object:

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from itertools import chain
 from types import SimpleNamespace
 
 import numpy as np
 
 from ..config import TrainingConfig
 from ..errors import StrategyError
+from ..explore.columns import GridColumns
 from ..explore.costs import (
     CP_RECOMPUTE_UNITS,
     EP_RECOMPUTE_UNITS,
@@ -31,6 +33,7 @@ from ..explore.costs import (
     pp_bytes,
     tp_bytes,
 )
+from ..explore.gather import take
 from ..explore.grid import Layout, divisors, layouts, micro_batch_sizes, reason_of
 from ..explore.table import Exploration, comm_column, empty_columns, finish
 from ..limits import LIMITS
@@ -149,9 +152,11 @@ def _enumerate(arch: Architecture, config: TrainingConfig, options: AnalyticOpti
         excluded.update({reason: n * count for reason, n in schedule_excluded[pp].items()})
     counts = np.asarray([len(values) for values in pattern_rows["mbs"]], dtype=np.intp)
     base = {key: np.concatenate(values) if values else np.zeros(0, np.int64) for key, values in pattern_rows.items()}
-    table = np.asarray(valid, dtype=np.int64).reshape(-1, len(Layout._fields))
+    table = np.fromiter(chain.from_iterable(valid), np.int64, len(valid) * len(Layout._fields))  # asarray: slower
+    table = table.reshape(-1, len(Layout._fields))
     for i, key in enumerate(Layout._fields):  # one value per layout, repeated over its rows
         base[key] = np.repeat(table[:, i], counts)
+    base["layout"] = np.repeat(np.arange(len(valid)), counts)
     base["chunks"] = gbs // np.maximum(base["dp"] * base["mbs"], 1)
     return base, makeups
 
@@ -171,12 +176,15 @@ def _comm(factors: Factors, base: dict[str, np.ndarray], peak: dict[str, np.ndar
     tp_units, cp_units, ep_units = (np.asarray([units[mode] for mode in RECOMPUTE])
                                     for units in (TP_RECOMPUTE_UNITS, CP_RECOMPUTE_UNITS, EP_RECOMPUTE_UNITS))
     gather_once = o.fsdp_unsharded_under_pp & (pp > 1)
+    rows = peak["evaluation_rows"]
     return {
         "tp": tp_bytes(tp, peak["layers"], chunks, activation, tp_units),
         "cp": cp_bytes(cp, peak["layers"], chunks, kv, cp_units),
         "ep": ep_bytes(ep, peak["moe_layers"], chunks, tokens / sp * arch.moe_top_k * arch.hidden_size * e, ep_units),
         "dp": dp_bytes(dp * cp, zero, chunks, peak["params"], gradient_bytes(c, o), e, gather_once),
-        "pp": pp_bytes(pp, peak["peak_stage"], chunks, v, activation / sp),
+        "pp": take(pp_bytes(take(pp.reshape(-1), rows), peak["evaluation_stages"], take(chunks.reshape(-1), rows),
+                            take(v.reshape(-1), rows), take((activation / sp).reshape(-1), rows)),
+                   peak["evaluation"]),  # once per evaluated stage, then gathered
     }
 
 
@@ -200,15 +208,14 @@ def explore_analytic(arch: Architecture, config: TrainingConfig, options: Analyt
     bubble = bubble_fraction(base["pp"], base["chunks"], base["v"])
     keys = {"tp": "tp", "pp": "pp", "dp": "dp", "ep": "ep", "etp": "etp", "micro_batch_size": "mbs",
             "chunks": "chunks", "context_parallel": "cp", "schedule": "schedule", "virtual_stages": "v"}
-    columns = {
-        **{column: np.repeat(base[key], repeat) for column, key in keys.items()},
-        "zero_stage": np.tile(np.repeat(np.arange(len(ZERO_STAGES)), len(RECOMPUTE)), size),
-        "recompute": np.tile(np.arange(len(RECOMPUTE)), size * len(ZERO_STAGES)),
+    columns = GridColumns(size * repeat, {
         "peak_mib": peak["peak_mib"].reshape(-1), "peak_stage": peak["peak_stage"].reshape(-1),
-        "bubble": np.repeat(bubble, repeat),
-        "recompute_overhead": np.tile(overhead, size * len(ZERO_STAGES)),
         **{comm_column(kind): values.reshape(-1) for kind, values in comm.items()},
-    }
+    }, {  # row = (base row, ZeRO stage, recompute mode)
+        **{column: (base[key], repeat) for column, key in keys.items()},
+        "zero_stage": (np.arange(len(ZERO_STAGES)), len(RECOMPUTE)), "recompute": (np.arange(len(RECOMPUTE)), 1),
+        "bubble": (bubble, repeat), "recompute_overhead": (overhead, 1),
+    }, (*keys, "zero_stage", "recompute", "peak_mib", "peak_stage", "bubble", "recompute_overhead"))
     return finish("analytic", capacity_mib, columns, dict(excluded), {"recompute": RECOMPUTE, "schedule": SCHEDULES},
                   _overhead_rank(bubble, overhead))
 

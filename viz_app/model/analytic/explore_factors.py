@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..config import TrainingConfig
+from ..explore.gather import take
 from ..sharding import MODEL_STATE_PARTS, zero_shard_degree
 from ..terms import Term
 from . import activations as act
@@ -93,6 +94,13 @@ def stage_makeups(arch: Architecture, chunk_layers: list[list[int]], is_moe: lis
 def lookup(function, *columns: np.ndarray) -> np.ndarray:
     """`function(*key)` for each row's key (one entry of each integer column), called once per distinct
     key; [row, item] (a number is one item)."""
+    keys, inverse = distinct(*columns)
+    table = np.asarray([function(*key) for key in zip(*keys, strict=True)], dtype=float)
+    return take(table.reshape(len(table), -1), inverse, axis=0)
+
+
+def distinct(*columns: np.ndarray) -> tuple[list[list[int]], np.ndarray]:
+    """The distinct tuples of the integer columns (one list of ints per column) and each row's tuple number."""
     columns = [np.asarray(c, dtype=np.int64) for c in np.broadcast_arrays(*columns)]
     size = len(columns[0])
     key, space, radices = np.zeros(size, np.int64), 1, []
@@ -100,31 +108,25 @@ def lookup(function, *columns: np.ndarray) -> np.ndarray:
         low, high = int(column.min()), int(column.max())
         if high - low < 4 * size + DIRECT_SPAN:  # a table over the range: no sort
             present = np.bincount((column - low).astype(np.intp), minlength=high - low + 1) > 0
-            codes, values = (np.cumsum(present) - 1)[column - low], np.flatnonzero(present) + low
+            codes, values = take(np.cumsum(present) - 1, column - low), np.flatnonzero(present) + low
         else:
             values, codes = np.unique(column, return_inverse=True)
         key, space = key * len(values) + codes.reshape(-1), space * len(values)
         radices.append(values)
         if space >= 1 << 62:
-            return _lookup_rows(function, columns)
+            rows, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
+            return rows.T.tolist(), inverse.reshape(-1)
     if space <= 4 * size + DIRECT_SPAN:  # a table over every possible key: no sort
         present = np.bincount(key.astype(np.intp), minlength=space) > 0  # intp: 32 bits in Pyodide
-        distinct = np.flatnonzero(present)
-        inverse = (np.cumsum(present) - 1)[key]
+        found = np.flatnonzero(present)
+        inverse = take(np.cumsum(present) - 1, key)
     else:
-        distinct, inverse = np.unique(key, return_inverse=True)
+        found, inverse = np.unique(key, return_inverse=True)
     keys = []
     for values in reversed(radices):  # each distinct key's column values, from its mixed-radix code
-        distinct, code = np.divmod(distinct, len(values))
+        found, code = np.divmod(found, len(values))
         keys.append(values[code].tolist())
-    table = np.asarray([function(*key) for key in zip(*reversed(keys), strict=True)], dtype=float)
-    return table.reshape(len(table), -1)[inverse.reshape(-1)]
-
-
-def _lookup_rows(function, columns: list[np.ndarray]) -> np.ndarray:
-    distinct, inverse = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
-    table = np.asarray([function(*map(int, key)) for key in distinct], dtype=float).reshape(len(distinct), -1)
-    return table[inverse.reshape(-1)]
+    return keys[::-1], inverse.reshape(-1)
 
 
 DIRECT_SPAN = 1024  # integer ranges this small index a table directly

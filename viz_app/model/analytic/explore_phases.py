@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..explore.gather import take
 from ..sharding import zero_shard_degree, zero_shards
 from .estimate import MIB
-from .explore_factors import Factors, StageMakeup, lookup
+from .explore_factors import Factors, StageMakeup, distinct, lookup
 from .options import RECOMPUTE, SCHEDULES
 from .schedule import inflight_chunk_passes
 
@@ -78,12 +79,11 @@ def _activations(t: dict, m: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndar
 
 
 def _tables(f: Factors, b: dict[str, np.ndarray]) -> dict:
-    """What every stage reads, for base rows `b`: parameters of each kind, bytes per parameter [row, ZeRO
-    stage] of the gradient and of the other parts (dense and expert), NCCL buffers."""
-    several = (b["chunks"] > 1).astype(np.int64)
+    """What a stage's model states read, for rows `b`: parameters of each kind, bytes per parameter [row,
+    ZeRO stage] of the gradient and of the other parts (dense and expert)."""
+    several = b["several"]
     t = {"params": np.concatenate([lookup(f.end_parameters, b["tp"], b["pp"]),
-                                   lookup(f.layer_parameters, b["tp"], b["ep"], b["etp"])], axis=1),
-         "buffers": lookup(f.comm_buffers_mib, b["tp"], b["pp"], b["dp"], b["cp"])[:, 0]}
+                                   lookup(f.layer_parameters, b["tp"], b["ep"], b["etp"])], axis=1)}
     for experts in (0, 1) if f.arch.is_moe else (0,):
         shards = f.shards(b, bool(experts))
         per_param = np.stack([lookup(lambda *k, z=z: f.bytes_per_param(z, *k), shards, several)
@@ -91,6 +91,14 @@ def _tables(f: Factors, b: dict[str, np.ndarray]) -> dict:
         t["gradient", experts] = per_param[:, :, GRADIENT]
         t["other", experts] = per_param[:, :, [part for part in PARTS if part != GRADIENT]].sum(axis=2)
     return t
+
+
+def _lookup_where(where: np.ndarray, function, *columns: np.ndarray) -> np.ndarray:
+    """lookup(function, *columns) on the rows `where` (some), zeros on the others: no call for a value not used."""
+    found = lookup(function, *(column[where] for column in columns))
+    table = np.zeros((len(where), found.shape[1]))
+    table[where] = found
+    return table
 
 
 def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -104,7 +112,7 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarr
     params = layers + experts + embedding + head
     per_layer = (layers + experts) // np.maximum(m["layers"], 1)
     largest_layer = np.maximum(np.where(m["dense"] > 0, dense_d + dense_e, 0), np.where(m["moe"] > 0, moe_d + moe_e, 0))
-    several = (b["chunks"] > 1).astype(np.int64)
+    several = b["several"]
     dense = (layers + embedding + head)[:, None]  # parameters sharded over the data-parallel group
     out = {"fixed": dense * t["other", 0] / MIB, "grads": dense * t["gradient", 0] / MIB,
            "head_grads": head[:, None] * t["gradient", 0] / MIB,
@@ -116,10 +124,12 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarr
         out[key] = np.zeros_like(out["fixed"])
     shards = zero_shard_degree(b["dp"], b["cp"], o.zero_shards_over_cp)
     unsharded_under_pp = o.fsdp_unsharded_under_pp & (b["pp"] > 1)  # FSDP2 keeps the stage unsharded
-    if unsharded_under_pp.any():
-        unsharded = lookup(f.unsharded_mib, params, several)
-    if not unsharded_under_pp.all() and any(zero_shards("parameter", z) for z in ZERO_STAGES):
-        gathered = lookup(f.gathered_mib, b["tp"], b["pp"], m["stage"], m["layers"], per_layer)
+    sharding = any(zero_shards("parameter", z) for z in ZERO_STAGES) & (shards > 1)
+    if (sharding & unsharded_under_pp).any():
+        unsharded = _lookup_where(sharding & unsharded_under_pp, f.unsharded_mib, params, several)
+    if (sharding & ~unsharded_under_pp).any():
+        gathered = _lookup_where(sharding & ~unsharded_under_pp, f.gathered_mib, b["tp"], b["pp"], m["stage"],
+                                 m["layers"], per_layer)
     for z in ZERO_STAGES:
         gathering = zero_shards("parameter", z) & (shards > 1)
         gathered_numel = np.zeros(len(b["tp"]), np.int64)
@@ -150,15 +160,40 @@ def _states(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarr
     return out
 
 
-def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarray],
-                    chunk_layers: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's stage (make-up `m`, its layers per chunk chunk_layers[m["chunks_id"]]) at its step peak
-    (estimate.stage_at_peak), [row, ZeRO, recompute], with the rows' tables `t`, and its parameters [row].
+def _state_parts(f: Factors, states: dict[str, np.ndarray], m: dict[str, np.ndarray]) -> dict:
+    """The model-state part of each candidate phase [row, ZeRO stage] (keys as stage_total_mib's
+    activation parts), the optimizer step's total ("optimizer") and the stage's parameters ("params")."""
+    fixed, grads = states["fixed"], states["grads"]
+    with_backward = fixed + states["backward_only"]
+    parts = {"none": fixed, "grads": fixed + grads, "backward": with_backward + grads}
+    if f.autograd_gradients:  # the head's gradients and those of the layers done so far
+        for name, layer in (("top", m["top"]), ("bottom", 1)):
+            done = states["head_grads"] + states["layer_grads"] * (m["top"] - layer)[:, None] / m["layers"][:, None]
+            parts[name] = with_backward + done
+    # the optimizer step: no activations, no gathered parameters
+    parts["optimizer"] = fixed - states["gathered"] + grads + states["optimizer_step"]
+    parts["params"] = states["params"]
+    return parts
 
-    Each candidate phase holds a part that varies with the recompute mode (activations) plus one that
-    varies with the ZeRO stage (model states); candidates with the same model-state part are maxed
-    over their activation parts first, so the grid of both is formed once per distinct state part.
-    """
+
+def _stage_states(f: Factors, base: dict[str, np.ndarray], rows: np.ndarray, m: dict[str, np.ndarray]) -> dict:
+    """_state_parts of every (base row, stage) evaluation, computed once per distinct (layout, more than one
+    micro-batch, make-up, stage): the model states depend on nothing else."""
+    several = (base["chunks"] > 1).astype(np.int64)
+    _keys, inverse = distinct(base["layout"][rows], several[rows], m["chunks_id"], m["stage"])
+    one = _one_of_each(inverse)
+    b = {key: base[key][rows[one]] for key in ("tp", "pp", "dp", "cp", "ep", "etp")}
+    b["several"] = several[rows[one]]
+    m_one = {key: values[one] for key, values in m.items()}
+    parts = _state_parts(f, _states(f, b, _tables(f, b), m_one), m_one)
+    return {key: take(values, inverse, axis=0) for key, values in parts.items()}
+
+
+def _activation_parts(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, np.ndarray],
+                      chunk_layers: list[tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The activation part of each candidate phase of a row's stage (make-up `m`, its layers per chunk
+    chunk_layers[m["chunks_id"]]) [row, recompute mode], MiB, keyed by the model-state part it adds to
+    (_state_parts), maxed over the candidates that share one; with the rows' tables `t` (kept, micro)."""
     own, recomputed = _activations(t, m)
     layer_mib = own / m["layers"][:, None]
     passes = lookup(lambda schedule, stage, pp, chunks, v, chunks_id: f.passes(
@@ -170,12 +205,8 @@ def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, 
     embedding = np.where(m["first"], first_microbatches * embedding_one, 0 * embedding_one)[:, None]
     logits_block = np.where(m["last"], np.where(gpipe, b["chunks"], 1) * logits_one, 0 * logits_one)
     logits = (logits_block / np.where(gpipe, count, 1))[:, None]
-    states = _states(f, b, t, m)
-    fixed, grads = states["fixed"], states["grads"]
     steady = (b["chunks"] * b["v"] > count)[:, None]  # more passes than in flight: a steady state follows
     autograd = f.autograd_gradients  # gradients allocated as backward reaches them, else all before the step
-    with_backward = fixed + states["backward_only"]
-    state_parts = {"none": fixed, "grads": fixed + grads, "backward": with_backward + grads}
     activation_parts: dict = {}
 
     def hold(key, activations: np.ndarray) -> None:  # a candidate: [row, recompute] on top of state_parts[key]
@@ -190,15 +221,42 @@ def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, 
     top = m["top"]  # layers of the stage's last chunk, whose backward comes first
     for name, layer in (("top", top), ("bottom", 1)):  # the first and the last layer of the first backward pass
         layer_backward = np.where((top > 0)[:, None], (held - top + layer)[:, None] * layer_mib + backward, -np.inf)
-        if autograd:  # the head's gradients and those of the layers done so far
-            done = states["head_grads"] + states["layer_grads"] * (top - layer)[:, None] / m["layers"][:, None]
-            state_parts[name] = with_backward + done
+        if autograd:
             hold(name, layer_backward)
             layer_backward = np.where(steady, layer_backward, -np.inf)  # the steady state's: every gradient
         hold("backward", layer_backward)
     hold("grads", np.where(steady, np.maximum(forward, forward + logits), -np.inf))  # steady forward and loss
-    # the optimizer step: no activations, no gathered parameters
-    optimizer = fixed - states["gathered"] + grads + states["optimizer_step"]
+    return activation_parts
+
+
+def _stage_activations(f: Factors, base: dict[str, np.ndarray], rows: np.ndarray, m: dict[str, np.ndarray],
+                       chunk_layers: list[tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """_activation_parts of every (base row, stage) evaluation, computed once per distinct (tp, cp, etp,
+    micro-batch size, schedule, micro-batches, make-up, stage): the activations depend on nothing else."""
+    _keys, kind = distinct(base["tp"], base["cp"], base["etp"], base["mbs"], base["schedule"], base["chunks"])
+    _keys, inverse = distinct(kind[rows], m["chunks_id"], m["stage"])  # chunks_id: pp and v too
+    one = _one_of_each(inverse)
+    b = {key: base[key][rows[one]] for key in ("tp", "cp", "etp", "mbs", "schedule", "chunks", "pp", "v")}
+    m_one = {key: values[one] for key, values in m.items()}
+    parts = _activation_parts(f, b, {"kept": _kept(f, b), "micro": _micro_batch(f, b)}, m_one, chunk_layers)
+    return {key: take(values, inverse, axis=0) for key, values in parts.items()}
+
+
+def _one_of_each(inverse: np.ndarray) -> np.ndarray:
+    """A row of each distinct tuple, given each row's tuple number."""
+    one = np.empty(int(inverse.max()) + 1, np.intp)
+    one[inverse] = np.arange(len(inverse))
+    return one
+
+
+def stage_total_mib(f: Factors, state_parts: dict, activation_parts: dict, buffers: np.ndarray) -> np.ndarray:
+    """Each evaluated stage at its step peak (estimate.stage_at_peak), [row, ZeRO, recompute]: the most of
+    the candidate phases (model-state part + activation part) and the optimizer step, plus overheads.
+
+    Candidates with the same model-state part were maxed over their activation parts first, so the grid
+    of both is formed once per distinct state part.
+    """
+    optimizer = state_parts["optimizer"]
     total = np.empty((len(optimizer), len(ZERO_STAGES), len(RECOMPUTE)))
     for start in range(0, len(total), BLOCK_ROWS):  # in blocks of rows that stay in the CPU's cache
         rows = slice(start, start + BLOCK_ROWS)
@@ -206,8 +264,12 @@ def stage_total_mib(f: Factors, b: dict[str, np.ndarray], t: dict, m: dict[str, 
         for key, activations in activation_parts.items():
             np.maximum(peak, np.add(state_parts[key][rows, :, None], activations[rows, None, :], out=candidate),
                        out=peak)
-        total[rows] = peak + f.cuda_context_mib + f.fragmentation_per_mib * peak + t["buffers"][rows, None, None]
-    return total, states["params"]
+        # peak + cuda context + fragmentation x peak + buffers, added in that order, in place
+        np.multiply(f.fragmentation_per_mib, peak, out=candidate)
+        np.add(peak, f.cuda_context_mib, out=peak)
+        np.add(peak, candidate, out=peak)
+        np.add(peak, buffers[rows, None, None], out=total[rows])
+    return total
 
 
 def _first_steady_stage(f: Factors, m: StageMakeup, pp: int, v: int, schedule: int, chunks: int) -> int:
@@ -233,7 +295,7 @@ def _evaluations(f: Factors, base: dict[str, np.ndarray],
     The lowest stage of a make-up holds the most passes; with fewer passes than the step has, a higher
     stage also runs a steady state (every gradient allocated), so the lowest such stage too.
     """
-    rows, columns, chunk_layers = [], {key: [] for key in MAKEUP_KEYS}, []
+    rows, blocks, block_values, chunk_layers = [], [], [], []  # a block: the rows of one make-up's stage
     for (pp, v), candidates in makeups.items():
         where = np.flatnonzero((base["pp"] == pp) & (base["v"] == v))
         if not len(where):
@@ -245,41 +307,48 @@ def _evaluations(f: Factors, base: dict[str, np.ndarray],
             for stage in [makeup.stage, *np.unique(steady[steady >= 0]).tolist()]:
                 picked = where if stage == makeup.stage else where[steady == stage]
                 rows.append(picked)
-                values = (stage, makeup.layers, makeup.dense, makeup.moe, makeup.mtp, makeup.first, makeup.last,
-                          makeup.moe_first, makeup.dense_activations, makeup.moe_activations, makeup.chunk_layers[-1],
-                          len(chunk_layers) - 1)
-                for key, value in zip(MAKEUP_KEYS, values, strict=True):
-                    columns[key].append(np.full(len(picked), value, dtype=np.int64))
-    rows = np.concatenate(rows)
-    columns = {key: np.concatenate(values) for key, values in columns.items()}
-    order = np.lexsort((columns["stage"], rows))
-    columns = {key: values[order].astype(bool) if key in ("first", "last", "moe_first") else values[order]
-               for key, values in columns.items()}
-    return rows[order], columns, chunk_layers
+                blocks.append(np.full(len(picked), len(block_values), dtype=np.intp))
+                block_values.append((stage, makeup.layers, makeup.dense, makeup.moe, makeup.mtp, makeup.first,
+                                     makeup.last, makeup.moe_first, makeup.dense_activations, makeup.moe_activations,
+                                     makeup.chunk_layers[-1], len(chunk_layers) - 1))
+    rows, blocks = np.concatenate(rows), np.concatenate(blocks)
+    values = dict(zip(MAKEUP_KEYS, np.asarray(block_values, dtype=np.int64).T, strict=True))
+    values.update({key: values[key].astype(bool) for key in ("first", "last", "moe_first")})
+    order = _row_stage_order(rows, take(values["stage"], blocks))
+    rows, blocks = take(rows, order), take(blocks, order)
+    return rows, {key: take(column, blocks) for key, column in values.items()}, chunk_layers
+
+
+def _row_stage_order(rows: np.ndarray, stages: np.ndarray) -> np.ndarray:
+    """np.lexsort((stages, rows)) of non-negative integers: one sort of (row, stage, position) words."""
+    stage_bits, position_bits = int(stages.max()).bit_length(), max(int(len(rows) - 1).bit_length(), 1)
+    if int(rows.max()).bit_length() + stage_bits + position_bits > 62:
+        return np.lexsort((stages, rows))
+    words = ((rows.astype(np.int64) << stage_bits | stages) << position_bits) | np.arange(len(rows))
+    words.sort()
+    return words & ((1 << position_bits) - 1)
 
 
 def stage_peak_mib(f: Factors, base: dict[str, np.ndarray], makeups: dict) -> dict[str, np.ndarray]:
     """The most loaded stage of every row [base row, ZeRO stage, recompute mode]: its total, number,
-    parameters, layers and MoE layers; ties go to the lowest stage, as Estimate.peak_stage."""
+    parameters, layers and MoE layers, and which evaluation it is ("evaluation" into the evaluations'
+    base rows and stages); ties go to the lowest stage, as Estimate.peak_stage."""
     rows, m, chunk_layers = _evaluations(f, base, makeups)
-    common = {"kept": _kept(f, base), "micro": _micro_batch(f, base), **_tables(f, base)}
-    total, params = stage_total_mib(f, {key: values[rows] for key, values in base.items()}, _rows(common, rows), m,
-                                    chunk_layers)
+    states = _stage_states(f, base, rows, m)
+    params = states["params"]
+    buffers = lookup(f.comm_buffers_mib, base["tp"], base["pp"], base["dp"], base["cp"])[:, 0]
+    total = stage_total_mib(f, states, _stage_activations(f, base, rows, m, chunk_layers),
+                            take(buffers, rows))
     starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))  # each base row's stages, lowest first
-    counts = np.diff(np.append(starts, len(rows)))
-    peak, first = total[starts], np.repeat(starts, total[0].size).reshape(total[starts].shape)
-    for k in range(1, int(counts.max())):  # each row's k-th stage against the highest so far
-        has = np.flatnonzero(counts > k)
-        at = starts[has] + k
-        found, current = total[at], peak[has]
-        better = found > current  # a tie keeps the lower stage
-        peak[has] = np.where(better, found, current)
-        first[has] = np.where(better, at[:, None, None], first[has])
-    return {"peak_mib": peak, "peak_stage": m["stage"][first], "params": params[first],
-            "layers": (m["layers"] + m["mtp"])[first], "moe_layers": m["moe_activations"][first]}
-
-
-def _rows(t: dict, pick: np.ndarray) -> dict:
-    """The tables' rows at `pick`."""
-    return {key: ({k: v[pick] for k, v in value.items()} if isinstance(value, dict) else value[pick])
-            for key, value in t.items()}
+    last = np.append(starts[1:], len(rows)) - 1
+    peak, first = take(total, starts, axis=0), np.empty((len(starts), *total.shape[1:]), np.int64)
+    first[...] = starts[:, None, None]
+    for k in range(1, int((last - starts).max()) + 1):  # each row's k-th stage (its last again if it has fewer)
+        at = np.minimum(starts + k, last)
+        found = take(total, at, axis=0)
+        better = found > peak  # a tie keeps the lower stage
+        np.copyto(peak, found, where=better)
+        np.copyto(first, at[:, None, None], where=better)
+    return {"peak_mib": peak, "peak_stage": take(m["stage"], first), "params": take(params, first),
+            "layers": take(m["layers"] + m["mtp"], first), "moe_layers": take(m["moe_activations"], first),
+            "evaluation": first, "evaluation_rows": rows, "evaluation_stages": m["stage"]}

@@ -47,6 +47,8 @@ def pass_chunks(schedule: str, stage: int, pp: int, chunks: int, virtual_stages:
     """The model chunk of each in-flight pass, in the order they run: interleaved 1F1B runs groups of
     pp micro-batches per chunk, cycling through the chunks, so pass k belongs to chunk (k // pp) % v."""
     passes = inflight_chunk_passes(schedule, stage, pp, chunks, virtual_stages)
+    if virtual_stages == 1:  # every pass is the only chunk's (GPipe holds thousands: a list per pass is slow)
+        return [0] * passes
     return [(k // pp) % virtual_stages for k in range(passes)]
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .gather import take
+
 WORD_BITS = 63  # bits of a non-negative int64
 MIN_CUT_BITS = 32  # a float key keeps at least this many high bits when exact keys share its word
 SIGN_OFF = np.int64(0x7FFFFFFFFFFFFFFF)
@@ -62,26 +64,31 @@ def _pass(key: np.ndarray, ints: list[np.ndarray], order: np.ndarray | None, pos
     """`order` stably sorted by `ints` (most significant last); `key` is ints[0]'s key."""
     low, high = int(ints[0].min()), int(ints[0].max())
     shift = max((high - low).bit_length() - cut_bits, 0)
-    word = (ints[0] >> shift) - (low >> shift)
+    word = np.right_shift(ints[0], shift)  # in place from here: each temporary is a million rows
+    word -= low >> shift
     width = cut_bits
     for upper in ints[1:]:
         word |= (upper - int(upper.min())) << width
         width += _exact_bits(upper)
     if order is not None:
-        word = word[order]
-    packed = (word << position_bits) | np.arange(len(word), dtype=np.int64)
-    packed.sort()
-    step = packed & ((1 << position_bits) - 1)
-    order = step if order is None else order[step]
+        word = take(word, order)
+    word <<= position_bits
+    word |= np.arange(len(word), dtype=np.int64)
+    word.sort()
+    step = word & ((1 << position_bits) - 1)
+    order = step if order is None else take(order, step)
     if shift:
-        _resort_near_ties(order, key, packed >> position_bits)
+        word >>= position_bits
+        _resort_near_ties(order, key, word)
     return order
 
 
 def _resort_near_ties(order: np.ndarray, key: np.ndarray, word: np.ndarray) -> None:
     """Order, in place, each run of equal words holding different key values by (value, place in run)."""
-    ordered = key[order]
-    near = np.flatnonzero((word[1:] == word[:-1]) & (ordered[1:] != ordered[:-1]))
+    ordered = take(key, order)
+    same_word = word[1:] == word[:-1]
+    same_word &= ordered[1:] != ordered[:-1]
+    near = np.flatnonzero(same_word)
     if not len(near):
         return
     run = np.cumsum(np.concatenate([[0], word[1:] != word[:-1]]))

@@ -6,6 +6,7 @@ back to the estimate; these keys are a public interface (add, never rename).
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,14 +27,15 @@ def comm_column(kind: str) -> str:
 class Exploration:
     """Every listed strategy and the excluded ones, counted by reason.
 
-    `columns` are equal-length arrays in the order the grid was built; `order` lists their rows in
-    the default order (so a caller wanting only the first rows, or all of them unordered as a chart
-    does, pays for no reordering).
+    `columns` are equal-length arrays in the order the grid was built (a dict, or GridColumns whose
+    repeated columns are written out when read whole); `order` lists their rows in the default order
+    (so a caller wanting only the first rows, or all of them unordered as a chart does, pays for no
+    reordering).
     """
 
     mode: str
     capacity_mib: float
-    columns: dict[str, np.ndarray]
+    columns: MutableMapping[str, np.ndarray]
     excluded: dict[str, int]
     order: np.ndarray
     labels: dict[str, tuple] = field(default_factory=dict)  # columns stored as codes into these names
@@ -44,7 +46,9 @@ class Exploration:
     def column(self, key: str, limit: int | None = None, positions: np.ndarray | None = None) -> np.ndarray:
         """One quantity of the first `limit` strategies (all by default), or of those at `positions` in
         the order."""
-        values = self.columns[key][self.order[:limit] if positions is None else self.order[positions]]
+        rows = self.order[:limit] if positions is None else self.order[positions]
+        at = getattr(self.columns, "at", None)  # GridColumns: gathered without writing out the column
+        values = at(key, rows) if at is not None else self.columns[key][rows]
         return np.asarray(self.labels[key])[values] if key in self.labels else values
 
     def rows(self, limit: int | None = None, positions: np.ndarray | None = None) -> list[dict]:
@@ -77,11 +81,15 @@ def empty_columns() -> dict[str, np.ndarray]:
     return {key: np.zeros(0) for key in keys + tuple(comm_column(kind) for kind in COMM_KINDS)}
 
 
-def comm_total(columns: dict[str, np.ndarray]) -> np.ndarray:
-    return sum(columns[comm_column(kind)] for kind in COMM_KINDS)
+def comm_total(columns: MutableMapping[str, np.ndarray]) -> np.ndarray:
+    """Bytes sent of every kind, added in COMM_KINDS' order (as sum() adds them), into one array."""
+    total = 0 + columns[comm_column(COMM_KINDS[0])]
+    for kind in COMM_KINDS[1:]:
+        total += columns[comm_column(kind)]
+    return total
 
 
-def finish(mode: str, capacity_mib: float, columns: dict[str, np.ndarray], excluded: dict[str, int],
+def finish(mode: str, capacity_mib: float, columns: MutableMapping[str, np.ndarray], excluded: dict[str, int],
            labels: dict[str, tuple] | None = None, overhead_rank: np.ndarray | None = None) -> Exploration:
     """Add the verdict and the default order: fitting first, then the least bubble plus recompute
     overhead, then the least communication, then the least memory. `overhead_rank`, where the caller
@@ -90,5 +98,8 @@ def finish(mode: str, capacity_mib: float, columns: dict[str, np.ndarray], exclu
     columns["fits"] = columns["peak_mib"] <= capacity_mib
     if overhead_rank is None:
         overhead_rank = np.unique(columns["bubble"] + columns["recompute_overhead"], return_inverse=True)[1]
-    order = lexsort((columns["peak_mib"], comm_total(columns), overhead_rank.reshape(-1), ~columns["fits"]))
+    rank = overhead_rank.reshape(-1)
+    ranks = int(rank.max()) + 1 if len(rank) else 0
+    fitting_first = np.where(columns["fits"], rank, rank + ranks)  # one key: fits first, then the rank
+    order = lexsort((columns["peak_mib"], comm_total(columns), fitting_first))
     return Exploration(mode, capacity_mib, columns, excluded, order, labels or {})
