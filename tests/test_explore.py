@@ -3,6 +3,8 @@ the costs' formulas, and `memviz explore`."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 
@@ -14,6 +16,7 @@ from viz_app.model.analytic.explore import explore_analytic
 from viz_app.model.analytic.frameworks import options_for
 from viz_app.model.analytic.model_presets import load_model_preset
 from viz_app.model.config import TrainingConfig
+from viz_app.model.explore.costs import COMM_KINDS
 from viz_app.model.explore.grid import EXCLUSION_REASONS
 from viz_app.model.galvatron.estimate import estimate_galvatron
 from viz_app.model.galvatron.explore import explore_galvatron
@@ -192,6 +195,25 @@ def test_cli_rows_equal_memviz_estimate(capsys):
         estimate = json.loads(capsys.readouterr().out)
         assert estimate["peak_total_mib"] == row["peak_mib"] and estimate["peak_stage"] == row["peak_stage"]
         assert estimate["config"]["chunks"] == row["chunks"]
+
+
+@pytest.mark.parametrize("source", [("--model", "llama-3-8b", "--framework", "torchtitan"), ("--preset", "llama3-8b")])
+def test_cli_csv_lists_the_json_strategies_in_order(capsys, source):
+    """`explore --csv`: one row per strategy of `--json`, same order, same values (bytes per kind as columns)."""
+    argv = [*source, "--gpus", "8", "--gpu-mib", "40000", "--gbs", "16"]
+    found = run_cli(capsys, *argv)
+    assert main(["explore", *argv, "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == found["count"] == len(found["strategies"]) > 100
+    json_keys = [key for key in found["strategies"][0] if key != "comm_bytes"]  # the JSON's keys, in its order
+    assert list(rows[0]) == [*json_keys, *(f"comm_{kind}_bytes" for kind in COMM_KINDS)]
+    for row, strategy in zip(rows, found["strategies"], strict=True):
+        expected = {**{k: v for k, v in strategy.items() if k != "comm_bytes"},
+                    **{f"comm_{kind}_bytes": v for kind, v in strategy["comm_bytes"].items()}}
+        assert row == {key: str(value) for key, value in expected.items()}
+    with pytest.raises(SystemExit) as refused:  # one output format (argparse exits 2, naming both)
+        main(["explore", *argv, "--csv", "--json"])
+    assert refused.value.code == 2 and "not allowed with argument --csv" in capsys.readouterr().err
 
 
 def test_cli_galvatron_and_table(capsys):

@@ -4,6 +4,9 @@ catalogs."""
 
 from __future__ import annotations
 
+import struct
+from pathlib import Path
+
 import pytest
 
 from viz_app.i18n import t
@@ -11,7 +14,9 @@ from viz_app.model.analytic.explore import explore_analytic
 from viz_app.model.analytic.model_presets import load_model_preset
 from viz_app.model.analytic.options import AnalyticOptions
 from viz_app.model.config import TrainingConfig
+from viz_app.model.csv_export import exploration_csv
 from viz_app.model.gpus import GPU_BY_KEY
+from viz_app.ui.explorer import CSV_ROWS
 
 from .browser_support import chromium, screenshot_path, wait_until_quiet
 from .test_app_browser import open_app, requests_elsewhere, total_mib, wait_until
@@ -71,6 +76,14 @@ def test_shared_explorer_link_shows_the_table_and_a_click_loads_the_strategy(app
         wait_until(lambda: page.url, lambda url: "explore=false" in url, "the link of the closed explorer")
         toggle.click()
         shows_the_linked_exploration(page, expected, rows)
+        # Its strategies as CSV (the first CSV_ROWS in its order) and its chart as a PNG made in the browser.
+        with page.expect_download() as info:
+            page.locator(".memviz-explore-csv button").click()
+        assert Path(info.value.path()).read_text() == exploration_csv(expected, CSV_ROWS)
+        with page.expect_download() as info:
+            page.locator(".memviz-png-memviz-explorer button").click()
+        png = Path(info.value.path()).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[0] > 400  # IHDR width
         assert requests_elsewhere(page) == []
         page.close()
 

@@ -3,6 +3,7 @@ and moving through strategies does not search again."""
 
 from __future__ import annotations
 
+import panel as pn
 import pytest
 
 from viz_app.app import configure_process
@@ -121,3 +122,19 @@ def test_each_table_column_is_as_wide_as_its_title_and_cells(card, lang):
         assert widths[name] > _text_px(name) and widths[name] > max(_text_px(str(v)) for v in frame[name])
     assert _text_px("TP") == 14 and _text_px("峰值") == 26
     assert _column_widths(frame.iloc[:0]) == {name: 16 + _text_px(name) for name in frame.columns}  # no rows
+
+
+def test_the_card_downloads_its_strategies_as_csv_and_saves_its_chart(card):
+    from viz_app.model.csv_export import EXPLORATION_COLUMNS, exploration_csv
+    from viz_app.ui.explorer import CSV_ROWS
+
+    download = next(iter(card.__panel__().select(pn.widgets.FileDownload)))
+    assert download.filename == "memviz-explore.csv"
+    document = download.callback().getvalue()
+    assert document == exploration_csv(card.exploration, CSV_ROWS)
+    lines = document.splitlines()
+    assert lines[0] == ",".join(EXPLORATION_COLUMNS) and len(lines) == 1 + min(CSV_ROWS, len(card.exploration))
+    first = card.exploration.rows(1)[0]
+    assert lines[1].split(",")[:3] == [str(first["tp"]), str(first["pp"]), str(first["dp"])]
+    buttons = [b for b in card.__panel__().select(pn.widgets.Button) if "memviz-png-memviz-explorer" in b.css_classes]
+    assert len(buttons) == 1

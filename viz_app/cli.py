@@ -254,7 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--framework", choices=FRAMEWORKS, help="analytic mode: the training framework's preset")
     explore.add_argument("--top", type=_limited("total_gpus"), default=20, metavar="N",
                          help="table only: how many strategies to print (default 20; --json lists all)")
-    explore.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    explore_output = explore.add_mutually_exclusive_group()
+    explore_output.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    explore_output.add_argument("--csv", action="store_true",
+                                help="print every strategy as CSV, one row each, in the explorer's order")
 
     add_command("presets", help="list the bundled presets")
     add_command("models", help="list the bundled model architectures of the analytic mode")
@@ -409,6 +412,10 @@ def run_explore(args: argparse.Namespace) -> int:
         source, exploration = profile.name, explore_galvatron(profile, config, args.gpus, capacity_mib)
     if args.json:
         print(json.dumps({"source": source, "gpus": args.gpus, "config": config.values(), **exploration.to_json()}))
+    elif args.csv:
+        from .model.csv_export import exploration_csv
+
+        print(exploration_csv(exploration), end="")
     else:
         print(format_exploration(exploration, args.top, title=f"{source} on {args.gpus} GPUs of {capacity_mib:g} MiB"))
     return 0
