@@ -156,6 +156,10 @@ def test_build_summary_and_manifest(site):
         with zipfile.ZipFile(next((out / "pyodide").glob(f"{name}-*.whl"))) as wheel:
             assert not [n for n in wheel.namelist() if n.startswith(page_js) and n.endswith(".js") or n.endswith(".ts")]
     assert not any(p.startswith("static/panel/1.9.4/dist/bundled/aceplot") for p in on_disk)
+    # The template's own stylesheets (its two-column layout, theme, spinner) from the site, linked by the page.
+    page = (out / "index.html").read_text()
+    for css in ("bundled/vanillatemplate/vanilla.css", "bundled/theme/default.css", "css/loading.css"):
+        assert f"static/panel/1.9.4/dist/{css}" in on_disk and f'href="./static/panel/1.9.4/dist/{css}' in page, css
     assert not any("mathjax" in p or "bokeh-gl" in p for p in on_disk)
 
 
@@ -177,6 +181,9 @@ def test_first_visit_from_a_shared_link_prerendered_then_live(visit, cli_json):
 
     # Under Pyodide the URL reaches Python after the app is built.
     visit.wait_live()
+    # The template's layout, as served: the results beside the settings, not below them.
+    settings, total = page.locator(".memviz-tp select").bounding_box(), page.locator(".memviz-total").bounding_box()
+    assert total["x"] > settings["x"] + settings["width"] and total["y"] < settings["y"], (settings, total)
     from_link = cli_json("--preset", DEFAULT_PRESET, "--tp", "2")["peak_total_mib"]
     wait_total(page, from_link, "the TP 2 total from the link")
     visit.set_tp(4)

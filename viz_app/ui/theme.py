@@ -7,6 +7,7 @@ panes: the stylesheet is handed to each pane that draws memviz markup.
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import panel as pn
 from bokeh.document import Document
@@ -15,6 +16,7 @@ from . import private_bokeh
 from .private_panel import LiveHTML
 
 CSS = (Path(__file__).resolve().parent.parent / "assets" / "memviz.css").read_text(encoding="utf-8")
+WEB_FONT_HOSTS = ("fonts.googleapis.com", "fonts.gstatic.com")
 CARD_STYLES = {
     "background": "#ffffff", "border-radius": "10px", "box-shadow": "0 1px 3px rgba(15,23,42,.14)",
     "padding": "6px 6px 10px 6px", "margin-bottom": "14px",
@@ -30,7 +32,7 @@ class OwnOriginTemplate(pn.template.VanillaTemplate):
 
     def resolve_resources(self, cdn="auto", extras=None):
         resources = super().resolve_resources(cdn=cdn, extras=extras)
-        resources["css"] = {name: url for name, url in resources["css"].items() if not _other_host(url)}
+        resources["css"] = {name: url for name, url in resources["css"].items() if not _web_font(url)}
         return resources
 
     def server_doc(self, doc=None, title=None, location=True):
@@ -42,8 +44,10 @@ class OwnOriginTemplate(pn.template.VanillaTemplate):
             return super().server_doc(doc, title, location)
 
 
-def _other_host(url: str) -> bool:
-    return url.startswith(("http://", "https://", "//"))
+def _web_font(url: str) -> bool:
+    # Only the font: `panel convert` asks for the template's own stylesheets (its layout, theme and
+    # spinner) from Panel's CDN, and the static build serves those from the site (site/page.py).
+    return urlsplit(url).hostname in WEB_FONT_HOSTS
 
 
 def html(obj, **kwargs) -> pn.pane.HTML:
