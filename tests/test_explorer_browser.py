@@ -20,7 +20,7 @@ from viz_app.ui.explorer import CSV_ROWS
 
 from .browser_support import chromium, screenshot_path, wait_until_quiet
 from .test_app_browser import open_app, requests_elsewhere, total_mib, wait_until
-from .test_share_browser import static_origin  # noqa: F401 (fixture: the shipped site, served)
+from .test_share_browser import PNG_MAGIC, static_origin  # noqa: F401 (fixture: the shipped site, served)
 from .test_static_site import Visit
 
 pytestmark = pytest.mark.browser
@@ -83,7 +83,7 @@ def test_shared_explorer_link_shows_the_table_and_a_click_loads_the_strategy(app
         with page.expect_download() as info:
             page.locator(".memviz-png-memviz-explorer button").click()
         png = Path(info.value.path()).read_bytes()
-        assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24])[0] > 400  # IHDR width
+        assert png[:8] == PNG_MAGIC and struct.unpack(">II", png[16:24])[0] > 400  # IHDR width
         assert requests_elsewhere(page) == []
         page.close()
 

@@ -9,7 +9,6 @@ strategies or closes and opens the card again.
 
 from __future__ import annotations
 
-import io
 import unicodedata
 from html import escape
 
@@ -31,7 +30,7 @@ from ..model.gpus import gpu_capacity_mib
 from ..model.units import to_unit
 from ..session import ANALYTIC, Session
 from ..view import View
-from .exports import png_button
+from .exports import download_button, png_button
 from .theme import card, html, text
 from .widgets import from_param, label
 
@@ -162,10 +161,8 @@ class ExplorerCard(pn.viewable.Viewer):
                              sizing_mode="stretch_width")
             hint = text(label("explore.hint", v.param.lang), "memviz-hint")
             chart = self._chart()
-            as_csv = pn.widgets.FileDownload(
-                callback=lambda: io.StringIO(self._csv()),
-                filename="memviz-explore.csv", label=label("download.csv", v.param.lang), color="primary",
-                variant="outline", width=150, margin=(4, 10), align="end", css_classes=["memviz-explore-csv"])
+            as_csv = download_button(self._csv, "memviz-explore.csv", "download.csv", v.param.lang,
+                                     "memviz-explore-csv", margin=(4, 10), align="end")
             exports = pn.Row(png_button(chart, "memviz-explorer.png", v.param.lang), as_csv)
             self._results = pn.Column(summary, chart, table, pn.Row(hint, exports), sizing_mode="stretch_width")
         return self._results

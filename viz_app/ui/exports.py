@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 
 import panel as pn
 import param
@@ -40,14 +41,18 @@ def png_button(chart: pn.pane.HoloViews, filename: str, lang: param.Parameter) -
     return button
 
 
+def download_button(document: Callable[[], str], filename: str, label_key: str, lang: param.Parameter,
+                    css_class: str, **kwargs) -> pn.widgets.FileDownload:
+    """A button saving `document()` (made when clicked) as `filename`."""
+    kwargs = {"color": "primary", "variant": "outline", "width": 150, **kwargs}
+    return pn.widgets.FileDownload(callback=lambda: io.StringIO(document()), filename=filename,
+                                   label=label(label_key, lang), css_classes=[css_class], **kwargs)
+
+
 def download_buttons(session: Session, lang: param.Parameter) -> list[pn.widgets.FileDownload]:
     """The estimate as the `--json` document and as CSV (`memviz estimate --csv`)."""
-    common = dict(disabled=pn.bind(bool, session.param.problem), color="primary", variant="outline", width=150,
-                  margin=(28, 10, 10, 10))
-    as_json = pn.widgets.FileDownload(
-        callback=lambda: io.StringIO(json.dumps(session.document(), indent=2)), filename="memviz-estimate.json",
-        label=label("download.label", lang), css_classes=["memviz-download"], **common)
-    as_csv = pn.widgets.FileDownload(
-        callback=lambda: io.StringIO(estimate_csv(session.estimate)), filename="memviz-estimate.csv",
-        label=label("download.csv", lang), css_classes=["memviz-download-csv"], **common)
-    return [as_json, as_csv]
+    common = dict(disabled=pn.bind(bool, session.param.problem), margin=(28, 10, 10, 10))
+    return [download_button(lambda: json.dumps(session.document(), indent=2), "memviz-estimate.json",
+                            "download.label", lang, "memviz-download", **common),
+            download_button(lambda: estimate_csv(session.estimate), "memviz-estimate.csv", "download.csv", lang,
+                            "memviz-download-csv", **common)]
