@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .columns import GridColumns
 from .costs import COMM_KINDS
 from .order import lexsort
 
@@ -27,15 +28,15 @@ def comm_column(kind: str) -> str:
 class Exploration:
     """Every listed strategy and the excluded ones, counted by reason.
 
-    `columns` are equal-length arrays in the order the grid was built (a dict, or GridColumns whose
-    repeated columns are written out when read whole); `order` lists their rows in the default order
+    `columns` are equal-length arrays in the order the grid was built (GridColumns: repeated columns
+    are written out only when read whole); `order` lists their rows in the default order
     (so a caller wanting only the first rows, or all of them unordered as a chart does, pays for no
     reordering).
     """
 
     mode: str
     capacity_mib: float
-    columns: MutableMapping[str, np.ndarray]
+    columns: GridColumns
     excluded: dict[str, int]
     order: np.ndarray
     labels: dict[str, tuple] = field(default_factory=dict)  # columns stored as codes into these names
@@ -46,9 +47,7 @@ class Exploration:
     def column(self, key: str, limit: int | None = None, positions: np.ndarray | None = None) -> np.ndarray:
         """One quantity of the first `limit` strategies (all by default), or of those at `positions` in
         the order."""
-        rows = self.order[:limit] if positions is None else self.order[positions]
-        at = getattr(self.columns, "at", None)  # GridColumns: gathered without writing out the column
-        values = at(key, rows) if at is not None else self.columns[key][rows]
+        values = self.columns.at(key, self.order[:limit] if positions is None else self.order[positions])
         return np.asarray(self.labels[key])[values] if key in self.labels else values
 
     def rows(self, limit: int | None = None, positions: np.ndarray | None = None) -> list[dict]:
@@ -94,6 +93,8 @@ def finish(mode: str, capacity_mib: float, columns: MutableMapping[str, np.ndarr
     """Add the verdict and the default order: fitting first, then the least bubble plus recompute
     overhead, then the least communication, then the least memory. `overhead_rank`, where the caller
     has it cheaper, numbers the distinct values of bubble + recompute overhead in their order."""
+    if not isinstance(columns, GridColumns):  # every column written out
+        columns = GridColumns(len(columns["peak_mib"]), columns, {}, tuple(columns))
     columns["headroom_mib"] = capacity_mib - columns["peak_mib"]
     columns["fits"] = columns["peak_mib"] <= capacity_mib
     if overhead_rank is None:
